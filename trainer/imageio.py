@@ -1,0 +1,101 @@
+"""Image decoding and folder listing shared by the engine and the app (no torch here)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+_NUM_RE = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders "2.png" before "10.png"."""
+    return [int(p) if p.isdigit() else p.lower() for p in _NUM_RE.split(name)]
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly inside ``folder``, in natural order. Does not open them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"not a folder: {folder}")
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    files.sort(key=lambda p: natural_key(p.name))
+    return files
+
+
+def leading_id(name: str) -> int | None:
+    """The image id a dataset file name carries: its leading digits ("123.png" -> 123)."""
+    m = re.match(r"(\d+)", Path(name).stem)
+    return int(m.group(1)) if m else None
+
+
+def assign_ids(paths: list[Path]) -> dict[Path, int]:
+    """Stable image ids: the leading number of the file name, or a fresh id past the largest.
+
+    Files without a number (or with a number already taken) get ids in natural name order,
+    so the mapping is the same every run for the same folder.
+    """
+    ids: dict[Path, int] = {}
+    taken: set[int] = set()
+    rest: list[Path] = []
+    for p in paths:
+        n = leading_id(p.name)
+        if n is not None and n not in taken:
+            ids[p] = n
+            taken.add(n)
+        else:
+            rest.append(p)
+    nxt = max(taken, default=0) + 1
+    for p in rest:
+        ids[p] = nxt
+        nxt += 1
+    return ids
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Decode any image as 8-bit RGB in the orientation a viewer shows (EXIF applied).
+
+    Handles grayscale, RGBA/LA (composited on white), palette and 16-bit images.
+    Raises ``OSError``/``UnidentifiedImageError`` for unreadable files.
+    """
+    with Image.open(path) as im:
+        im.load()
+        im = ImageOps.exif_transpose(im)
+        return to_rgb(im)
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Convert a decoded PIL image of any mode to 8-bit RGB."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        arr = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA"):
+        im = im.convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, im).convert("RGB")
+    if im.mode != "RGB":
+        return im.convert("RGB")
+    return im
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) as shown to the user (EXIF rotation applied), reading only the header."""
+    with Image.open(path) as im:
+        w, h = im.size
+        try:
+            orient = im.getexif().get(0x0112, 1)
+        except Exception:  # noqa: BLE001 - broken EXIF must not hide the size
+            orient = 1
+    return (h, w) if orient in (5, 6, 7, 8) else (w, h)
+
+
+READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError)

@@ -1,0 +1,246 @@
+"""Detector construction and checkpoints (saved with their config; loaded weights-only)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models import mobilenet_v2, mobilenet_v3_large, mobilenet_v3_small, resnet50
+from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import _mobilenet_extractor, _resnet_fpn_extractor
+from torchvision.models.detection.transform import GeneralizedRCNNTransform
+from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
+
+from .data import NUM_CLASSES
+from .errors import CheckpointError, NoDefaultModelError
+from .presets import get_preset
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "digit-detector"
+CHECKPOINT_VERSION = 1
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "resources" / "models" / "default.pt"
+
+
+class _KeepSizeTransform(GeneralizedRCNNTransform):
+    """Normalise and batch only: resizing is done outside the model, with exact box mapping."""
+
+    def resize(self, image, target=None):  # noqa: D102 - identity on purpose
+        return image, target
+
+
+def _conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
+
+
+class _Block(nn.Module):
+    """Residual basic block (two 3x3 convs), optional stride-2 entry."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.a = _conv_bn(cin, cout, stride)
+        self.b = nn.Sequential(nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.skip = (
+            nn.Identity()
+            if stride == 1 and cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        )
+
+    def forward(self, x):
+        return torch.relu(self.b(self.a(x)) + self.skip(x))
+
+
+class DigitNet(nn.Module):
+    """Slim residual backbone whose FPN fuses strides 8/16/32 into one stride-8 map.
+
+    Digits in an 80 px tall image are 15-70 px tall: stride 8 gives several cells per digit,
+    and the top-down path brings in the context of the deeper stages.
+    """
+
+    def __init__(self, width: float = 1.0, out_channels: int = 128) -> None:
+        super().__init__()
+        c = [max(8, int(v * width)) for v in (32, 48, 96, 192, 256)]
+        self.stem = nn.Sequential(_conv_bn(3, c[0], 2), _conv_bn(c[0], c[0]))
+        self.s2 = _Block(c[0], c[1], 2)
+        self.s3 = nn.Sequential(_Block(c[1], c[2], 2), _Block(c[2], c[2], 1))
+        self.s4 = nn.Sequential(_Block(c[2], c[3], 2), _Block(c[3], c[3], 1))
+        self.s5 = _Block(c[3], c[4], 2)
+        self.fpn = FeaturePyramidNetwork([c[2], c[3], c[4]], out_channels)
+        self.out_channels = out_channels
+
+    def forward(self, x):
+        c3 = self.s3(self.s2(self.stem(x)))
+        c4 = self.s4(c3)
+        c5 = self.s5(c4)
+        feats = self.fpn(OrderedDict([("0", c3), ("1", c4), ("2", c5)]))
+        return OrderedDict([("0", feats["0"])])
+
+
+def _load_backbone_weights(body: nn.Module, path: str | os.PathLike) -> None:
+    """Load a local torchvision backbone/classifier state dict into ``body`` by key matching."""
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not a state dict"
+        raise CheckpointError(f"cannot read backbone weights {path}: {exc}") from None
+    if isinstance(sd, dict) and "state_dict" in sd:
+        sd = sd["state_dict"]
+    if not isinstance(sd, dict):
+        raise CheckpointError(f"{path} is not a state dict")
+    own = body.state_dict()
+    matched = {}
+    for key, val in sd.items():
+        for cand in (key, key.removeprefix("features."), key.removeprefix("backbone.")):
+            if cand in own and own[cand].shape == val.shape:
+                matched[cand] = val
+                break
+    if len(matched) < 0.5 * len(own):
+        raise CheckpointError(
+            f"{path} does not fit this backbone ({len(matched)} of {len(own)} tensors match)"
+        )
+    body.load_state_dict(matched, strict=False)
+    log.info("loaded %d backbone tensors from %s", len(matched), path)
+
+
+def build_detector(cfg: dict, backbone_weights: str | None = None) -> FasterRCNN:
+    """Build the Faster R-CNN described by a preset config (random init unless weights given)."""
+    arch = cfg["arch"]
+    anchors = AnchorGenerator(
+        tuple(tuple(s) for s in cfg["anchor_sizes"]),
+        tuple(tuple(r) for r in cfg["aspect_ratios"]),
+    )
+    s = cfg["sampling"]
+    kw: dict[str, Any] = dict(
+        num_classes=NUM_CLASSES,
+        rpn_anchor_generator=anchors,
+        box_score_thresh=cfg["box_score_thresh"],
+        box_nms_thresh=cfg["box_nms_thresh"],
+        **s,
+    )
+    if arch == "mobilenet_v2":
+        body = mobilenet_v2().features
+        body.out_channels = 1280
+        if backbone_weights:
+            _load_backbone_weights(body, backbone_weights)
+        model = FasterRCNN(body, **kw)
+    elif arch == "digitnet":
+        body = DigitNet(cfg.get("width", 1.0))
+        if backbone_weights:
+            _load_backbone_weights(body, backbone_weights)
+        pool = MultiScaleRoIAlign(["0"], output_size=7, sampling_ratio=2)
+        rep = 256
+        from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+
+        model = FasterRCNN(
+            body,
+            box_roi_pool=pool,
+            box_head=TwoMLPHead(body.out_channels * 49, rep),
+            box_predictor=FastRCNNPredictor(rep, NUM_CLASSES),
+            **{k: v for k, v in kw.items() if k != "num_classes"},
+            num_classes=None,
+        )
+    elif arch in ("mobilenet_v3_large_fpn", "mobilenet_v3_small_fpn", "resnet50_fpn"):
+        if arch == "resnet50_fpn":
+            bb = _resnet_fpn_extractor(resnet50(), 5)
+        else:
+            net = mobilenet_v3_large() if arch == "mobilenet_v3_large_fpn" else mobilenet_v3_small()
+            bb = _mobilenet_extractor(net, True, 6)
+        if backbone_weights:
+            _load_backbone_weights(bb.body, backbone_weights)
+        model = FasterRCNN(bb, **kw)
+    else:
+        raise CheckpointError(f"unknown architecture {arch!r}")
+    if cfg.get("internal_resize"):
+        lo, hi = cfg["internal_resize"]
+        model.transform = GeneralizedRCNNTransform(
+            lo, hi, model.transform.image_mean, model.transform.image_std
+        )
+    else:
+        model.transform = _KeepSizeTransform(
+            1, 1, model.transform.image_mean, model.transform.image_std, size_divisible=32
+        )
+    return model
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: dict, **extra: Any) -> None:
+    """Atomically write a checkpoint: weights + config + metadata (+ optional training state)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module = getattr(model, "module", model)
+    half = extra.pop("half", False)
+    state = module.state_dict()
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    blob = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "preset": cfg.get("preset"),
+        "config": cfg,
+        "model": state,
+        **extra,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+
+
+def resolve_model_path(model: str | os.PathLike | None) -> Path:
+    """``None``/"default" -> the bundled model; anything else is a file path."""
+    if model is None or str(model) == "default":
+        if not DEFAULT_MODEL.is_file():
+            raise NoDefaultModelError(
+                f"no default model is bundled (expected {DEFAULT_MODEL}); "
+                "train one with `python -m trainer train` and pass --model PATH"
+            )
+        return DEFAULT_MODEL
+    p = Path(model)
+    if not p.is_file():
+        raise CheckpointError(f"model file not found: {p}")
+    return p
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load and check a checkpoint file (weights_only: a model file is data, not code)."""
+    path = Path(path)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"model file not found: {path}") from None
+    except Exception as exc:  # noqa: BLE001 - pickle/zip errors of every kind
+        raise CheckpointError(f"{path} is not a readable model checkpoint ({exc})") from None
+    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a digit-detector checkpoint")
+    if blob.get("version", 0) > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer version of this tool")
+    return blob
+
+
+def load_detector(
+    path: str | os.PathLike | None, expect_preset: str | None = None
+) -> tuple[FasterRCNN, dict, dict]:
+    """Rebuild a detector from a checkpoint. Returns (model in eval mode, config, checkpoint)."""
+    path = resolve_model_path(path)
+    blob = read_checkpoint(path)
+    cfg = blob["config"]
+    if expect_preset and blob.get("preset") != expect_preset:
+        raise CheckpointError(
+            f"{path} holds a '{blob.get('preset')}' model, not a '{expect_preset}' one"
+        )
+    model = build_detector(cfg)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in blob["model"].items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path} does not match its declared preset: {exc}") from None
+    model.eval()
+    return model, cfg, blob

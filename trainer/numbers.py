@@ -1,0 +1,75 @@
+"""Reading the whole number from digit boxes. Pure numpy: the app calls it on the UI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The number read from an image and the indices of the boxes that spell it (left to right)."""
+
+    number: int  # -1 when no digit is found
+    text: str  # "" when no digit is found; keeps leading zeros ("007")
+    kept: tuple[int, ...]
+
+
+def _iou_matrix(a: np.ndarray) -> np.ndarray:
+    x1 = np.maximum(a[:, None, 0], a[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], a[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], a[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], a[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    union = area[:, None] + area[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def suppress_duplicates(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_thresh: float = 0.5) -> np.ndarray:
+    """Class-agnostic NMS: of boxes on the same spot (any digits), keep the best-scored one.
+
+    Returns kept indices in descending score order.
+    """
+    n = len(scores)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    order = np.argsort(-scores, kind="stable")
+    iou = _iou_matrix(boxes_xyxy[order].astype(np.float64))
+    alive = np.ones(n, bool)
+    keep = []
+    for i in range(n):
+        if not alive[i]:
+            continue
+        keep.append(order[i])
+        alive &= iou[i] <= iou_thresh
+        alive[i] = False
+    return np.asarray(keep, np.int64)
+
+
+def read_number(
+    boxes_xywh,
+    scores,
+    digits,
+    score_thresh: float = 0.5,
+    iou_thresh: float = 0.5,
+) -> Reading:
+    """Read a whole number from digit boxes.
+
+    ``boxes_xywh``: (N, 4) COCO boxes; ``scores``: (N,); ``digits``: (N,) digits 0..9.
+    Boxes under ``score_thresh`` are ignored, overlapping boxes with different digits are
+    reduced to the best one, and the rest are read left to right by their x-centre.
+    """
+    b = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)
+    s = np.asarray(scores, np.float64).reshape(-1)
+    d = np.asarray(digits, np.int64).reshape(-1)
+    idx = np.nonzero(s >= score_thresh)[0]
+    if len(idx) == 0:
+        return Reading(-1, "", ())
+    xyxy = np.concatenate([b[idx, :2], b[idx, :2] + b[idx, 2:]], axis=1)
+    keep = idx[suppress_duplicates(xyxy, s[idx], iou_thresh)]
+    cx = b[keep, 0] + b[keep, 2] / 2
+    keep = keep[np.argsort(cx, kind="stable")]
+    text = "".join(str(int(v)) for v in d[keep])
+    return Reading(int(text), text, tuple(int(k) for k in keep))

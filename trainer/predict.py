@@ -1,0 +1,183 @@
+"""Batched inference with boxes mapped exactly back to original pixels."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms.functional import pil_to_tensor
+
+from .imageio import READ_ERRORS, load_rgb
+from .model import load_detector, resolve_model_path
+from .transforms import boxes_to_original, resize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImageResult:
+    """Raw detections of one image: COCO boxes in original pixels, scores, digits 0..9."""
+
+    path: Path | None
+    width: int
+    height: int
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    digits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    error: str | None = None
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("CUDA was asked for but no CUDA device is available")
+    return torch.device(name)
+
+
+def device_label(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"CUDA ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def prepare(img: Image.Image, spec: dict) -> tuple[torch.Tensor, tuple[float, float]]:
+    """PIL RGB image -> float tensor resized under ``spec`` and the (sx, sy) it was scaled by."""
+    small, _, scale = resize(img, None, spec)
+    return pil_to_tensor(small).float().div_(255.0), scale
+
+
+class _PathDataset(Dataset):
+    def __init__(self, paths: Sequence[Path], spec: dict) -> None:
+        self.paths, self.spec = list(paths), spec
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        try:
+            img = load_rgb(self.paths[i])
+        except READ_ERRORS as exc:
+            return i, None, None, None, f"cannot read {self.paths[i].name}: {exc}"
+        t, scale = prepare(img, self.spec)
+        return i, t, scale, img.size, None
+
+
+def _collate(batch):
+    return batch
+
+
+class Predictor:
+    """Owns a detector on a device and turns images into :class:`ImageResult` s."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = "default",
+        device: str = "auto",
+        batch_size: int = 8,
+        num_workers: int | None = None,
+    ) -> None:
+        self.model_path = resolve_model_path(model)
+        self.model, self.cfg, blob = load_detector(self.model_path)
+        self.device = pick_device(device)
+        self.model.to(self.device)
+        self.batch_size = max(1, int(batch_size))
+        self.num_workers = num_workers
+        self.score_thresh = float(blob.get("score_thresh", self.cfg.get("score_thresh", 0.5)))
+        self.card = blob.get("card", {})
+
+    @property
+    def device_name(self) -> str:
+        return device_label(self.device)
+
+    @property
+    def preset(self) -> str:
+        return str(self.cfg.get("preset"))
+
+    @torch.inference_mode()
+    def _run(self, tensors: list[torch.Tensor]) -> list[dict]:
+        tensors = [t.to(self.device, non_blocking=True) for t in tensors]
+        if self.device.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.float16):
+                out = self.model(tensors)
+        else:
+            out = self.model(tensors)
+        return [{k: v.float().cpu().numpy() if k != "labels" else v.cpu().numpy() for k, v in o.items()} for o in out]
+
+    def _to_result(self, out: dict, scale, size, path) -> ImageResult:
+        xyxy = boxes_to_original(out["boxes"].astype(np.float32), scale, size)
+        wh = xyxy[:, 2:] - xyxy[:, :2]
+        ok = (wh > 0).all(axis=1)
+        xywh = np.concatenate([xyxy[:, :2], wh], axis=1)[ok]
+        return ImageResult(
+            path, size[0], size[1], xywh, out["scores"][ok].astype(np.float32), (out["labels"][ok] - 1).astype(np.int64)
+        )
+
+    def predict_images(self, images: Iterable[Image.Image]) -> list[ImageResult]:
+        """Predict already decoded RGB images (batched)."""
+        results: list[ImageResult] = []
+        batch: list[tuple] = []
+        spec = self.cfg["resize"]
+
+        def flush():
+            outs = self._run([b[0] for b in batch])
+            results.extend(self._to_result(o, b[1], b[2], None) for o, b in zip(outs, batch))
+            batch.clear()
+
+        for img in images:
+            t, scale = prepare(img, spec)
+            batch.append((t, scale, img.size))
+            if len(batch) >= self.batch_size:
+                flush()
+        if batch:
+            flush()
+        return results
+
+    def predict_paths(
+        self,
+        paths: Sequence[str | os.PathLike],
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Iterator[ImageResult]:
+        """Yield one result per path, in order. Unreadable files yield a result with ``error``."""
+        paths = [Path(p) for p in paths]
+        workers = self.num_workers
+        if workers is None:
+            workers = min(4, os.cpu_count() or 1) if len(paths) >= 64 else 0
+        loader = DataLoader(
+            _PathDataset(paths, self.cfg["resize"]),
+            batch_size=self.batch_size,
+            num_workers=workers,
+            collate_fn=_collate,
+        )
+        done = 0
+        for batch in loader:
+            if cancelled is not None and cancelled():
+                return
+            good = [b for b in batch if b[4] is None]
+            outs = self._run([b[1] for b in good]) if good else []
+            by_index = {b[0]: self._to_result(o, b[2], b[3], paths[b[0]]) for o, b in zip(outs, good)}
+            for i, _t, _s, _size, err in batch:
+                if err is not None:
+                    log.warning(err)
+                    yield ImageResult(paths[i], 0, 0, error=err)
+                else:
+                    yield by_index[i]
+            done += len(batch)
+            if progress is not None:
+                progress(done, len(paths))
