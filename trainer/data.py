@@ -84,9 +84,7 @@ def load_coco(ann_path: str | Path, images_dir: str | Path, check_files: bool = 
             raise _fail(ann_path, f"images[{i}]: duplicate image id {image_id}")
         path = _inside(images_dir, str(entry["file_name"]))
         if path is None:
-            raise _fail(
-                ann_path, f"images[{i}]: file_name {entry['file_name']!r} escapes {images_dir}"
-            )
+            raise _fail(ann_path, f"images[{i}]: file_name {entry['file_name']!r} escapes {images_dir}")
         if check_files and not path.is_file():
             missing.append(str(path))
         w, h = entry.get("width"), entry.get("height")

@@ -19,7 +19,6 @@ from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 
 from .data import NUM_CLASSES
 from .errors import CheckpointError, NoDefaultModelError
-from .presets import get_preset
 
 log = logging.getLogger(__name__)
 
@@ -233,9 +232,7 @@ def load_detector(
     blob = read_checkpoint(path)
     cfg = blob["config"]
     if expect_preset and blob.get("preset") != expect_preset:
-        raise CheckpointError(
-            f"{path} holds a '{blob.get('preset')}' model, not a '{expect_preset}' one"
-        )
+        raise CheckpointError(f"{path} holds a '{blob.get('preset')}' model, not a '{expect_preset}' one")
     model = build_detector(cfg)
     state = {k: v.float() if v.is_floating_point() else v for k, v in blob["model"].items()}
     try:

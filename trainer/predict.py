@@ -101,6 +101,14 @@ class Predictor:
         self.score_thresh = float(blob.get("score_thresh", self.cfg.get("score_thresh", 0.5)))
         self.card = blob.get("card", {})
 
+    @classmethod
+    def from_model(cls, model, cfg: dict, device: torch.device, score_thresh: float, batch_size: int = 16):
+        """Wrap an in-memory model (e.g. during training) without reading a file."""
+        self = cls.__new__(cls)
+        self.model_path, self.model, self.cfg, self.device = None, model, cfg, device
+        self.batch_size, self.num_workers, self.score_thresh, self.card = batch_size, 0, score_thresh, {}
+        return self
+
     @property
     def device_name(self) -> str:
         return device_label(self.device)
@@ -117,7 +125,10 @@ class Predictor:
                 out = self.model(tensors)
         else:
             out = self.model(tensors)
-        return [{k: v.float().cpu().numpy() if k != "labels" else v.cpu().numpy() for k, v in o.items()} for o in out]
+        return [
+            {k: v.float().cpu().numpy() if k != "labels" else v.cpu().numpy() for k, v in o.items()}
+            for o in out
+        ]
 
     def _to_result(self, out: dict, scale, size, path) -> ImageResult:
         xyxy = boxes_to_original(out["boxes"].astype(np.float32), scale, size)
@@ -125,7 +136,12 @@ class Predictor:
         ok = (wh > 0).all(axis=1)
         xywh = np.concatenate([xyxy[:, :2], wh], axis=1)[ok]
         return ImageResult(
-            path, size[0], size[1], xywh, out["scores"][ok].astype(np.float32), (out["labels"][ok] - 1).astype(np.int64)
+            path,
+            size[0],
+            size[1],
+            xywh,
+            out["scores"][ok].astype(np.float32),
+            (out["labels"][ok] - 1).astype(np.int64),
         )
 
     def predict_images(self, images: Iterable[Image.Image]) -> list[ImageResult]:

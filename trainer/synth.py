@@ -62,8 +62,16 @@ def _background(rng: random.Random, w: int, h: int) -> Image.Image:
     base = np.array(_rand_color(rng), np.float32)
     kind = rng.random()
     if kind < 0.35:  # smooth noise texture (walls, bricks, foliage at low resolution)
-        small = np.random.default_rng(rng.randrange(1 << 30)).normal(0, 40, (max(2, h // 8), max(2, w // 8), 3))
-        tex = np.asarray(Image.fromarray(np.clip(small + 128, 0, 255).astype(np.uint8)).resize((w, h), Image.BICUBIC), np.float32) - 128
+        small = np.random.default_rng(rng.randrange(1 << 30)).normal(
+            0, 40, (max(2, h // 8), max(2, w // 8), 3)
+        )
+        tex = (
+            np.asarray(
+                Image.fromarray(np.clip(small + 128, 0, 255).astype(np.uint8)).resize((w, h), Image.BICUBIC),
+                np.float32,
+            )
+            - 128
+        )
         arr = base + tex * rng.uniform(0.3, 1.0)
     elif kind < 0.65:  # gradient
         other = np.array(_rand_color(rng), np.float32)
@@ -87,7 +95,12 @@ def _background(rng: random.Random, w: int, h: int) -> Image.Image:
             d.ellipse([x0, y0, x1, y1], outline=c)
         else:
             f = _font(rng, max(8, h // rng.randrange(3, 6)))
-            d.text((x0, y0), "".join(rng.choice("ABEFHKLMNPRSTWXYZ") for _ in range(rng.randrange(1, 4))), font=f, fill=c)
+            d.text(
+                (x0, y0),
+                "".join(rng.choice("ABEFHKLMNPRSTWXYZ") for _ in range(rng.randrange(1, 4))),
+                font=f,
+                fill=c,
+            )
     return img
 
 
@@ -129,9 +142,13 @@ def render_sample(rng: random.Random) -> tuple[Image.Image, list[tuple[list[floa
         pad = rng.uniform(0.1, 0.4) * text_h
         plate = _rand_color(rng)
         box = [ox - pad, oy - pad, ox + text_w + pad, oy + text_h + pad]
-        draw.rounded_rectangle(box, radius=rng.randrange(0, max(1, int(pad)) + 1), fill=plate,
-                               outline=_rand_color(rng) if rng.random() < 0.5 else None,
-                               width=rng.randrange(1, 4))
+        draw.rounded_rectangle(
+            box,
+            radius=rng.randrange(0, max(1, int(pad)) + 1),
+            fill=plate,
+            outline=_rand_color(rng) if rng.random() < 0.5 else None,
+            width=rng.randrange(1, 4),
+        )
         ink_bg = plate
     ink = _contrasting(rng, ink_bg)
     stroke = rng.choice([0, 0, 0, 1, 2]) if size > 30 else 0
@@ -143,7 +160,9 @@ def render_sample(rng: random.Random) -> tuple[Image.Image, list[tuple[list[floa
         ImageDraw.Draw(m).text(pos, str(d), font=font, fill=255, stroke_width=stroke, stroke_fill=255)
         masks.append(m)
         if rng.random() < 0.3:  # drop shadow
-            draw.text((pos[0] + 1 + size // 25, pos[1] + 1 + size // 25), str(d), font=font, fill=_rand_color(rng))
+            draw.text(
+                (pos[0] + 1 + size // 25, pos[1] + 1 + size // 25), str(d), font=font, fill=_rand_color(rng)
+            )
         draw.text(pos, str(d), font=font, fill=ink, stroke_width=stroke, stroke_fill=ink)
         x += gw + spacing
 
@@ -198,8 +217,16 @@ def make_dataset(out_dir: str | Path, count: int, seed: int = 0, start_id: int =
         img.save(out / "images" / name)
         images.append({"id": image_id, "file_name": name, "width": img.width, "height": img.height})
         for bbox, d in boxes:
-            anns.append({"id": len(anns) + 1, "image_id": image_id, "bbox": bbox,
-                         "category_id": d + 1, "area": bbox[2] * bbox[3], "iscrowd": 0})
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": image_id,
+                    "bbox": bbox,
+                    "category_id": d + 1,
+                    "area": bbox[2] * bbox[3],
+                    "iscrowd": 0,
+                }
+            )
     path = out / "annotations.json"
     atomic_write_text(path, json.dumps({"images": images, "annotations": anns, "categories": CATEGORIES}))
     return path

@@ -1,0 +1,150 @@
+"""Bad input gets a clear error (or a warning and a fix), never a traceback or garbage."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trainer.data import folder_records, gt_number, load_coco
+from trainer.errors import AnnotationError, EmptyFolderError, ImageReadError
+from trainer.imageio import assign_ids, image_size, list_images, load_rgb
+
+
+def _write(tmp_path, coco, images=(("1.png", 40, 20),)):
+    d = tmp_path / "imgs"
+    d.mkdir(exist_ok=True)
+    for name, w, h in images:
+        Image.new("RGB", (w, h)).save(d / name)
+    p = tmp_path / "ann.json"
+    p.write_text(json.dumps(coco) if not isinstance(coco, str) else coco)
+    return p, d
+
+
+def _coco(anns, images=None):
+    images = images or [{"id": 1, "file_name": "1.png", "width": 40, "height": 20}]
+    return {"images": images, "annotations": anns, "categories": []}
+
+
+def test_valid_file_loads(tmp_path):
+    p, d = _write(
+        tmp_path,
+        _coco(
+            [
+                {"id": 1, "image_id": 1, "bbox": [20, 2, 5, 10], "category_id": 3},
+                {"id": 2, "image_id": 1, "bbox": [5, 2, 5, 10], "category_id": 10},
+            ]
+        ),
+    )
+    c = load_coco(p, d)
+    assert c.warnings == []
+    rec = c.records[0]
+    np.testing.assert_allclose(rec.boxes[0], [20, 2, 25, 12])
+    assert gt_number(rec) == 92
+
+
+def test_not_json(tmp_path):
+    p, d = _write(tmp_path, "{not json")
+    with pytest.raises(AnnotationError, match="not valid JSON"):
+        load_coco(p, d)
+
+
+def test_missing_keys_name_the_entry(tmp_path):
+    p, d = _write(tmp_path, {"annotations": []})
+    with pytest.raises(AnnotationError, match="'images'"):
+        load_coco(p, d)
+    p, d = _write(tmp_path, _coco([], images=[{"id": 1}]))
+    with pytest.raises(AnnotationError, match=r"images\[0\]"):
+        load_coco(p, d)
+    p, d = _write(tmp_path, _coco([{"id": 7, "image_id": 1, "bbox": [0, 0, 1, 1]}]))
+    with pytest.raises(AnnotationError, match=r"annotations\[0\]"):
+        load_coco(p, d)
+
+
+def test_duplicate_image_ids(tmp_path):
+    imgs = [{"id": 1, "file_name": "1.png"}, {"id": 1, "file_name": "1.png"}]
+    p, d = _write(tmp_path, _coco([], images=imgs))
+    with pytest.raises(AnnotationError, match="duplicate image id 1"):
+        load_coco(p, d)
+
+
+def test_unknown_category_outside_and_zero_size_boxes(tmp_path):
+    anns = [
+        {"id": 1, "image_id": 1, "bbox": [0, 0, 5, 5], "category_id": 11},
+        {"id": 2, "image_id": 1, "bbox": [35, -2, 10, 10], "category_id": 2},
+        {"id": 3, "image_id": 1, "bbox": [5, 5, 0, 4], "category_id": 2},
+        {"id": 4, "image_id": 99, "bbox": [5, 5, 3, 4], "category_id": 2},
+        {"id": 4, "image_id": 1, "bbox": [1, 1, 3, 4], "category_id": 5},
+    ]
+    p, d = _write(tmp_path, _coco(anns))
+    c = load_coco(p, d)
+    text = "\n".join(c.warnings)
+    assert "unknown category_id 11; dropped" in text
+    assert "(id 2): box outside the image; clipped" in text
+    assert "(id 3): zero-size box; dropped" in text
+    assert "unknown image_id 99" in text
+    assert "duplicate annotation id" in text
+    rec = c.records[0]
+    assert rec.labels.tolist() == [2, 5]
+    np.testing.assert_allclose(rec.boxes[0], [35, 0, 40, 8])
+
+
+def test_file_name_escaping_the_folder_is_refused(tmp_path):
+    p, d = _write(tmp_path, _coco([], images=[{"id": 1, "file_name": "../secret.png"}]))
+    with pytest.raises(AnnotationError, match="escapes"):
+        load_coco(p, d)
+
+
+def test_missing_image_files_are_listed(tmp_path):
+    imgs = [{"id": 1, "file_name": "1.png"}, {"id": 2, "file_name": "2.png"}, {"id": 3, "file_name": "3.png"}]
+    p, d = _write(tmp_path, _coco([], images=imgs))
+    with pytest.raises(ImageReadError, match=r"2 image file\(s\).*2\.png.*3\.png"):
+        load_coco(p, d)
+
+
+def test_empty_folder(tmp_path):
+    with pytest.raises(EmptyFolderError):
+        folder_records(tmp_path)
+
+
+def test_ids_from_file_names_and_stable_fresh_ids(tmp_path):
+    for n in ("10.png", "2.png", "house.png", "abc.jpg", "7_left.jpeg", "notes.txt"):
+        (tmp_path / n).write_bytes(b"")
+    paths = list_images(tmp_path)
+    assert [p.name for p in paths] == ["2.png", "7_left.jpeg", "10.png", "abc.jpg", "house.png"]
+    ids = {p.name: i for p, i in assign_ids(paths).items()}
+    assert ids == {"2.png": 2, "7_left.jpeg": 7, "10.png": 10, "abc.jpg": 11, "house.png": 12}
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "LA", "I;16", "CMYK", "1"])
+def test_every_image_mode_becomes_rgb(tmp_path, mode):
+    if mode == "I;16":
+        arr = np.arange(30 * 20, dtype=np.uint16).reshape(20, 30) * 100
+        im = Image.fromarray(arr)
+        path = tmp_path / "x.png"
+    else:
+        im = Image.new(mode, (30, 20))
+        path = tmp_path / ("x.jpg" if mode == "CMYK" else "x.png")
+    im.save(path)
+    out = load_rgb(path)
+    assert out.mode == "RGB" and out.size == (30, 20)
+    if mode == "I;16":
+        a = np.asarray(out)
+        assert a.max() > 200 and a.min() == 0  # full range kept, not clipped to white
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    im = Image.new("RGB", (60, 20), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    im.save(tmp_path / "r.jpg", exif=exif)
+    assert load_rgb(tmp_path / "r.jpg").size == (20, 60)
+    assert image_size(tmp_path / "r.jpg") == (20, 60)
+
+
+def test_unreadable_image_raises_named_error(tmp_path):
+    from trainer.data import read_image_or_raise
+
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(ImageReadError, match="bad.png"):
+        read_image_or_raise(tmp_path / "bad.png")

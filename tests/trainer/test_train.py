@@ -1,0 +1,199 @@
+"""Short CPU trainings on synthetic photos."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainer.data import Record
+from trainer.engine import TrainConfig, fit, split_holdout
+from trainer.errors import TrainingError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rows(run):
+    return list(csv.DictReader((run / "metrics.csv").open()))
+
+
+def _tc(synth_set, out, **kw):
+    images, ann = synth_set
+    base = dict(
+        train=[(str(images), str(ann))], out=str(out), epochs=1, batch_size=8, device="cpu", workers=0, seed=3
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_loss_falls_and_files_are_written(tmp_path, synth_set):
+    events = []
+    images, ann = synth_set
+    out = tmp_path / "run"
+    summary = fit(
+        _tc(
+            synth_set,
+            out,
+            epochs=6,
+            val=(str(images), str(ann)),
+            lr=2e-3,
+            overrides={"schedule": {"kind": "warmup_cosine", "warmup_iters": 5, "eta_min": 1e-5}},
+        ),
+        events.append,
+    )
+    assert summary["status"] == "done"
+    for name in ("last.pt", "best.pt", "config.json", "metrics.csv"):
+        assert (out / name).is_file()
+    rows = _rows(out)
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 7))
+    first, last = float(rows[0]["loss"]), float(rows[-1]["loss"])
+    assert last < 0.8 * first, (first, last)
+    assert {"mAP", "AP50", "number_accuracy", "lr", "seconds"} <= set(rows[0])
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 6
+    assert any(e["event"] == "progress" and e["eta_seconds"] is not None for e in events)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model_config"]["preset"] == "default"
+
+
+def test_resume_continues_where_it_stopped(tmp_path, synth_set):
+    out = tmp_path / "run"
+    fit(_tc(synth_set, out, epochs=2))
+    blob = torch.load(out / "last.pt", weights_only=True)
+    assert blob["epoch"] == 2
+    events = []
+    fit(_tc(synth_set, out, epochs=3, resume=True), events.append)
+    assert events[0]["start_epoch"] == 2
+    assert [int(r["epoch"]) for r in _rows(out)] == [1, 2, 3]
+
+
+def test_non_finite_losses_stop_with_clear_error_and_keep_checkpoint(tmp_path, synth_set, monkeypatch):
+    out = tmp_path / "run"
+    fit(_tc(synth_set, out, epochs=1))
+    good = (out / "last.pt").read_bytes()
+    from torchvision.models.detection import FasterRCNN
+
+    real_forward = FasterRCNN.forward
+
+    def nan_forward(self, images, targets=None):
+        out_ = real_forward(self, images, targets)
+        if self.training:
+            out_ = {k: v * float("nan") for k, v in out_.items()}
+        return out_
+
+    monkeypatch.setattr(FasterRCNN, "forward", nan_forward)
+    with pytest.raises(TrainingError, match="non-finite losses"):
+        fit(_tc(synth_set, out, epochs=3, resume=True, max_bad_steps=3))
+    assert (out / "last.pt").read_bytes() == good
+
+
+def test_holdout_is_stable_by_id():
+    recs = [Record(i, Path(f"{i}.png")) for i in range(1000)]
+    train, hold = split_holdout(recs, 0.15)
+    train2, hold2 = split_holdout(list(reversed(recs)), 0.15)
+    assert {r.image_id for r in hold} == {r.image_id for r in hold2}
+    assert 100 < len(hold) < 200 and len(train) + len(hold) == 1000
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    return env
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, synth_set):
+    images, ann = synth_set
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trainer",
+            "train",
+            "--train-images",
+            str(images),
+            "--train-ann",
+            str(ann),
+            "--out",
+            str(out),
+            "--epochs",
+            "50",
+            "--batch-size",
+            "4",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--json-progress",
+            "--log-every",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=_env(),
+    )
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "progress":
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest, err = proc.communicate(timeout=120)
+    events = [json.loads(x) for x in rest.splitlines() if x.strip()]
+    assert proc.returncode == 0, err
+    assert events[-1]["event"] == "stopped" and events[-1]["reason"] == "SIGTERM"
+    assert (out / "last.pt").is_file()
+    assert "Traceback" not in err
+
+
+def test_torchrun_two_processes_gloo(tmp_path, synth_set):
+    images, ann = synth_set
+    out = tmp_path / "ddp"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=29533",
+            "-m",
+            "trainer",
+            "train",
+            "--train-images",
+            str(images),
+            "--train-ann",
+            str(ann),
+            "--val-images",
+            str(images),
+            "--val-ann",
+            str(ann),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "4",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--json-progress",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_env(),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    events = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    starts = [e for e in events if e["event"] == "start"]
+    assert starts and all(e["world_size"] == 2 for e in starts)
+    assert [int(r["epoch"]) for r in _rows(out)] == [1, 2]  # rank 0 alone wrote the rows
+    assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+    # each rank sees half the data per epoch: 48 images / 2 ranks / batch 4 = 6 iterations
+    assert max(e["iters"] for e in events if e["event"] == "progress") == 6

@@ -1,0 +1,260 @@
+"""Command line: ``python -m trainer synth|train|eval|predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from .errors import DigitError
+
+log = logging.getLogger("trainer")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("synth", help="write synthetic multi-digit photos with exact boxes")
+    s.add_argument("--out", required=True, type=Path)
+    s.add_argument("--count", required=True, type=int)
+    s.add_argument("--seed", type=int, default=0)
+
+    t = sub.add_parser("train", help="train or fine-tune a detector")
+    t.add_argument("--train-images", action="append", help="image folder (repeatable)")
+    t.add_argument("--train-ann", action="append", help="COCO json (repeatable, paired)")
+    t.add_argument("--val-images")
+    t.add_argument("--val-ann")
+    t.add_argument(
+        "--holdout",
+        type=float,
+        default=0.0,
+        help="share of the training photos held out as validation, stable by image id",
+    )
+    t.add_argument("--preset", default="default")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--out", required=True, type=Path, help="run folder")
+    t.add_argument("--init", help="warm-start weights from a checkpoint of the same preset")
+    t.add_argument("--backbone-weights", help="local torchvision backbone state dict")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--synthetic", type=int, default=0, help="mix in N synthetic images")
+    t.add_argument("--workers", type=int)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
+    t.add_argument("--log-every", type=int, default=10)
+    t.add_argument("--resume", action="store_true", help="continue RUN_DIR/last.pt")
+    t.add_argument("--config", type=Path, help="JSON file of default values for these options")
+
+    e = sub.add_parser("eval", help="COCO mAP and whole-number accuracy on a labelled set")
+    e.add_argument("--images", required=True)
+    e.add_argument("--ann", required=True)
+    e.add_argument("--model", default="default")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--batch-size", type=int, default=16)
+    e.add_argument("--score-thresh", type=float, help="number-reading threshold (default: the model's)")
+    e.add_argument("--json", action="store_true", help="print exactly one JSON object")
+
+    r = sub.add_parser("predict", help="write pred.json (task 1) and pred.csv (task 2)")
+    r.add_argument("images_dir", type=Path)
+    r.add_argument("--out", required=True, type=Path)
+    r.add_argument("--model", default="default")
+    r.add_argument("--score-thresh", type=float, help="number-reading threshold (default: the model's)")
+    r.add_argument(
+        "--det-thresh", type=float, default=0.05, help="lowest score kept in pred.json (low keeps mAP honest)"
+    )
+    r.add_argument("--device", default="auto")
+    r.add_argument("--batch-size", type=int, default=16)
+    r.add_argument("--workers", type=int)
+    return p
+
+
+def _bar(total: int, desc: str, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", disable=quiet, file=sys.stderr)
+
+
+def cmd_synth(a) -> int:
+    from .synth import make_dataset
+
+    path = make_dataset(a.out, a.count, a.seed)
+    print(f"wrote {a.count} images to {a.out / 'images'} and {path}")
+    return 0
+
+
+def cmd_train(a) -> int:
+    from .engine import TrainConfig, _Stopper, fit
+
+    if a.config:  # a recipe file: its values fill every option not given on the command line
+        given = {k for k, v in vars(_parser().parse_args(["train", "--out", "x"])).items()}
+        defaults = vars(_parser().parse_args(["train", "--out", "x"]))
+        for k, v in json.loads(a.config.read_text()).items():
+            key = k.replace("-", "_")
+            if key not in given:
+                raise DigitError(f"{a.config}: unknown option {k!r}")
+            if getattr(a, key) == defaults[key]:
+                setattr(a, key, v)
+    if not a.train_images or not a.train_ann or len(a.train_images) != len(a.train_ann):
+        raise DigitError("give one --train-ann for every --train-images")
+    val = (a.val_images, a.val_ann) if a.val_images and a.val_ann else None
+    if bool(a.val_images) != bool(a.val_ann):
+        raise DigitError("--val-images and --val-ann go together")
+    tc = TrainConfig(
+        train=list(zip(a.train_images, a.train_ann)),
+        out=str(a.out),
+        preset=a.preset,
+        val=val,
+        epochs=a.epochs,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        device=a.device,
+        init=a.init,
+        backbone_weights=a.backbone_weights,
+        synthetic=a.synthetic,
+        resume=a.resume,
+        seed=a.seed,
+        workers=a.workers,
+        log_every=a.log_every,
+        holdout=a.holdout,
+    )
+    stopper = _Stopper()
+
+    def on_signal(signum, _frame):
+        stopper.stop(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    if a.json_progress:
+
+        def on_event(ev: dict) -> None:
+            print(json.dumps(ev, default=str), flush=True)
+    else:
+        state = {"bar": None}
+
+        def on_event(ev: dict) -> None:
+            kind = ev["event"]
+            if kind == "progress":
+                bar = state["bar"]
+                if bar is None or bar.desc != f"epoch {ev['epoch']}/{ev['epochs']}":
+                    if bar is not None:
+                        bar.close()
+                    from tqdm import tqdm
+
+                    bar = state["bar"] = tqdm(
+                        total=ev["iters"],
+                        desc=f"epoch {ev['epoch']}/{ev['epochs']}",
+                        unit="it",
+                        file=sys.stderr,
+                    )
+                bar.n = ev["iter"]
+                bar.set_postfix(loss=f"{ev['loss']:.3f}", lr=f"{ev['lr']:.2e}")
+            elif kind == "epoch":
+                if state["bar"] is not None:
+                    state["bar"].close()
+                    state["bar"] = None
+                keys = [k for k in ("loss", "mAP", "AP50", "number_accuracy", "score_thresh") if k in ev]
+                print(f"epoch {ev['epoch']}: " + "  ".join(f"{k}={ev[k]:.4f}" for k in keys), flush=True)
+            elif kind == "start":
+                print(
+                    f"training {ev['preset']} on {ev['images']} images ({ev['val_images']} for "
+                    f"validation), {ev['epochs']} epochs, device {ev['device']}",
+                    flush=True,
+                )
+                for w in ev.get("warnings", []):
+                    print(f"warning: {w}", file=sys.stderr)
+            elif kind in ("done", "stopped"):
+                print(json.dumps(ev, default=str), flush=True)
+
+    try:
+        fit(tc, on_event, stopper)
+    except DigitError as exc:
+        if a.json_progress:
+            print(json.dumps({"event": "error", "message": str(exc)}), flush=True)
+        raise
+    except Exception as exc:
+        if a.json_progress:
+            print(json.dumps({"event": "error", "message": f"{type(exc).__name__}: {exc}"}), flush=True)
+        raise
+    return 0
+
+
+def cmd_eval(a) -> int:
+    from .data import load_coco
+    from .evaluate import evaluate
+    from .predict import Predictor
+
+    coco = load_coco(a.ann, a.images)
+    for w in coco.warnings:
+        log.warning(w)
+    pred = Predictor(a.model, a.device, a.batch_size)
+    bar = _bar(len(coco.records), "eval", a.json)
+    m = evaluate(pred, coco.records, a.score_thresh, progress=lambda d, t: bar.update(d - bar.n))
+    bar.close()
+    out = {k: m[k] for k in ("mAP", "AP50", "AP75", "number_accuracy", "images", "images_per_second")}
+    if a.json:
+        print(json.dumps(out))
+    else:
+        print(f"model            {pred.model_path} ({pred.preset}, {pred.device_name})")
+        print(f"mAP@[.5:.95]     {out['mAP']:.4f}")
+        print(f"AP50             {out['AP50']:.4f}")
+        print(f"AP75             {out['AP75']:.4f}")
+        print(f"number accuracy  {out['number_accuracy']:.4f}  (score threshold {m['score_thresh']:.2f})")
+        print(f"images           {out['images']}  ({out['images_per_second']:.1f} images/s)")
+    return 0
+
+
+def cmd_predict(a) -> int:
+    from .data import folder_records
+    from .export import detection_entries, write_id_map, write_task1_json, write_task2_csv
+    from .numbers import read_number
+    from .predict import Predictor
+
+    records = folder_records(a.images_dir)
+    pred = Predictor(a.model, a.device, a.batch_size, a.workers)
+    thresh = pred.score_thresh if a.score_thresh is None else a.score_thresh
+    bar = _bar(len(records), "predict", False)
+    entries, rows, skipped = [], [], []
+    results = pred.predict_paths([r.path for r in records], progress=lambda d, t: bar.update(d - bar.n))
+    for rec, res in zip(records, results):
+        if res.error:
+            skipped.append(rec.path.name)
+            continue
+        keep = res.scores >= a.det_thresh
+        entries += detection_entries(rec.image_id, res.boxes[keep], res.scores[keep], res.digits[keep])
+        rows.append((rec.image_id, read_number(res.boxes, res.scores, res.digits, thresh).number))
+    bar.close()
+    a.out.mkdir(parents=True, exist_ok=True)
+    write_task1_json(a.out / "pred.json", entries)
+    write_task2_csv(a.out / "pred.csv", rows)
+    write_id_map(a.out / "image_ids.csv", [(r.image_id, r.path.name) for r in records])
+    for name in skipped:
+        print(f"warning: skipped unreadable image {name}", file=sys.stderr)
+    print(
+        f"wrote {a.out / 'pred.json'} ({len(entries)} boxes) and {a.out / 'pred.csv'} "
+        f"({len(rows)} rows); model {pred.model_path.name} on {pred.device_name}, "
+        f"score threshold {thresh:.2f}"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    a = _parser().parse_args(argv)
+    try:
+        return {"synth": cmd_synth, "train": cmd_train, "eval": cmd_eval, "predict": cmd_predict}[a.cmd](a)
+    except DigitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
