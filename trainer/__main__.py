@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
     t.add_argument("--log-every", type=int, default=10)
     t.add_argument("--resume", action="store_true", help="continue RUN_DIR/last.pt")
+    t.add_argument("--max-minutes", type=float, help="wall-clock budget; the LR schedule anneals over it")
     t.add_argument("--config", type=Path, help="JSON file of default values for these options")
 
     e = sub.add_parser("eval", help="COCO mAP and whole-number accuracy on a labelled set")
@@ -91,11 +92,10 @@ def cmd_train(a) -> int:
     from .engine import TrainConfig, _Stopper, fit
 
     if a.config:  # a recipe file: its values fill every option not given on the command line
-        given = {k for k, v in vars(_parser().parse_args(["train", "--out", "x"])).items()}
         defaults = vars(_parser().parse_args(["train", "--out", "x"]))
         for k, v in json.loads(a.config.read_text()).items():
             key = k.replace("-", "_")
-            if key not in given:
+            if key not in defaults:
                 raise DigitError(f"{a.config}: unknown option {k!r}")
             if getattr(a, key) == defaults[key]:
                 setattr(a, key, v)

@@ -65,8 +65,10 @@ class TrainConfig:
     workers: int | None = None
     log_every: int = 10
     max_bad_steps: int = 20
+    max_seconds: float | None = None  # wall-clock budget: the LR schedule anneals over it
     clip_norm: float = 10.0
     holdout: float = 0.0  # share of the training photos held out for validation (stable by id)
+    validate: bool = True  # False: keep the holdout out of training but skip scoring it
     overrides: dict = field(default_factory=dict)
 
 
@@ -120,7 +122,7 @@ def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), ws, int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def _make_scheduler(opt, cfg: dict, epochs: int, iters_per_epoch: int):
+def _make_scheduler(opt, cfg: dict, epochs: int, iters_per_epoch: int, time_frac=None):
     sch = cfg["schedule"]
     if sch["kind"] == "seed_cosine":  # the lab's: per-epoch cosine with T_max = 60% of the epochs
         t_max = max(1, int(epochs * sch.get("t_max_frac", 0.6)))
@@ -133,6 +135,8 @@ def _make_scheduler(opt, cfg: dict, epochs: int, iters_per_epoch: int):
         if step < warm:
             return (step + 1) / warm
         p = (step - warm) / max(1, total - warm)
+        if time_frac is not None:  # with a time budget, progress is whichever runs out first
+            p = max(p, time_frac())
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
 
     return torch.optim.lr_scheduler.LambdaLR(opt, factor), "iter"
@@ -249,7 +253,13 @@ def fit(
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg["optimizer"]["weight_decay"], eps=1e-8)
-    sched, sched_unit = _make_scheduler(opt, cfg, epochs, len(loader))
+    t_run = time.perf_counter()
+    budget = tc.max_seconds
+
+    def time_frac() -> float:
+        return (time.perf_counter() - t_run) / budget
+
+    sched, sched_unit = _make_scheduler(opt, cfg, epochs, len(loader), time_frac if budget else None)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
@@ -310,8 +320,8 @@ def fit(
 
     bad_in_a_row, last_metrics = 0, {}
     iters = len(loader)
-    t_run = time.perf_counter()
     steps_done_run = 0
+    out_of_time = False
     for epoch in range(start_epoch, epochs):
         ds.epoch = epoch
         if sampler is not None:
@@ -322,6 +332,9 @@ def fit(
         n_ok, skipped, seen = 0, 0, 0
         for it, (images, targets) in enumerate(loader):
             if stopper.reason:
+                break
+            if budget and _all_agree(time.perf_counter() - t_run >= budget, distributed, device):
+                out_of_time = True  # finish this epoch early: validate and save as usual
                 break
             images = [im.to(device, non_blocking=True) for im in images]
             targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
@@ -406,7 +419,7 @@ def fit(
             "images_per_second": round(seen / max(seconds, 1e-9), 2),
         }
         if main:
-            if val_records:
+            if val_records and tc.validate:
                 model.eval()
                 pred = Predictor.from_model(core, cfg, device, score_thresh)
                 results = list(pred.predict_paths([r.path for r in val_records]))
@@ -434,8 +447,11 @@ def fit(
             emit({"event": "epoch", **row, "best_mAP": best_map})
         if distributed:
             dist.barrier()
+        if out_of_time:
+            break
     summary = {
         "status": "done",
+        "time_budget_reached": out_of_time,
         "run_dir": str(run_dir),
         "best": str(run_dir / "best.pt"),
         "best_mAP": best_map,
@@ -445,6 +461,15 @@ def fit(
     emit({"event": "done", **summary})
     _cleanup(distributed)
     return summary
+
+
+def _all_agree(flag: bool, distributed: bool, device: torch.device) -> bool:
+    """True when ``flag`` holds on any rank (so every rank takes the same branch)."""
+    if not distributed:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
 
 
 def _fmt(v):
