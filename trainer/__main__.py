@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
     t.add_argument("--log-every", type=int, default=10)
     t.add_argument("--resume", action="store_true", help="continue RUN_DIR/last.pt")
+    t.add_argument(
+        "--compare-with", help="after training, score this model and the new one on the validation set"
+    )
     t.add_argument("--max-minutes", type=float, help="wall-clock budget; the LR schedule anneals over it")
     t.add_argument("--config", type=Path, help="JSON file of default values for these options")
 
@@ -168,11 +171,13 @@ def cmd_train(a) -> int:
                 )
                 for w in ev.get("warnings", []):
                     print(f"warning: {w}", file=sys.stderr)
-            elif kind in ("done", "stopped"):
+            elif kind in ("done", "stopped", "compare"):
                 print(json.dumps(ev, default=str), flush=True)
 
     try:
-        fit(tc, on_event, stopper)
+        summary = fit(tc, on_event, stopper)
+        if a.compare_with and summary["status"] == "done" and (val or a.holdout):
+            on_event({"event": "compare", **_compare(a.compare_with, summary["best"], tc)})
     except DigitError as exc:
         if a.json_progress:
             print(json.dumps({"event": "error", "message": str(exc)}), flush=True)
@@ -182,6 +187,27 @@ def cmd_train(a) -> int:
             print(json.dumps({"event": "error", "message": f"{type(exc).__name__}: {exc}"}), flush=True)
         raise
     return 0
+
+
+def _compare(old: str, new: str, tc) -> dict:
+    """Old and new model on the same validation photos, each at its own score threshold."""
+    from .data import load_coco
+    from .engine import split_holdout
+    from .evaluate import evaluate
+    from .predict import Predictor
+
+    records = []
+    if tc.val:
+        records += load_coco(tc.val[1], tc.val[0]).records
+    if tc.holdout:
+        for images, ann in tc.train:
+            records += split_holdout(load_coco(ann, images).records, tc.holdout)[1]
+    keys = ("mAP", "AP50", "AP75", "number_accuracy", "score_thresh")
+    out = {"images": len(records)}
+    for name, path in (("old", old), ("new", new)):
+        m = evaluate(Predictor(path, tc.device, 16, num_workers=0), records)
+        out[name] = {k: m[k] for k in keys}
+    return out
 
 
 def cmd_eval(a) -> int:

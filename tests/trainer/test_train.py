@@ -197,3 +197,42 @@ def test_torchrun_two_processes_gloo(tmp_path, synth_set):
     assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
     # each rank sees half the data per epoch: 48 images / 2 ranks / batch 4 = 6 iterations
     assert max(e["iters"] for e in events if e["event"] == "progress") == 6
+
+
+def test_compare_with_scores_old_and_new_on_the_same_photos(tmp_path, synth_set, random_model, capsys):
+    from trainer.__main__ import main
+
+    images, ann = synth_set
+    rc = main(
+        [
+            "train",
+            "--train-images",
+            str(images),
+            "--train-ann",
+            str(ann),
+            "--val-images",
+            str(images),
+            "--val-ann",
+            str(ann),
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--json-progress",
+            "--compare-with",
+            str(random_model),
+        ]
+    )
+    assert rc == 0
+    events = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    cmp = events[-1]
+    assert cmp["event"] == "compare" and cmp["images"] == 48
+    for side in ("old", "new"):
+        assert set(cmp[side]) == {"mAP", "AP50", "AP75", "number_accuracy", "score_thresh"}
+    assert cmp["old"]["score_thresh"] == 0.0  # the random model keeps its own threshold
