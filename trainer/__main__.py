@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--compare-with", help="after training, score this model and the new one on the validation set"
     )
+    t.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop (saving a checkpoint) when the launching process goes away",
+    )
     t.add_argument("--max-minutes", type=float, help="wall-clock budget; the LR schedule anneals over it")
     t.add_argument("--config", type=Path, help="JSON file of default values for these options")
 
@@ -132,6 +137,8 @@ def cmd_train(a) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if a.exit_with_parent:
+        _watch_parent(stopper)
 
     if a.json_progress:
 
@@ -187,6 +194,24 @@ def cmd_train(a) -> int:
             print(json.dumps({"event": "error", "message": f"{type(exc).__name__}: {exc}"}), flush=True)
         raise
     return 0
+
+
+def _watch_parent(stopper) -> None:
+    """Stop cleanly if the process that started us dies (no orphaned trainings)."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while stopper.reason is None:
+            if os.getppid() != parent:
+                stopper.stop("parent exited")
+                return
+            time.sleep(1.0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _compare(old: str, new: str, tc) -> dict:

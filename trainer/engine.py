@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import random
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -249,6 +250,7 @@ def fit(
         drop_last=len(ds) > batch_size,
         generator=gen,
         persistent_workers=False,
+        worker_init_fn=_quiet_worker,
     )
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -330,7 +332,7 @@ def fit(
         t_epoch = time.perf_counter()
         sums = {k: 0.0 for k in ("loss", *LOSS_KEYS)}
         n_ok, skipped, seen = 0, 0, 0
-        for it, (images, targets) in enumerate(loader):
+        for it, (images, targets) in _batches(loader, stopper):
             if stopper.reason:
                 break
             if budget and _all_agree(time.perf_counter() - t_run >= budget, distributed, device):
@@ -461,6 +463,28 @@ def fit(
     emit({"event": "done", **summary})
     _cleanup(distributed)
     return summary
+
+
+def _quiet_worker(_worker_id: int) -> None:
+    """Ctrl+C reaches the whole process group: let the main process alone handle it and save."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _batches(loader, stopper: _Stopper):
+    """enumerate(loader), ending quietly when a stop signal also took the loader workers down."""
+    it = iter(loader)
+    i = 0
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except RuntimeError:
+            if stopper.reason:
+                return
+            raise
+        yield i, batch
+        i += 1
 
 
 def _all_agree(flag: bool, distributed: bool, device: torch.device) -> bool:

@@ -105,7 +105,12 @@ def _env():
     return env
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, synth_set):
+@pytest.mark.parametrize(
+    ("sig", "workers", "group"),
+    [(signal.SIGTERM, "0", False), (signal.SIGINT, "1", True)],
+    ids=["sigterm", "ctrl-c-to-process-group-with-loader-workers"],
+)
+def test_stop_signal_saves_a_checkpoint_and_exits_cleanly(tmp_path, synth_set, sig, workers, group):
     images, ann = synth_set
     out = tmp_path / "run"
     proc = subprocess.Popen(
@@ -127,7 +132,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, synth_set):
             "--device",
             "cpu",
             "--workers",
-            "0",
+            workers,
             "--json-progress",
             "--log-every",
             "1",
@@ -137,15 +142,19 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, synth_set):
         text=True,
         cwd=ROOT,
         env=_env(),
+        start_new_session=True,
     )
     for line in proc.stdout:
         if json.loads(line)["event"] == "progress":
-            proc.send_signal(signal.SIGTERM)
+            if group:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
             break
     rest, err = proc.communicate(timeout=120)
     events = [json.loads(x) for x in rest.splitlines() if x.strip()]
     assert proc.returncode == 0, err
-    assert events[-1]["event"] == "stopped" and events[-1]["reason"] == "SIGTERM"
+    assert events[-1]["event"] == "stopped" and events[-1]["reason"] == sig.name
     assert (out / "last.pt").is_file()
     assert "Traceback" not in err
 
