@@ -1,0 +1,364 @@
+"""The image view: shows the current image and its boxes, and turns mouse/keys into edits.
+
+Box items are rebuilt from the document whenever it changes; while the mouse drags, only the
+dragged item's preview rectangle moves, and the edit is committed to the document on release.
+
+Keys (when the canvas has focus): W then drag draws a box (then type its digit), 0-9 relabel
+the selected box, Delete removes it, Tab/Shift+Tab cycle boxes, arrows nudge (Shift: 10 px),
+Space marks the image reviewed (Space-drag pans), Esc cancels. Wheel zooms, middle-drag pans.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPixmap, QWheelEvent
+from PySide6.QtWidgets import (
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QLabel,
+)
+
+from .box_item import BoxItem, resized
+from .canvas_keys import CanvasKeys
+from .document import Document
+from .services.images import ImageLoader
+from .state import UNKNOWN_DIGIT, Shown
+
+log = logging.getLogger(__name__)
+
+MIN_DRAW = 2.0  # a drawn box must be at least this many image pixels on each side
+
+
+class Canvas(CanvasKeys, QGraphicsView):
+    """QGraphicsView of the document's current image."""
+
+    image_shown = Signal(str)  # file name now on screen (after it was decoded)
+    selection_changed = Signal(int)  # key of the selected box, 0 for none
+    review_requested = Signal()  # Space pressed and released without panning
+    zoom_changed = Signal(float)
+
+    def __init__(self, doc: Document, loader: ImageLoader, parent=None) -> None:
+        super().__init__(parent)
+        self.doc, self.loader = doc, loader
+        self.setScene(QGraphicsScene(self))
+        # Box items size their labels and handles by the zoom: no BSP index to go stale.
+        self.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.setBackgroundBrush(QColor(38, 40, 44))
+        self.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMouseTracking(True)
+        self._pixmap = QGraphicsPixmapItem()
+        self._pixmap.setTransformationMode(Qt.TransformationMode.FastTransformation)
+        self.scene().addItem(self._pixmap)
+        self._note = QGraphicsSimpleTextItem()
+        self._note.setBrush(QColor(230, 230, 230))
+        self.scene().addItem(self._note)
+        self.items_by_key: dict[int, BoxItem] = {}
+        self.selected = 0
+        self.shown_path: str | None = None
+        self.draw_armed = False
+        self.pending_label = 0  # key of a box just drawn, waiting for its digit
+        self._drag: tuple | None = None  # (mode, key|None, start scene pos, start rect, handle)
+        self._pan_last: QPoint | None = None
+        self._space_down = False
+        self._space_panned = False
+        self._auto_fit = True
+        self.prompt = QLabel("Digit? Type 0–9", self.viewport())
+        self.prompt.setStyleSheet(
+            "background:#e74c3c;color:white;padding:3px 6px;border-radius:3px;font-weight:bold"
+        )
+        self.prompt.hide()
+        doc.reset.connect(self.show_current)
+        doc.current_changed.connect(lambda _row: self.show_current())
+        doc.image_changed.connect(self._on_image_changed)
+        doc.threshold_changed.connect(lambda _t: self.rebuild())
+        loader.loaded.connect(self._on_loaded)
+
+    # ------------------------------------------------------------------ showing
+
+    def show_current(self) -> None:
+        """Show the document's current image (decoded in the background)."""
+        e = self.doc.current_entry
+        self._drag = None
+        self.set_selected(0)
+        self.pending_label = 0
+        self.prompt.hide()
+        if e is None:
+            self.shown_path = None
+            self._pixmap.setPixmap(QPixmap())
+            self._set_note("Open a folder of images (Ctrl+O)")
+            self.rebuild()
+            return
+        if self.shown_path != str(e.path):
+            self.shown_path = None
+            hit = self.loader.cached(e.path)
+            if hit is not None:
+                self._on_loaded(str(e.path), *hit)
+            else:
+                self._pixmap.setPixmap(QPixmap())
+                self._set_note("Loading…")
+                self.loader.request(e.path)
+        self.rebuild()
+        nxt = [
+            self.doc.entry(r).path for r in (self.doc.current + 1, self.doc.current + 2) if r < len(self.doc)
+        ]
+        self.loader.prefetch(nxt)
+
+    def _set_note(self, text: str) -> None:
+        self._note.setText(text)
+        self._note.setVisible(bool(text))
+        if text:
+            self.resetTransform()
+            self._note.setPos(0, 0)
+            self.setSceneRect(self._note.boundingRect().adjusted(-20, -20, 20, 20))
+
+    def _on_loaded(self, path: str, img, err) -> None:
+        e = self.doc.current_entry
+        if e is None or str(e.path) != path:
+            return
+        self.shown_path = path
+        row = self.doc.current
+        if img is None:
+            self._pixmap.setPixmap(QPixmap())
+            self._set_note(f"⚠ {err}\nThe file is marked in the list; go on with the next image (D).")
+            self.doc.set_error(row, err)
+            self.image_shown.emit(e.name)
+            return
+        self._set_note("")
+        pm = QPixmap.fromImage(img)
+        self._pixmap.setPixmap(pm)
+        if e.size is None or e.size != (pm.width(), pm.height()):
+            self.doc.set_size(row, (pm.width(), pm.height()))
+        if e.error and not e.error.startswith("prediction"):
+            self.doc.set_error(row, None)
+        self.setSceneRect(QRectF(pm.rect()).adjusted(-pm.width(), -pm.height(), pm.width(), pm.height()))
+        if self._auto_fit:
+            self.fit()
+        self.rebuild()
+        self.image_shown.emit(e.name)
+
+    def _on_image_changed(self, row: int) -> None:
+        if row == self.doc.current:
+            self.rebuild()
+
+    def rebuild(self) -> None:
+        """Recreate the box items from the document (a few dozen at most)."""
+        for item in self.items_by_key.values():
+            self.scene().removeItem(item)
+        self.items_by_key.clear()
+        if self.shown_path is None or self._pixmap.pixmap().isNull():
+            return
+        for s in self.doc.shown():
+            item = BoxItem(s)
+            self.scene().addItem(item)
+            self.items_by_key[s.key] = item
+        if self.selected not in self.items_by_key:
+            self.set_selected(0)
+        else:
+            self.items_by_key[self.selected].set_selected(True)
+
+    # ------------------------------------------------------------------ selection
+
+    def set_selected(self, key: int) -> None:
+        if self.selected in self.items_by_key:
+            self.items_by_key[self.selected].set_selected(False)
+        key = key if key in self.items_by_key else 0
+        changed = key != self.selected
+        self.selected = key
+        if key:
+            self.items_by_key[key].set_selected(True)
+        if key != self.pending_label:
+            self.prompt.hide()
+        if changed:
+            self.selection_changed.emit(key)
+
+    def cycle(self, step: int) -> None:
+        keys = sorted(self.items_by_key, key=lambda k: self.items_by_key[k].shown.x)
+        if not keys:
+            return
+        i = keys.index(self.selected) + step if self.selected in keys else (0 if step > 0 else -1)
+        self.set_selected(keys[i % len(keys)])
+
+    # ------------------------------------------------------------------ zoom
+
+    def fit(self) -> None:
+        pm = self._pixmap.pixmap()
+        if pm.isNull():
+            return
+        self._auto_fit = True
+        m = max(pm.width(), pm.height()) * 0.04
+        self.fitInView(QRectF(pm.rect()).adjusted(-m, -m - 12, m, m), Qt.AspectRatioMode.KeepAspectRatio)
+        self._zoomed()
+
+    def actual_size(self) -> None:
+        self._auto_fit = False
+        self.resetTransform()
+        self.centerOn(self._pixmap.boundingRect().center())
+        self._zoomed()
+
+    def zoom_by(self, factor: float) -> None:
+        new = self.zoom * factor
+        if not 0.02 <= new <= 64:
+            return
+        self._auto_fit = False
+        self.scale(factor, factor)
+        self._zoomed()
+
+    def _zoomed(self) -> None:
+        for item in self.items_by_key.values():
+            item.prepareGeometryChange()
+        self.zoom_changed.emit(self.zoom)
+
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if self._auto_fit:
+            self.fit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(1.15**steps)
+
+    # ------------------------------------------------------------------ coordinates (also for tests)
+
+    def view_pos(self, x: float, y: float) -> QPoint:
+        """Viewport position of image pixel (x, y)."""
+        return self.mapFromScene(QPointF(x, y))
+
+    def _image_point(self, pos: QPointF) -> QPointF:
+        p = self.mapToScene(pos.toPoint())
+        pm = self._pixmap.pixmap()
+        if pm.isNull():
+            return QPointF(p)
+        return QPointF(min(max(p.x(), 0.0), pm.width()), min(max(p.y(), 0.0), pm.height()))
+
+    def _hit(self, pos: QPointF) -> tuple[int, str | None]:
+        """(key, handle) under a viewport position: handles of the selected box first."""
+        scene = self.mapToScene(pos.toPoint())
+        scene = QPointF(scene)
+        sel = self.items_by_key.get(self.selected)
+        if sel is not None:
+            for name, hr in sel.handle_rects(self.zoom).items():
+                if hr.adjusted(-2 / self.zoom, -2 / self.zoom, 2 / self.zoom, 2 / self.zoom).contains(scene):
+                    return sel.key, name
+            if sel.rect().contains(scene):
+                return sel.key, None
+        under = [it for it in self.items_by_key.values() if it.rect().contains(scene)]
+        if not under:
+            return 0, None
+        best = min(under, key=lambda it: (not it.shown.checked, it.rect().width() * it.rect().height()))
+        return best.key, None
+
+    # ------------------------------------------------------------------ mouse
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        pos = event.position()
+        btn = event.button()
+        if btn == Qt.MouseButton.MiddleButton or (btn == Qt.MouseButton.LeftButton and self._space_down):
+            self._pan_last = pos.toPoint()
+            self._space_panned = self._space_down
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if btn != Qt.MouseButton.LeftButton or self.shown_path is None or self._pixmap.pixmap().isNull():
+            return super().mousePressEvent(event)
+        self.setFocus()
+        start = self._image_point(pos)
+        if self.draw_armed:
+            item = BoxItem(_draft(start))
+            self.scene().addItem(item)
+            self._drag = ("draw", item, start, None, None)
+            return
+        key, handle = self._hit(pos)
+        self.set_selected(key)
+        if key:
+            item = self.items_by_key[key]
+            self._drag = ("resize" if handle else "move", key, start, QRectF(item.rect()), handle)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        pos = event.position()
+        if self._pan_last is not None:
+            d = pos.toPoint() - self._pan_last
+            self._pan_last = pos.toPoint()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - d.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - d.y())
+            return
+        if self._drag is None:
+            return super().mouseMoveEvent(event)
+        mode, key, start, rect0, handle = self._drag
+        p = self._image_point(pos)
+        if mode == "draw":
+            key.set_preview(QRectF(start, p).normalized())
+            return
+        item = self.items_by_key.get(key)
+        if item is None:
+            return
+        if mode == "move":
+            item.set_preview(rect0.translated(p - start))
+        else:
+            item.set_preview(resized(rect0, handle, p))
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_last is not None and event.button() in (
+            Qt.MouseButton.MiddleButton,
+            Qt.MouseButton.LeftButton,
+        ):
+            self._pan_last = None
+            self.viewport().unsetCursor()
+            return
+        if self._drag is None or event.button() != Qt.MouseButton.LeftButton:
+            return super().mouseReleaseEvent(event)
+        self.mouseMoveEvent(event)
+        mode, key, _start, rect0, _handle = self._drag
+        self._drag = None
+        if mode == "draw":
+            r = key.rect()
+            self.scene().removeItem(key)
+            self.draw_armed = False
+            self.viewport().unsetCursor()
+            if r.width() >= MIN_DRAW and r.height() >= MIN_DRAW:
+                new = self.doc.add_box((r.x(), r.y(), r.width(), r.height()))
+                self.pending_label = new
+                self.set_selected(new)
+                self._show_prompt(new)
+            return
+        item = self.items_by_key.get(key)
+        if item is None or item.preview is None:
+            return
+        r = item.preview
+        if r == rect0 or r.width() < 1 or r.height() < 1:
+            item.set_preview(None)
+            return
+        new = self.doc.change_box(key, rect=(r.x(), r.y(), r.width(), r.height()))
+        self.set_selected(new)
+
+    def _show_prompt(self, key: int) -> None:
+        item = self.items_by_key.get(key)
+        if item is None:
+            return
+        p = self.mapFromScene(item.rect().bottomLeft())
+        self.prompt.adjustSize()
+        self.prompt.move(max(0, p.x()), min(p.y() + 6, self.viewport().height() - self.prompt.height()))
+        self.prompt.show()
+
+    def arm_draw(self) -> None:
+        """Next left-drag draws a new box (the W key)."""
+        if self.shown_path is not None and not self._pixmap.pixmap().isNull():
+            self.draw_armed = True
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+
+
+def _draft(start: QPointF) -> Shown:
+    return Shown(0, start.x(), start.y(), 0.0, 0.0, UNKNOWN_DIGIT, 1.0, True)

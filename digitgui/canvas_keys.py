@@ -1,0 +1,105 @@
+"""Keyboard handling of the canvas (a mixin of :class:`~digitgui.canvas.Canvas`).
+
+0-9 label the selected box (the digit typed right after drawing a box merges into the same undo
+step), Delete removes it, Tab/Shift+Tab cycle boxes, arrows nudge by 1 px (Shift: 10 px), W arms
+drawing, Esc cancels, Space marks the image reviewed on release (unless it was held to pan).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QGraphicsView
+
+
+class CanvasKeys:
+    """Key events -> document edits. Expects ``doc``, ``selected``, ``pending_label`` etc. on self."""
+
+    def event(self, event: QEvent) -> bool:
+        # Keep our keys for the canvas even where the window has a shortcut for them.
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            if (
+                event.key() in _OWN_KEYS
+                and not event.modifiers()
+                & ~Qt.KeyboardModifier.ShiftModifier
+                & ~Qt.KeyboardModifier.KeypadModifier
+            ):
+                event.accept()
+                return True
+        return QGraphicsView.event(self, event)
+
+    def focusNextPrevChild(self, _next: bool) -> bool:  # noqa: N802 - Tab cycles boxes instead
+        return False
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        k, mods = event.key(), event.modifiers()
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        if Qt.Key.Key_0 <= k <= Qt.Key.Key_9 and not mods & Qt.KeyboardModifier.ControlModifier:
+            self.label_selected(k - Qt.Key.Key_0)
+        elif k in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            if self.selected:
+                self.doc.delete_box(self.selected)
+        elif k == Qt.Key.Key_Tab:
+            self.cycle(1)
+        elif k == Qt.Key.Key_Backtab:
+            self.cycle(-1)
+        elif k in _ARROWS and self.selected:
+            dx, dy = _ARROWS[k]
+            step = 10.0 if shift else 1.0
+            self.nudge(dx * step, dy * step)
+        elif k == Qt.Key.Key_W:
+            self.arm_draw()
+        elif k == Qt.Key.Key_Escape:
+            self.draw_armed = False
+            self.viewport().unsetCursor()
+            self.prompt.hide()
+            self.set_selected(0)
+        elif k == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space_down, self._space_panned = True, False
+        else:
+            QGraphicsView.keyPressEvent(self, event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            was_down, panned = self._space_down, self._space_panned
+            self._space_down = self._space_panned = False
+            if was_down and not panned:
+                self.review_requested.emit()
+            return
+        QGraphicsView.keyReleaseEvent(self, event)
+
+    def label_selected(self, digit: int) -> None:
+        if not self.selected:
+            return
+        merge = "new" if self.selected == self.pending_label else None
+        new = self.doc.change_box(self.selected, merge=merge, digit=digit)
+        self.pending_label = 0
+        self.prompt.hide()
+        self.set_selected(new)
+
+    def nudge(self, dx: float, dy: float) -> None:
+        s = self.doc.find_shown(self.selected)
+        if s is None:
+            return
+        new = self.doc.change_box(self.selected, merge="nudge", rect=(s.x + dx, s.y + dy, s.w, s.h))
+        self.set_selected(new)
+
+
+_ARROWS = {
+    Qt.Key.Key_Left: (-1, 0),
+    Qt.Key.Key_Right: (1, 0),
+    Qt.Key.Key_Up: (0, -1),
+    Qt.Key.Key_Down: (0, 1),
+}
+_OWN_KEYS = {
+    Qt.Key.Key_Space,
+    Qt.Key.Key_Tab,
+    Qt.Key.Key_Backtab,
+    Qt.Key.Key_Delete,
+    Qt.Key.Key_Backspace,
+    Qt.Key.Key_W,
+    Qt.Key.Key_Escape,
+    *_ARROWS,
+    *range(Qt.Key.Key_0, Qt.Key.Key_9 + 1),
+}

@@ -1,0 +1,49 @@
+"""Every dialog the app shows goes through here, so tests can replace them.
+
+Messages are non-modal (they never block the event loop); file choosers are modal by nature,
+and tests monkeypatch :func:`choose_folder`, :func:`choose_open_file` and
+:func:`choose_save_file`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+log = logging.getLogger(__name__)
+
+_LEVELS = {
+    "info": QMessageBox.Icon.Information,
+    "warning": QMessageBox.Icon.Warning,
+    "error": QMessageBox.Icon.Critical,
+}
+
+
+def show_message(parent: QWidget | None, level: str, title: str, text: str) -> QMessageBox | None:
+    """A non-modal message box (returns it so callers may close it)."""
+    log.log(logging.ERROR if level == "error" else logging.INFO, "%s: %s", title, text)
+    box = QMessageBox(
+        _LEVELS.get(level, QMessageBox.Icon.Information), title, text, QMessageBox.StandardButton.Ok, parent
+    )
+    box.setModal(False)
+    box.setWindowModality(Qt.WindowModality.NonModal)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.show()
+    return box
+
+
+def choose_folder(parent: QWidget | None, title: str, start: str = "") -> str | None:
+    folder = QFileDialog.getExistingDirectory(parent, title, start)
+    return folder or None
+
+
+def choose_open_file(parent: QWidget | None, title: str, start: str = "", filters: str = "") -> str | None:
+    path, _ = QFileDialog.getOpenFileName(parent, title, start, filters)
+    return path or None
+
+
+def choose_save_file(parent: QWidget | None, title: str, start: str = "", filters: str = "") -> str | None:
+    path, _ = QFileDialog.getSaveFileName(parent, title, start, filters)
+    return path or None

@@ -1,0 +1,254 @@
+"""The one mutable state of the app: the open folder's images, their boxes and statuses.
+
+Widgets read from here and repaint on its signals; they never keep their own copy of the boxes.
+Every hand edit goes through :attr:`Document.undo_stack` (see :mod:`digitgui.commands`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from trainer.numbers import Reading
+
+from . import state
+from .commands import LayerCommand
+from .state import Box, ImageEntry, Layer, Prediction, Shown, Status
+
+log = logging.getLogger(__name__)
+
+MIN_BOX = 1.0  # smallest box side in image pixels
+
+
+class Document(QObject):
+    """Images of one folder plus their two box layers; emits a signal for every change."""
+
+    reset = Signal()  # a folder was opened (or closed): everything changed
+    image_changed = Signal(int)  # boxes, status or error of one row changed
+    rows_changed = Signal(int, int)  # rows first..last changed (predictions arrived)
+    current_changed = Signal(int)
+    threshold_changed = Signal(float)
+    edited = Signal()  # the saved part of the state changed: autosave soon
+    predictions_changed = Signal()  # the prediction cache changed
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.folder: Path | None = None
+        self.gt_source: Path | None = None
+        self.entries: list[ImageEntry] = []
+        self.current = -1
+        self.threshold = 0.5
+        self._rows: dict[str, int] = {}
+        self._next_id = 1
+
+    # ------------------------------------------------------------------ loading
+
+    def load(
+        self,
+        folder: Path | None,
+        entries: list[ImageEntry],
+        current: int = 0,
+        threshold: float | None = None,
+        gt_source: Path | None = None,
+    ) -> None:
+        """Replace everything with a newly opened folder."""
+        self.undo_stack.clear()
+        self.folder, self.entries, self.gt_source = folder, entries, gt_source
+        self._rows = {e.name: i for i, e in enumerate(entries)}
+        ids = [b.id for e in entries for b in e.layer.boxes]
+        self._next_id = max(ids, default=0) + 1
+        if threshold is not None:
+            self.threshold = float(threshold)
+        self.current = min(max(current, 0), len(entries) - 1) if entries else -1
+        self.reset.emit()
+        self.threshold_changed.emit(self.threshold)
+        self.current_changed.emit(self.current)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def entry(self, row: int) -> ImageEntry:
+        return self.entries[row]
+
+    def row_of(self, name: str) -> int | None:
+        return self._rows.get(name)
+
+    @property
+    def current_entry(self) -> ImageEntry | None:
+        return self.entries[self.current] if 0 <= self.current < len(self.entries) else None
+
+    def next_box_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    # ------------------------------------------------------------------ navigation and view state
+
+    def set_current(self, row: int) -> None:
+        if not self.entries:
+            return
+        row = min(max(int(row), 0), len(self.entries) - 1)
+        if row != self.current:
+            self.current = row
+            self.current_changed.emit(row)
+            self.edited.emit()
+
+    def set_threshold(self, value: float) -> None:
+        value = float(min(max(value, 0.0), 1.0))
+        if abs(value - self.threshold) > 1e-9:
+            self.threshold = value
+            self.threshold_changed.emit(value)
+            self.edited.emit()
+
+    # ------------------------------------------------------------------ results from services
+
+    def set_predictions(
+        self, items: list[tuple[int, Prediction | None, tuple[int, int] | None, str | None]]
+    ) -> None:
+        """Store model output: (row, prediction, (w, h), error) per image. Not undoable."""
+        if not items:
+            return
+        for row, pred, size, error in items:
+            e = self.entries[row]
+            if error:
+                e.error = error
+            else:
+                e.pred, e.error = pred, None
+                if size and size[0] > 0:
+                    e.size = size
+        rows = [r for r, *_ in items]
+        self.rows_changed.emit(min(rows), max(rows))
+        for r in rows:
+            if r == self.current:
+                self.image_changed.emit(r)
+        self.predictions_changed.emit()
+
+    def set_size(self, row: int, size: tuple[int, int]) -> None:
+        self.entries[row].size = size
+
+    def set_error(self, row: int, message: str | None) -> None:
+        e = self.entries[row]
+        if e.error != message:
+            e.error = message
+            self.image_changed.emit(row)
+
+    # ------------------------------------------------------------------ reading
+
+    def shown(self, row: int | None = None) -> list[Shown]:
+        row = self.current if row is None else row
+        if not 0 <= row < len(self.entries):
+            return []
+        return state.shown_boxes(self.entries[row], self.threshold)
+
+    def reading(self, row: int | None = None) -> Reading:
+        row = self.current if row is None else row
+        return state.reading(self.entries[row], self.threshold)
+
+    def status(self, row: int) -> Status:
+        return state.status_of(self.entries[row])
+
+    def find_shown(self, key: int, row: int | None = None) -> Shown | None:
+        return next((s for s in self.shown(row) if s.key == key), None)
+
+    # ------------------------------------------------------------------ edits (undoable)
+
+    def apply_layer(self, row: int, layer: Layer) -> None:
+        """Set one image's checked layer; called by undo commands only."""
+        self.entries[row].layer = layer
+        if row != self.current:
+            self.current = row
+            self.current_changed.emit(row)
+        self.image_changed.emit(row)
+        self.edited.emit()
+
+    def _push(self, row: int, after: Layer, text: str, merge_key=None) -> None:
+        before = self.entries[row].layer
+        if after == before:
+            return
+        self.undo_stack.push(LayerCommand(self, row, before, after, text, merge_key))
+
+    def add_box(self, rect: tuple[float, float, float, float], digit: int = state.UNKNOWN_DIGIT) -> int:
+        """Add a checked box to the current image; returns its key."""
+        row = self.current
+        x, y, w, h = self._clip(row, rect)
+        box = Box(self.next_box_id(), x, y, w, h, int(digit))
+        shown = "?" if digit == state.UNKNOWN_DIGIT else str(digit)
+        self._push(row, state.with_box(self.entries[row].layer, box), f"Add box {shown}", ("new", box.id))
+        return box.id
+
+    def change_box(self, key: int, merge: str | None = None, **changes) -> int:
+        """Move/resize (``rect=``) or relabel (``digit=``) a shown box; returns its (new) key.
+
+        A prediction that is changed becomes a checked box with a new key.
+        """
+        row = self.current
+        entry = self.entries[row]
+        if self.find_shown(key, row) is None:
+            return key
+        if "rect" in changes:
+            x, y, w, h = self._clip(row, changes.pop("rect"))
+            changes.update(x=x, y=y, w=w, h=h)
+        layer, new_key = state.with_box_changed(entry, key, self.next_box_id(), **changes)
+        if "digit" in changes:
+            text = f"Label box {changes['digit']}"
+        else:
+            text = "Nudge box" if merge == "nudge" else "Move box"
+        merge_key = None
+        if merge == "new":
+            merge_key = ("new", key)
+            top = self.undo_stack.command(self.undo_stack.index() - 1)
+            if isinstance(top, LayerCommand) and top.merge_key == merge_key:
+                text = f"Add box {changes.get('digit', '?')}"
+        elif merge == "nudge":
+            merge_key = ("nudge", key)
+        self._push(row, layer, text, merge_key)
+        return new_key
+
+    def delete_box(self, key: int) -> None:
+        row = self.current
+        if self.find_shown(key, row) is not None:
+            self._push(row, state.without_box(self.entries[row].layer, key), "Delete box")
+
+    def mark_reviewed(self, row: int | None = None) -> None:
+        """Accept the shown predictions as checked boxes and mark the image reviewed (one step)."""
+        row = self.current if row is None else row
+        if not 0 <= row < len(self.entries):
+            return
+        layer = state.reviewed(self.entries[row], self.threshold, self.next_box_id)
+        self._push(row, layer, f"Review {self.entries[row].name}")
+
+    def _clip(self, row: int, rect) -> tuple[float, float, float, float]:
+        x, y, w, h = (float(v) for v in rect)
+        if w < 0:
+            x, w = x + w, -w
+        if h < 0:
+            y, h = y + h, -h
+        size = self.entries[row].size
+        if size:
+            x2, y2 = min(x + w, float(size[0])), min(y + h, float(size[1]))
+            x, y = max(0.0, min(x, size[0] - MIN_BOX)), max(0.0, min(y, size[1] - MIN_BOX))
+            w, h = x2 - x, y2 - y
+        return (round(x, 2), round(y, 2), round(max(w, MIN_BOX), 2), round(max(h, MIN_BOX), 2))
+
+    # ------------------------------------------------------------------ bulk helpers
+
+    def replace_layers(self, layers: dict[int, Layer]) -> None:
+        """Set layers of many rows without undo (used when restoring a project)."""
+        for row, layer in layers.items():
+            self.entries[row].layer = layer
+            self._next_id = max([self._next_id] + [b.id + 1 for b in layer.boxes])
+        self.reset.emit()
+
+    def unlabelled_rows(self) -> list[int]:
+        """Rows with no prediction yet and no read error (what predict-all must still do)."""
+        return [i for i, e in enumerate(self.entries) if e.pred is None and e.error is None]
+
+    def clear_gt_flags(self) -> None:
+        for e in self.entries:
+            if e.has_gt and e.layer.status == Status.LABELLED:
+                e.layer = replace(e.layer, status=Status.NOT_SEEN, boxes=())
+            e.has_gt = False

@@ -1,0 +1,424 @@
+"""The main window: wiring only. State lives in the document, work in the services."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from trainer.errors import DigitError
+
+from . import dialogs, settings
+from .actions import build_actions, build_toolbar
+from .canvas import Canvas
+from .document import Document
+from .folder_loader import open_folder
+from .project_store import Location, ProjectStore
+from .services.export import ExportJob, ExportSummary, save_corrections
+from .services.images import ImageLoader
+from .services.inference import InferenceService, Result
+from .state import Prediction, Status
+from .widgets.box_list import BoxList
+from .widgets.image_list import ImageList
+from .widgets.number_display import NumberDisplay
+from .widgets.progress import PredictProgress
+from .widgets.start_page import StartPage
+
+log = logging.getLogger(__name__)
+
+LOOKAHEAD = 3  # images predicted ahead of the one on screen
+
+
+class MainWindow(QMainWindow):
+    """Digit Studio's main window."""
+
+    folder_opened = Signal(str)
+    export_finished = Signal(object)  # ExportSummary, or a str message on failure
+    message_shown = Signal(str, str)  # level, text
+
+    def __init__(self, model: str = "default", device: str = "auto", start_inference: bool = True) -> None:
+        super().__init__()
+        self.setWindowTitle("Digit Studio")
+        self.resize(1280, 800)
+        self.setAcceptDrops(True)
+        self.messages: list[tuple[str, str]] = []
+        self.doc = Document(self)
+        self.store = ProjectStore(self.doc)
+        self.loader = ImageLoader(self)
+        self.inference = InferenceService(model, device, self)
+        self._threshold_chosen = False  # the user (or the project) picked one: the model's won't replace it
+        self._quiet_threshold = False
+        self._export_job: ExportJob | None = None
+        self.training_dock: QDockWidget | None = None
+
+        self.canvas = Canvas(self.doc, self.loader, self)
+        self.number = NumberDisplay(self.doc, self)
+        editor = QWidget(self)
+        lay = QVBoxLayout(editor)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.number)
+        lay.addWidget(self.canvas, 1)
+        self.start_page = StartPage(self)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.start_page)
+        self.stack.addWidget(editor)
+        self.setCentralWidget(self.stack)
+
+        self.image_list = ImageList(self.doc, self)
+        self.box_list = BoxList(self.doc, self)
+        for title, w, area in (
+            ("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea),
+            ("Boxes", self.box_list, Qt.DockWidgetArea.RightDockWidgetArea),
+        ):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock-{title.lower()}")
+            dock.setWidget(w)
+            dock.setMinimumWidth(240)
+            dock.hide()
+            self.addDockWidget(area, dock)
+
+        self.actions_by_name = build_actions(self)
+        for title in ("Images", "Boxes"):
+            dock = self.findChild(QDockWidget, f"dock-{title.lower()}")
+            self.view_menu.addAction(dock.toggleViewAction())
+        self.toolbar, self.slider, self.slider_label = build_toolbar(self, self.actions_by_name)
+        self._build_status_bar()
+
+        self.start_page.open_folder.connect(self.choose_folder)
+        self.start_page.open_recent.connect(lambda f: self.open_folder(Path(f)))
+        self.start_page.open_samples.connect(self.open_samples)
+        self.start_page.set_recent(settings.recent_folders())
+        self.slider.valueChanged.connect(lambda v: self.doc.set_threshold(v / 100.0))
+        self.doc.threshold_changed.connect(self._on_threshold)
+        self.doc.current_changed.connect(self._on_current)
+        self.canvas.review_requested.connect(self.review_and_next)
+        self.canvas.selection_changed.connect(self.box_list.select_key)
+        self.box_list.box_selected.connect(self._select_box)
+        self.image_list.row_activated.connect(self.doc.set_current)
+        self.store.failed.connect(lambda m: self.message("warning", m))
+        self.inference.ready.connect(self._on_model_ready)
+        self.inference.failed.connect(self._on_model_failed)
+        self.inference.results.connect(self._on_results)
+        self.inference.job_finished.connect(self._on_job_finished)
+        self._quiet_threshold = True
+        self._on_threshold(self.doc.threshold)
+        self._quiet_threshold = False
+        self._update_actions()
+        if start_inference:
+            QTimer.singleShot(0, self.inference.start)
+
+    # ------------------------------------------------------------------ status bar and messages
+
+    def _build_status_bar(self) -> None:
+        self.progress = PredictProgress(self.inference, self)
+        self.progress.cancelled.connect(self.cancel_predict)
+        self.model_label = QLabel("Model: loading…", self)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.model_label)
+
+    def message(self, level: str, text: str, popup: bool = False) -> None:
+        """Tell the user: status bar always, a non-modal box for warnings, errors and ``popup``."""
+        self.messages.append((level, text))
+        self.statusBar().showMessage(text.splitlines()[0], 15000)
+        if popup or level in ("warning", "error"):
+            dialogs.show_message(self, level, "Digit Studio", text)
+        self.message_shown.emit(level, text)
+
+    # ------------------------------------------------------------------ opening
+
+    def choose_folder(self) -> None:
+        start = str(self.doc.folder or Path.home())
+        folder = dialogs.choose_folder(self, "Open a folder of images", start)
+        if folder:
+            self.open_folder(Path(folder))
+
+    def open_folder(self, folder: Path, gt: Path | None = None, use_gt: bool = True) -> bool:
+        """Open ``folder`` (its ground truth and project are found and merged)."""
+        try:
+            opened = open_folder(Path(folder), gt, use_gt=use_gt)
+        except (OSError, DigitError) as exc:
+            self.message("error", f"Cannot open {folder}: {exc}")
+            return False
+        if not opened.entries:
+            self.message("warning", f"No images (png, jpg, jpeg, bmp, webp) in {opened.folder}.")
+            return False
+        self.store.pause(True)
+        self.store.bind(None)
+        self.inference.new_generation()
+        self.loader.clear()
+        self._threshold_chosen = opened.threshold is not None
+        self._quiet_threshold = True
+        self.doc.load(opened.folder, opened.entries, opened.current, opened.threshold, opened.gt_source)
+        self._quiet_threshold = False
+        self.store.bind(opened.location)
+        self.store.pause(False)
+        self._show_editor(True)
+        settings.add_recent_folder(opened.folder)
+        self.start_page.set_recent(settings.recent_folders())
+        for m in opened.messages:
+            self.message("warning", m)
+        n_gt = sum(e.has_gt for e in opened.entries)
+        gt = f", ground truth {opened.gt_source.name} ({n_gt} images)" if opened.gt_source else ""
+        self.statusBar().showMessage(f"Opened {opened.folder}: {len(opened.entries)} images{gt}", 10000)
+        self._on_current(self.doc.current)
+        self._update_actions()
+        self.canvas.setFocus()
+        self.folder_opened.emit(str(opened.folder))
+        return True
+
+    def open_samples(self) -> None:
+        """Generate (once) and open a folder of synthetic sample images."""
+        from trainer.synth import make_dataset
+
+        root = settings.samples_dir()
+        images = root / "images"
+        try:
+            if not (root / "annotations.json").is_file():
+                make_dataset(root, 24, seed=0)
+        except OSError as exc:
+            self.message("error", f"Cannot create sample images in {root}: {exc}")
+            return
+        self.open_folder(images, root / "annotations.json")
+
+    def choose_coco(self) -> None:
+        start = str(self.doc.folder.parent if self.doc.folder else Path.home())
+        path = dialogs.choose_open_file(self, "Open COCO annotations", start, "COCO JSON (*.json)")
+        if path:
+            self.open_coco(Path(path))
+
+    def open_coco(self, path: Path) -> bool:
+        """Load a COCO file as ground truth of the open folder (or of its sibling image folder)."""
+        folder = self.doc.folder
+        if folder is None:
+            sibling = path.with_suffix("")
+            folder = sibling if sibling.is_dir() else path.parent
+        return self.open_folder(folder, path)
+
+    def close_folder(self) -> None:
+        self.store.flush()
+        self.store.bind(None)
+        self.inference.new_generation()
+        self.doc.load(None, [])
+        self._show_editor(False)
+        self._update_actions()
+
+    # ------------------------------------------------------------------ navigation and review
+
+    def _on_current(self, row: int) -> None:
+        e = self.doc.current_entry
+        title = "Digit Studio"
+        if e is not None:
+            title = f"{e.name} ({row + 1}/{len(self.doc)}) — {self.doc.folder.name} — Digit Studio"
+            want = [row] + [r for r in range(row + 1, min(row + 1 + LOOKAHEAD, len(self.doc)))]
+            todo = [
+                (self.doc.entry(r).name, self.doc.entry(r).path)
+                for r in want
+                if self.doc.entry(r).pred is None and not self.doc.entry(r).error
+            ]
+            if todo:
+                self.inference.request(todo)
+        self.setWindowTitle(title)
+
+    def go(self, step: int) -> None:
+        nxt = self.image_list.neighbour(self.doc.current, step)
+        if nxt is not None:
+            self.doc.set_current(nxt)
+
+    def next_unreviewed(self) -> None:
+        order = self.image_list.rows_in_view_order() or list(range(len(self.doc)))
+        if self.doc.current in order:
+            i = order.index(self.doc.current)
+            order = order[i + 1 :] + order[:i]
+        for r in order:
+            if self.doc.status(r) != Status.REVIEWED and r != self.doc.current:
+                self.doc.set_current(r)
+                return
+        self.message("info", "Every image is reviewed.")
+
+    def review_and_next(self) -> None:
+        """Space: accept the shown boxes as checked (one undo step), then open the next image."""
+        row = self.doc.current
+        if row < 0:
+            return
+        nxt = self.image_list.neighbour(row, 1)
+        self.doc.mark_reviewed(row)
+        if nxt is not None:
+            self.doc.set_current(nxt)
+
+    def _select_box(self, key: int) -> None:
+        self.canvas.set_selected(key)
+        self.canvas.setFocus()
+
+    # ------------------------------------------------------------------ inference
+
+    def _on_model_ready(self, device: str, desc: str, thresh: float) -> None:
+        self.model_label.setText(f"Model: {desc} · {device}")
+        if not self._threshold_chosen:
+            self._quiet_threshold = True
+            self.doc.set_threshold(min(max(thresh, 0.05), 0.95))
+            self._quiet_threshold = False
+        self._update_actions()
+
+    def _on_model_failed(self, message: str) -> None:
+        self.model_label.setText("Model: none (manual annotation only)")
+        self.message("warning", message)
+        self._update_actions()
+
+    def _on_results(self, results: list[Result]) -> None:
+        items = []
+        for r in results:
+            row = self.doc.row_of(r.key)
+            if row is None:
+                continue
+            pred = None if r.error else Prediction(r.boxes, r.scores, r.digits)
+            items.append((row, pred, (r.width, r.height), r.error))
+        self.doc.set_predictions(items)
+
+    def predict_all(self) -> None:
+        if not self.inference.available:
+            self.message(
+                "warning", self.inference.error or "The model is still loading; try again in a moment."
+            )
+            return
+        rows = self.doc.unlabelled_rows()
+        if not rows:
+            self.statusBar().showMessage("Every image is already predicted.", 5000)
+            return
+        self.inference.predict_all([(self.doc.entry(r).name, self.doc.entry(r).path) for r in rows])
+
+    def cancel_predict(self) -> None:
+        self.inference.cancel_all()
+
+    def _on_job_finished(self, _job: int, completed: bool) -> None:
+        self.statusBar().showMessage("Prediction finished." if completed else "Prediction cancelled.", 8000)
+
+    # ------------------------------------------------------------------ threshold
+
+    def _on_threshold(self, value: float) -> None:
+        if not self._quiet_threshold:
+            self._threshold_chosen = True
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(value * 100))
+        self.slider.blockSignals(False)
+        self.slider_label.setText(f" {value:.2f} ")
+
+    # ------------------------------------------------------------------ export
+
+    def export(self, choose: bool = False) -> None:
+        """Ctrl+E: write pred.json, pred.csv and annotations.json to the remembered folder."""
+        if not len(self.doc):
+            self.message("warning", "Open a folder first.")
+            return
+        out = settings.export_folder()
+        if choose or not out:
+            out = dialogs.choose_folder(self, "Export to folder", out or str(self.doc.folder.parent))
+            if not out:
+                return
+            settings.set_export_folder(Path(out))
+        if self._export_job is not None:
+            self.message("info", "An export is already running.")
+            return
+        self.store.flush()
+        job = ExportJob(self.doc, self.inference, Path(out), self)
+        job.finished.connect(self._on_export_done)
+        job.failed.connect(self._on_export_failed)
+        self._export_job = job
+        self.statusBar().showMessage(f"Exporting to {out}…")
+        job.start()
+
+    def _on_export_done(self, summary: ExportSummary) -> None:
+        self._export_job = None
+        self.message("info", summary.text(), popup=True)
+        self.export_finished.emit(summary)
+
+    def _on_export_failed(self, text: str) -> None:
+        self._export_job = None
+        self.message("error", text)
+        self.export_finished.emit(text)
+
+    def save_corrections(self) -> None:
+        """Write the checked boxes of every labelled/edited/reviewed image as a new COCO file."""
+        if not len(self.doc):
+            return
+        gt = self.doc.gt_source
+        default = gt.with_name(gt.stem + ".corrected.json") if gt else self.doc.folder / "corrections.json"
+        path = dialogs.choose_save_file(self, "Save corrections as COCO", str(default), "COCO JSON (*.json)")
+        if not path:
+            return
+        try:
+            target, n_images, n_boxes = save_corrections(self.doc.entries, Path(path), gt)
+        except OSError as exc:
+            self.message("error", f"Cannot write {path}: {exc}")
+            return
+        note = " (the ground truth file itself is never overwritten)" if target != Path(path) else ""
+        self.message("info", f"Saved {n_images} images, {n_boxes} boxes to {target}{note}.", popup=True)
+
+    # ------------------------------------------------------------------ misc
+
+    def toggle_training_dock(self) -> None:
+        """Hook for the training dock (retraining on reviewed images); a placeholder for now."""
+        if self.training_dock is None:
+            self.training_dock = QDockWidget("Training", self)
+            self.training_dock.setObjectName("dock-training")
+            self.training_dock.setWidget(QLabel("Retraining on your reviewed images will appear here.", self))
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
+            self.training_dock.show()
+            return
+        self.training_dock.setVisible(not self.training_dock.isVisible())
+
+    def _show_editor(self, on: bool) -> None:
+        """The editor and its docks for an open folder; the start page otherwise."""
+        self.stack.setCurrentIndex(1 if on else 0)
+        for name in ("images", "boxes"):
+            self.findChild(QDockWidget, f"dock-{name}").setVisible(on)
+
+    def _update_actions(self) -> None:
+        has = len(self.doc) > 0
+        for n in (
+            "export",
+            "export_to",
+            "corrections",
+            "close_folder",
+            "review",
+            "prev",
+            "next",
+            "next_unreviewed",
+            "draw",
+        ):
+            self.actions_by_name[n].setEnabled(has)
+        self.actions_by_name["predict_all"].setEnabled(has and self.inference.error is None)
+
+    @property
+    def location(self) -> Location | None:
+        return self.store.location
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            p = Path(url.toLocalFile())
+            if p.is_dir():
+                self.open_folder(p)
+            elif p.suffix.lower() == ".json":
+                self.open_coco(p)
+            elif p.is_file():
+                self.open_folder(p.parent)
+            break
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        """Save, cancel the workers and wait for their threads before closing."""
+        self.store.flush()
+        self.inference.shutdown()
+        self.loader.shutdown()
+        super().closeEvent(event)

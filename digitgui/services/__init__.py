@@ -1,0 +1,1 @@
+"""Background services: inference worker thread, export."""

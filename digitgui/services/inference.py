@@ -1,0 +1,295 @@
+"""The inference service: a worker QObject on its own QThread owns the torch model.
+
+The UI thread never imports torch. Requests are queued in two lanes, both thread-safe:
+``urgent`` (the image on screen, and the few after it) is always served before the next chunk
+of ``bulk`` ("predict all"). Every request carries the folder generation it was made for;
+results of an older generation (another folder was opened since) are dropped as stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+CHUNK = 8  # images per bulk step: the urgent lane is checked between steps
+
+
+@dataclass(frozen=True)
+class Request:
+    """One image to predict: ``generation`` is the folder it belongs to, ``job`` 0 for urgent."""
+
+    generation: int
+    job: int
+    key: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Result:
+    """Plain data sent back to the UI thread (numpy arrays, no torch)."""
+
+    generation: int
+    job: int
+    key: str
+    width: int
+    height: int
+    boxes: object
+    scores: object
+    digits: object
+    error: str | None
+
+
+class _Worker(QObject):
+    """Lives in the worker thread. Loads the model, then drains the request lanes."""
+
+    ready = Signal(str, str, float)  # device name, model description, tuned score threshold
+    failed = Signal(str)  # the model could not be loaded
+    results = Signal(object)  # list[Result]
+
+    def __init__(self, model: str, device: str) -> None:
+        super().__init__()
+        self.model_spec, self.device = model, device
+        self.predictor = None
+        self.lock = threading.Lock()
+        self.urgent: deque[Request] = deque()
+        self.bulk: deque[Request] = deque()
+        self.cancel_bulk = threading.Event()
+        self.stopping = threading.Event()
+
+    @Slot()
+    def load(self) -> None:
+        """Import torch and build the predictor (in this thread, never the UI thread)."""
+        try:
+            import torch
+
+            from trainer.errors import DigitError
+            from trainer.predict import Predictor
+
+            if self.device in ("auto", "cpu"):
+                torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+            self.predictor = Predictor(self.model_spec, device=self.device, batch_size=CHUNK, num_workers=0)
+        except DigitError as exc:
+            self.failed.emit(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - any load failure must become a message
+            log.exception("model load failed")
+            self.failed.emit(f"The model could not be loaded: {exc}")
+            return
+        p = self.predictor
+        desc = f"{Path(p.model_path).name} ({p.preset})"
+        self.ready.emit(p.device_name, desc, float(p.score_thresh))
+
+    @Slot()
+    def drain(self) -> None:
+        """Serve requests until both lanes are empty (urgent ones first, bulk in chunks)."""
+        while self.predictor is not None and not self.stopping.is_set():
+            with self.lock:
+                if self.urgent:
+                    batch = [self.urgent.popleft() for _ in range(min(len(self.urgent), 4))]
+                    urgent = True
+                elif self.bulk:
+                    batch = [self.bulk.popleft() for _ in range(min(len(self.bulk), CHUNK))]
+                    urgent = False
+                else:
+                    return
+            self._run(batch, urgent)
+
+    def _run(self, batch: list[Request], urgent: bool) -> None:
+        def cancelled() -> bool:
+            return self.stopping.is_set() or (not urgent and self.cancel_bulk.is_set())
+
+        out = []
+        try:
+            it = self.predictor.predict_paths([r.path for r in batch], cancelled=cancelled)
+            for req, res in zip(batch, it):
+                out.append(
+                    Result(
+                        req.generation,
+                        req.job,
+                        req.key,
+                        res.width,
+                        res.height,
+                        res.boxes,
+                        res.scores,
+                        res.digits,
+                        res.error,
+                    )
+                )
+        except Exception as exc:  # noqa: BLE001 - keep the worker alive, report per image
+            log.exception("prediction failed")
+            out = [
+                Result(r.generation, r.job, r.key, 0, 0, None, None, None, f"prediction failed: {exc}")
+                for r in batch
+            ]
+        if out and not cancelled():
+            self.results.emit(out)
+
+
+class InferenceService(QObject):
+    """UI-thread owner of the worker thread: start, request, predict all, cancel, shut down."""
+
+    ready = Signal(str, str, float)  # device, model description, tuned threshold
+    failed = Signal(str)
+    results = Signal(object)  # list[Result] of the current generation
+    progress = Signal(int, int)  # done, total of the running "predict all" job
+    job_finished = Signal(int, bool)  # job id, completed (False: cancelled)
+    _wake = Signal()
+    _load = Signal()
+
+    def __init__(self, model: str = "default", device: str = "auto", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model, self.device = model, device
+        self.generation = 0
+        self.available = False
+        self.error: str | None = None
+        self.device_name = ""
+        self.model_desc = ""
+        self._thread: QThread | None = None
+        self._worker: _Worker | None = None
+        self._job = 0
+        self._job_keys: set[str] = set()
+        self._job_total = 0
+        self._job_started = 0.0
+        self._pending_urgent: list[Request] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        """Start the worker thread and load the model there (returns at once)."""
+        if self._thread is not None:
+            return
+        self._thread = QThread()
+        self._thread.setObjectName("inference")
+        self._worker = _Worker(self.model, self.device)
+        self._worker.moveToThread(self._thread)
+        self._load.connect(self._worker.load)
+        self._wake.connect(self._worker.drain)
+        self._worker.ready.connect(self._on_ready)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.results.connect(self._on_results)
+        self._thread.finished.connect(self._worker.deleteLater)
+        self._thread.start()
+        self._load.emit()
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        """Cancel everything and wait for the worker thread to end."""
+        if self._thread is None:
+            return
+        w = self._worker
+        w.stopping.set()
+        with w.lock:
+            w.urgent.clear()
+            w.bulk.clear()
+        self._thread.quit()
+        if not self._thread.wait(timeout_ms):
+            log.warning("inference thread did not stop within %d ms", timeout_ms)
+        self._thread = None
+        self.available = False
+
+    @property
+    def busy(self) -> bool:
+        return self._job != 0 and bool(self._job_keys)
+
+    # ------------------------------------------------------------------ requests
+
+    def new_generation(self) -> None:
+        """A new folder: drop queued requests and ignore results still on their way."""
+        self.generation += 1
+        self.cancel_all()
+        self._pending_urgent.clear()
+
+    def request(self, items: list[tuple[str, Path]]) -> None:
+        """Predict these images before anything else (the image on screen and the next ones)."""
+        reqs = [Request(self.generation, 0, k, Path(p)) for k, p in items]
+        if not self.available:
+            self._pending_urgent = reqs
+            return
+        w = self._worker
+        with w.lock:
+            queued = {r.key for r in w.urgent}
+            for r in reversed(reqs):
+                if r.key not in queued:
+                    w.urgent.appendleft(r)
+            while len(w.urgent) > 16:
+                w.urgent.pop()
+        self._wake.emit()
+
+    def predict_all(self, items: list[tuple[str, Path]]) -> int:
+        """Queue a bulk job; returns its id (progress and job_finished report on it)."""
+        if not self.available:
+            return 0
+        self.cancel_all(emit=True)
+        self._job += 1
+        self._job_keys = {k for k, _ in items}
+        self._job_total = len(self._job_keys)
+        self._job_started = time.monotonic()
+        w = self._worker
+        w.cancel_bulk.clear()
+        with w.lock:
+            w.bulk.extend(Request(self.generation, self._job, k, Path(p)) for k, p in items)
+        self.progress.emit(0, self._job_total)
+        if not items:
+            self._finish(True)
+        else:
+            self._wake.emit()
+        return self._job
+
+    def cancel_all(self, emit: bool = True) -> None:
+        """Stop the running bulk job (urgent requests go on)."""
+        if self._worker is None:
+            return
+        self._worker.cancel_bulk.set()
+        with self._worker.lock:
+            self._worker.bulk.clear()
+        if self._job_keys:
+            self._job_keys = set()
+            if emit:
+                self.job_finished.emit(self._job, False)
+
+    def eta_seconds(self, done: int, total: int) -> float | None:
+        if done <= 0 or total <= done:
+            return None
+        return (time.monotonic() - self._job_started) / done * (total - done)
+
+    # ------------------------------------------------------------------ worker signals
+
+    def _on_ready(self, device: str, desc: str, thresh: float) -> None:
+        self.available, self.device_name, self.model_desc = True, device, desc
+        self.ready.emit(device, desc, thresh)
+        if self._pending_urgent:
+            pending, self._pending_urgent = self._pending_urgent, []
+            self.request([(r.key, r.path) for r in pending if r.generation == self.generation])
+
+    def _on_failed(self, message: str) -> None:
+        self.available, self.error = False, message
+        self.failed.emit(message)
+
+    def _on_results(self, results: list[Result]) -> None:
+        fresh = [r for r in results if r.generation == self.generation]
+        if not fresh:
+            return
+        self.results.emit(fresh)
+        if self._job_keys:
+            before = len(self._job_keys)
+            self._job_keys.difference_update(r.key for r in fresh)
+            if len(self._job_keys) != before:
+                self.progress.emit(self._job_total - len(self._job_keys), self._job_total)
+            if not self._job_keys:
+                self._finish(True)
+
+    def _finish(self, completed: bool) -> None:
+        self._job_keys = set()
+        self.job_finished.emit(self._job, completed)

@@ -1,0 +1,43 @@
+"""Persistent preferences (QSettings, INI format, organisation and app "DigitStudio")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths
+
+ORG = APP = "DigitStudio"
+MAX_RECENT = 10
+
+
+def settings() -> QSettings:
+    """The app's settings store (tests redirect it with ``QSettings.setPath``)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORG, APP)
+
+
+def recent_folders() -> list[str]:
+    value = settings().value("recent_folders", [])
+    if isinstance(value, str):
+        value = [value]
+    return [str(v) for v in (value or []) if Path(str(v)).is_dir()]
+
+
+def add_recent_folder(folder: Path) -> None:
+    s = settings()
+    items = [str(folder)] + [f for f in recent_folders() if f != str(folder)]
+    s.setValue("recent_folders", items[:MAX_RECENT])
+
+
+def export_folder() -> str | None:
+    value = settings().value("export_folder", "")
+    return str(value) if value else None
+
+
+def set_export_folder(folder: Path) -> None:
+    settings().setValue("export_folder", str(folder))
+
+
+def samples_dir() -> Path:
+    """Cache folder for the generated sample images."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
+    return Path(base) / "samples"

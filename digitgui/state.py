@@ -1,0 +1,237 @@
+"""Plain data of the document (no Qt): boxes, predictions, per-image state and pure edits.
+
+Each image has two layers:
+
+* the **checked** layer: boxes a person drew, fixed or accepted (ground truth counts too);
+  stored as an immutable tuple of :class:`Box`, so an undo step is just "old tuple, new tuple";
+* the **predicted** layer: the model's raw detections (all scores >= 0.05), never modified.
+  What is shown of it depends on the score threshold, on the indices the user has
+  ``suppressed`` (deleted or turned into checked boxes) and on overlap with checked boxes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from trainer.numbers import Reading, read_number
+
+UNKNOWN_DIGIT = -1  # a box drawn by hand whose digit has not been typed yet
+DUPLICATE_IOU = 0.5  # a prediction overlapping a checked box this much is not shown
+
+
+class Status(enum.IntEnum):
+    """Where an image stands in the user's work (ordered by progress)."""
+
+    NOT_SEEN = 0
+    PREDICTED = 1
+    LABELLED = 2  # has boxes from a ground-truth file, not reviewed in the app
+    EDITED = 3
+    REVIEWED = 4
+
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {
+    Status.NOT_SEEN: "not seen",
+    Status.PREDICTED: "predicted",
+    Status.LABELLED: "labelled (ground truth)",
+    Status.EDITED: "edited",
+    Status.REVIEWED: "reviewed",
+}
+
+
+@dataclass(frozen=True)
+class Box:
+    """A checked box in original image pixels (COCO xywh). ``digit`` is 0..9 or UNKNOWN_DIGIT."""
+
+    id: int
+    x: float
+    y: float
+    w: float
+    h: float
+    digit: int
+    score: float = 1.0
+
+    @property
+    def rect(self) -> tuple[float, float, float, float]:
+        return (self.x, self.y, self.w, self.h)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Raw detections of one image (arrays are treated as immutable)."""
+
+    boxes: np.ndarray  # (N, 4) xywh float32, original pixels
+    scores: np.ndarray  # (N,) float32
+    digits: np.ndarray  # (N,) int64 0..9
+
+    @staticmethod
+    def empty() -> Prediction:
+        return Prediction(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The undoable part of an image's state."""
+
+    boxes: tuple[Box, ...] = ()
+    suppressed: frozenset[int] = frozenset()
+    status: Status = Status.NOT_SEEN
+
+
+@dataclass
+class ImageEntry:
+    """One image of the open folder."""
+
+    name: str
+    path: Path
+    image_id: int
+    size: tuple[int, int] | None = None
+    layer: Layer = field(default_factory=Layer)
+    pred: Prediction | None = None
+    error: str | None = None
+    has_gt: bool = False
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A box as displayed: ``key`` > 0 is a checked box id, ``key`` < 0 is prediction -(i+1)."""
+
+    key: int
+    x: float
+    y: float
+    w: float
+    h: float
+    digit: int
+    score: float
+    checked: bool
+
+    @property
+    def rect(self) -> tuple[float, float, float, float]:
+        return (self.x, self.y, self.w, self.h)
+
+
+def status_of(entry: ImageEntry) -> Status:
+    """The status shown to the user (``PREDICTED`` is derived: predictions, no human state)."""
+    if entry.layer.status == Status.NOT_SEEN and entry.pred is not None:
+        return Status.PREDICTED
+    return entry.layer.status
+
+
+def pred_key(index: int) -> int:
+    return -(index + 1)
+
+
+def pred_index(key: int) -> int:
+    return -key - 1
+
+
+def _iou(a: tuple[float, float, float, float], b: np.ndarray) -> np.ndarray:
+    """IoU of one xywh box against (N, 4) xywh boxes."""
+    if len(b) == 0:
+        return np.zeros(0)
+    x1 = np.maximum(a[0], b[:, 0])
+    y1 = np.maximum(a[1], b[:, 1])
+    x2 = np.minimum(a[0] + a[2], b[:, 0] + b[:, 2])
+    y2 = np.minimum(a[1] + a[3], b[:, 1] + b[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    union = a[2] * a[3] + b[:, 2] * b[:, 3] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
+    """Indices of raw predictions shown at ``threshold`` (none once the image is reviewed)."""
+    pred, layer = entry.pred, entry.layer
+    if pred is None or layer.status == Status.REVIEWED or len(pred.scores) == 0:
+        return []
+    idx = [int(i) for i in np.nonzero(pred.scores >= threshold)[0] if int(i) not in layer.suppressed]
+    if not idx or not layer.boxes:
+        return idx
+    checked = np.asarray([b.rect for b in layer.boxes], np.float64)
+    return [i for i in idx if _iou(tuple(pred.boxes[i]), checked).max(initial=0.0) <= DUPLICATE_IOU]
+
+
+def shown_boxes(entry: ImageEntry, threshold: float) -> list[Shown]:
+    """Every box drawn for an image: checked boxes first, then visible predictions."""
+    out = [Shown(b.id, b.x, b.y, b.w, b.h, b.digit, b.score, True) for b in entry.layer.boxes]
+    if entry.pred is not None:
+        p = entry.pred
+        for i in visible_predictions(entry, threshold):
+            x, y, w, h = (float(v) for v in p.boxes[i])
+            out.append(Shown(pred_key(i), x, y, w, h, int(p.digits[i]), float(p.scores[i]), False))
+    return out
+
+
+def reading(entry: ImageEntry, threshold: float) -> Reading:
+    """The number an image shows: checked boxes left to right once reviewed, else model reading."""
+    shown = [s for s in shown_boxes(entry, threshold) if s.digit != UNKNOWN_DIGIT]
+    if not shown:
+        return Reading(-1, "", ())
+    if entry.layer.status == Status.REVIEWED:
+        order = sorted(range(len(shown)), key=lambda i: shown[i].x + shown[i].w / 2)
+        text = "".join(str(shown[i].digit) for i in order)
+        return Reading(int(text), text, tuple(order))
+    return read_number(
+        [s.rect for s in shown], [s.score for s in shown], [s.digit for s in shown], score_thresh=0.0
+    )
+
+
+def confidence(entry: ImageEntry, threshold: float) -> float:
+    """Lowest score among shown predictions (2.0 when there is nothing uncertain to check)."""
+    if entry.pred is None or entry.layer.status == Status.REVIEWED:
+        return 2.0
+    idx = visible_predictions(entry, threshold)
+    if not idx:
+        return 1.5 if entry.pred is not None else 2.0
+    return float(entry.pred.scores[idx].min())
+
+
+# ------------------------------------------------------------------ pure edits (layer -> layer)
+
+
+def _edited(layer: Layer) -> Status:
+    return Status.REVIEWED if layer.status == Status.REVIEWED else Status.EDITED
+
+
+def with_box(layer: Layer, box: Box) -> Layer:
+    return replace(layer, boxes=layer.boxes + (box,), status=_edited(layer))
+
+
+def with_box_changed(entry: ImageEntry, key: int, new_id: int, **changes) -> tuple[Layer, int]:
+    """Change a shown box (checked, or a prediction that becomes checked). Returns (layer, key)."""
+    layer = entry.layer
+    if key > 0:
+        boxes = tuple(replace(b, **changes) if b.id == key else b for b in layer.boxes)
+        return replace(layer, boxes=boxes, status=_edited(layer)), key
+    i = pred_index(key)
+    p = entry.pred
+    x, y, w, h = (float(v) for v in p.boxes[i])
+    base = Box(new_id, x, y, w, h, int(p.digits[i]), 1.0)
+    box = replace(base, **changes)
+    layer = replace(
+        layer, boxes=layer.boxes + (box,), suppressed=layer.suppressed | {i}, status=_edited(layer)
+    )
+    return layer, new_id
+
+
+def without_box(layer: Layer, key: int) -> Layer:
+    if key > 0:
+        return replace(layer, boxes=tuple(b for b in layer.boxes if b.id != key), status=_edited(layer))
+    return replace(layer, suppressed=layer.suppressed | {pred_index(key)}, status=_edited(layer))
+
+
+def reviewed(entry: ImageEntry, threshold: float, next_id) -> Layer:
+    """Accept the shown predictions as checked boxes and mark the image reviewed."""
+    layer = entry.layer
+    new = []
+    idx = visible_predictions(entry, threshold)
+    for i in idx:
+        x, y, w, h = (float(v) for v in entry.pred.boxes[i])
+        new.append(Box(next_id(), x, y, w, h, int(entry.pred.digits[i]), 1.0))
+    return Layer(layer.boxes + tuple(new), layer.suppressed | frozenset(idx), Status.REVIEWED)

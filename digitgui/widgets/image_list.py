@@ -1,0 +1,245 @@
+"""The image list: a model/view list that scales to tens of thousands of rows.
+
+Rows are computed on demand (only visible rows are asked for their text); the number read and
+the confidence are cached per row and dropped when the row or the threshold changes.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QListView, QVBoxLayout, QWidget
+
+from ..document import Document
+from ..state import Status, confidence, status_of
+
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
+CONFIDENCE_ROLE = Qt.ItemDataRole.UserRole + 2
+ERROR_ROLE = Qt.ItemDataRole.UserRole + 3
+ROW_ROLE = Qt.ItemDataRole.UserRole + 4
+
+STATUS_COLORS = {
+    Status.NOT_SEEN: QColor(120, 120, 120),
+    Status.PREDICTED: QColor(255, 176, 32),
+    Status.LABELLED: QColor(52, 152, 219),
+    Status.EDITED: QColor(155, 89, 182),
+    Status.REVIEWED: QColor(46, 204, 113),
+}
+ERROR_COLOR = QColor(231, 76, 60)
+
+FILTERS = [
+    ("All images", None),
+    ("Not reviewed", "unreviewed"),
+    ("Not seen", Status.NOT_SEEN),
+    ("Predicted", Status.PREDICTED),
+    ("Labelled (ground truth)", Status.LABELLED),
+    ("Edited", Status.EDITED),
+    ("Reviewed", Status.REVIEWED),
+    ("Unreadable", "error"),
+]
+
+
+def _dot(color: QColor) -> QIcon:
+    pm = QPixmap(12, 12)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setBrush(color)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.drawEllipse(1, 1, 10, 10)
+    p.end()
+    return QIcon(pm)
+
+
+class ImageListModel(QAbstractListModel):
+    """One row per document image: name, number read, status icon."""
+
+    def __init__(self, doc: Document, parent=None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self._cache: dict[int, tuple[str, float]] = {}
+        self._icons: dict = {}
+        doc.reset.connect(self._reset)
+        doc.image_changed.connect(self._row_changed)
+        doc.rows_changed.connect(self._rows_changed)
+        doc.threshold_changed.connect(self._all_changed)
+
+    def _icon(self, key) -> QIcon:
+        if key not in self._icons:
+            self._icons[key] = _dot(ERROR_COLOR if key == "error" else STATUS_COLORS[key])
+        return self._icons[key]
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.doc)
+
+    def _computed(self, row: int) -> tuple[str, float]:
+        hit = self._cache.get(row)
+        if hit is None:
+            e = self.doc.entry(row)
+            text = self.doc.reading(row).text if (e.pred is not None or e.layer.boxes) else ""
+            hit = (text, confidence(e, self.doc.threshold))
+            self._cache[row] = hit
+        return hit
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = index.row()
+        e = self.doc.entry(row)
+        if role == Qt.ItemDataRole.DisplayRole:
+            if e.error:
+                return f"{e.name}    ⚠ unreadable"
+            text = self._computed(row)[0]
+            return f"{e.name}    {text}" if text else e.name
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._icon("error" if e.error else status_of(e))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            status = "unreadable: " + e.error if e.error else status_of(e).label
+            return f"{e.name} (id {e.image_id})\n{status}"
+        if role == STATUS_ROLE:
+            return int(status_of(e))
+        if role == CONFIDENCE_ROLE:
+            return self._computed(row)[1]
+        if role == ERROR_ROLE:
+            return bool(e.error)
+        if role == ROW_ROLE:
+            return row
+        return None
+
+    def _reset(self) -> None:
+        self.beginResetModel()
+        self._cache.clear()
+        self.endResetModel()
+
+    def _row_changed(self, row: int) -> None:
+        self._rows_changed(row, row)
+
+    def _rows_changed(self, first: int, last: int) -> None:
+        for r in range(first, last + 1):
+            self._cache.pop(r, None)
+        self.dataChanged.emit(self.index(first), self.index(last))
+
+    def _all_changed(self) -> None:
+        self._cache.clear()
+        if len(self.doc):
+            self.dataChanged.emit(self.index(0), self.index(len(self.doc) - 1))
+
+
+class ImageFilterProxy(QSortFilterProxyModel):
+    """Filters by status and sorts by file order or lowest confidence first."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.status_filter = None
+        self.by_confidence = False
+        self.setDynamicSortFilter(False)
+
+    def set_status_filter(self, value) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9
+            self.beginFilterChange()
+            self.status_filter = value
+            self.endFilterChange()
+        else:
+            self.status_filter = value
+            self.invalidateFilter()
+
+    def set_sort_by_confidence(self, on: bool) -> None:
+        self.by_confidence = on
+        self.invalidate()
+        self.sort(0 if on else -1)
+
+    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802
+        f = self.status_filter
+        if f is None:
+            return True
+        src = self.sourceModel()
+        idx = src.index(row, 0, parent)
+        if f == "error":
+            return bool(src.data(idx, ERROR_ROLE))
+        status = src.data(idx, STATUS_ROLE)
+        if f == "unreviewed":
+            return status != Status.REVIEWED
+        return status == int(f)
+
+    def lessThan(self, left, right) -> bool:  # noqa: N802
+        if self.by_confidence:
+            a, b = left.data(CONFIDENCE_ROLE), right.data(CONFIDENCE_ROLE)
+            if a != b:
+                return a < b
+        return left.row() < right.row()
+
+
+class ImageList(QWidget):
+    """The list with its filter and sort choices. Emits ``row_activated`` with document rows."""
+
+    row_activated = Signal(int)
+
+    def __init__(self, doc: Document, parent=None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.model = ImageListModel(doc, self)
+        self.proxy = ImageFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.view = QListView(self)
+        self.view.setModel(self.proxy)
+        self.view.setUniformItemSizes(True)
+        self.view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.view.setBatchSize(200)
+        self.filter = QComboBox(self)
+        for text, _v in FILTERS:
+            self.filter.addItem(text)
+        self.sort = QComboBox(self)
+        self.sort.addItems(["File order", "Lowest confidence first"])
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.filter, 1)
+        top.addWidget(self.sort, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(top)
+        lay.addWidget(self.view)
+        self.filter.currentIndexChanged.connect(lambda i: self.set_filter(FILTERS[i][1]))
+        self.sort.currentIndexChanged.connect(lambda i: self.proxy.set_sort_by_confidence(i == 1))
+        self.view.selectionModel().currentChanged.connect(self._on_current)
+        doc.current_changed.connect(self._follow_current)
+        doc.reset.connect(lambda: self._follow_current(doc.current))
+
+    def set_filter(self, value) -> None:
+        self.proxy.set_status_filter(value)
+        self._follow_current(self.doc.current)
+
+    def _on_current(self, index: QModelIndex, _prev) -> None:
+        if index.isValid():
+            row = self.proxy.mapToSource(index).row()
+            if row != self.doc.current:
+                self.row_activated.emit(row)
+
+    def _follow_current(self, row: int) -> None:
+        if row < 0:
+            return
+        idx = self.proxy.mapFromSource(self.model.index(row))
+        if idx.isValid() and self.view.currentIndex() != idx:
+            self.view.setCurrentIndex(idx)
+            self.view.scrollTo(idx)
+
+    def rows_in_view_order(self) -> list[int]:
+        """Document rows in the order (and filter) the list shows them."""
+        return [self.proxy.mapToSource(self.proxy.index(i, 0)).row() for i in range(self.proxy.rowCount())]
+
+    def neighbour(self, row: int, step: int) -> int | None:
+        """The row shown before/after ``row`` in the list (file order if ``row`` is filtered out)."""
+        idx = self.proxy.mapFromSource(self.model.index(row))
+        if idx.isValid():
+            j = idx.row() + step
+            if 0 <= j < self.proxy.rowCount():
+                return self.proxy.mapToSource(self.proxy.index(j, 0)).row()
+            return None
+        j = row + step
+        return j if 0 <= j < len(self.doc) else None
