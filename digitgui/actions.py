@@ -62,7 +62,16 @@ def build_actions(win) -> dict[str, QAction]:
             win, "Zoom &out", lambda: win.canvas.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut
         ),
         "training": _action(win, "&Training dock", win.toggle_training_dock, "Ctrl+T"),
+        "repredict": _action(
+            win,
+            "&Re-predict stale images",
+            lambda: win.models.repredict_stale(),
+            None,
+            "Predict again the images the previous model predicted",
+        ),
     }
+    a["repredict"].setEnabled(False)
+    a["training"].setIconText("Train")
     a["review"].setIconText("Reviewed ✓ next")
     a["predict_all"].setIconText("Predict all")
     for key in ("prev", "next", "next_unreviewed", "fit"):
@@ -83,7 +92,7 @@ def build_actions(win) -> dict[str, QAction]:
         ],
         "&Edit": ["undo", "redo", None, "draw", "delete"],
         "&Image": ["prev", "next", "next_unreviewed", "review"],
-        "&Model": ["predict_all", "cancel"],
+        "&Model": ["predict_all", "cancel", "repredict", None, "training"],
         "&View": ["fit", "actual", "zoom_in", "zoom_out", None, "training"],
     }
     for title, names in menus.items():
@@ -103,7 +112,7 @@ def build_toolbar(win, a: dict[str, QAction]) -> tuple[QToolBar, QSlider, QLabel
     tb = QToolBar("Main", win)
     tb.setObjectName("main-toolbar")
     tb.setMovable(False)
-    for n in ("open", "predict_all", "review", "export"):
+    for n in ("open", "predict_all", "review", "export", "training"):
         tb.addAction(a[n])
     tb.addSeparator()
     tb.addWidget(QLabel(" Score threshold ", tb))

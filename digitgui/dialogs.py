@@ -47,3 +47,11 @@ def choose_open_file(parent: QWidget | None, title: str, start: str = "", filter
 def choose_save_file(parent: QWidget | None, title: str, start: str = "", filters: str = "") -> str | None:
     path, _ = QFileDialog.getSaveFileName(parent, title, start, filters)
     return path or None
+
+
+def confirm(parent: QWidget | None, title: str, text: str) -> bool:
+    """A yes/no question (modal; tests monkeypatch it)."""
+    answer = QMessageBox.question(
+        parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+    )
+    return answer == QMessageBox.StandardButton.Yes

@@ -22,6 +22,7 @@ from .actions import build_actions, build_toolbar
 from .canvas import Canvas
 from .document import Document
 from .folder_loader import open_folder
+from .model_control import ModelControl
 from .project_store import Location, ProjectStore
 from .services.export import ExportJob, ExportSummary, save_corrections
 from .services.images import ImageLoader
@@ -58,7 +59,6 @@ class MainWindow(QMainWindow):
         self._threshold_chosen = False  # the user (or the project) picked one: the model's won't replace it
         self._quiet_threshold = False
         self._export_job: ExportJob | None = None
-        self.training_dock: QDockWidget | None = None
 
         self.canvas = Canvas(self.doc, self.loader, self)
         self.number = NumberDisplay(self.doc, self)
@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
         self._quiet_threshold = True
         self._on_threshold(self.doc.threshold)
         self._quiet_threshold = False
+        self.models = ModelControl(self, model)
         self._update_actions()
         if start_inference:
             QTimer.singleShot(0, self.inference.start)
@@ -365,15 +366,17 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ misc
 
     def toggle_training_dock(self) -> None:
-        """Hook for the training dock (retraining on reviewed images); a placeholder for now."""
-        if self.training_dock is None:
-            self.training_dock = QDockWidget("Training", self)
-            self.training_dock.setObjectName("dock-training")
-            self.training_dock.setWidget(QLabel("Retraining on your reviewed images will appear here.", self))
-            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
-            self.training_dock.show()
-            return
-        self.training_dock.setVisible(not self.training_dock.isVisible())
+        self.models.toggle_dock()
+
+    @property
+    def training_dock(self):
+        return self.models.dock
+
+    def current_model_path(self) -> Path | None:
+        return self.models.current_model_path()
+
+    def current_model_key(self) -> str:
+        return self.models.current_model_key()
 
     def _show_editor(self, on: bool) -> None:
         """The editor and its docks for an open folder; the start page otherwise."""
@@ -418,6 +421,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         """Save, cancel the workers and wait for their threads before closing."""
+        if not self.models.may_close():
+            event.ignore()
+            return
         self.store.flush()
         self.inference.shutdown()
         self.loader.shutdown()

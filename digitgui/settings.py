@@ -41,3 +41,18 @@ def samples_dir() -> Path:
     """Cache folder for the generated sample images."""
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
     return Path(base) / "samples"
+
+
+def folder_model(folder: Path) -> str | None:
+    """The model the user picked for this folder (a registry key or "default")."""
+    return settings().value(f"folder_models/{_folder_key(folder)}", None)
+
+
+def set_folder_model(folder: Path, key: str) -> None:
+    settings().setValue(f"folder_models/{_folder_key(folder)}", key)
+
+
+def _folder_key(folder: Path) -> str:
+    import hashlib
+
+    return hashlib.sha1(str(Path(folder).resolve()).encode()).hexdigest()[:16]

@@ -19,6 +19,29 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def training_panel(win, doc, pump, save, out: Path) -> None:
+    """Review 40 photos as predicted, start a short retraining and capture the panel mid-run."""
+    from PySide6.QtCore import Qt
+
+    for r in range(min(40, len(doc))):
+        doc.mark_reviewed(r)
+    win.toggle_training_dock()
+    dock = win.training_dock
+    dock.epochs.setValue(4)
+    dock.batch.setValue(4)
+    dock.device.setCurrentText("cpu")
+    win.resizeDocks([dock], [400], Qt.Orientation.Vertical)
+    dock.refresh()
+    dock.start()
+    epochs = []
+    dock.service.epoch_done.connect(epochs.append)
+    pump(600, lambda: len(epochs) >= 2 or not dock.service.running)
+    pump(3)
+    save("training_panel.png")
+    dock.grab().save(str(out / "training_panel_dock.png"))
+    dock.service.shutdown()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folder", nargs="?", default=str(ROOT.parent / "shared" / "data" / "svhn" / "valid"))
@@ -116,6 +139,8 @@ def main() -> int:
     save("drawing_a_box.png")
     win.canvas.prompt.hide()
     doc.undo_stack.undo()
+    if win.inference.available:
+        training_panel(win, doc, pump, save, out)
     win.setWindowState(win.windowState() & ~Qt.WindowState.WindowMinimized)
     win.close()
     return 0

@@ -158,6 +158,15 @@ def folder_records(folder: str | Path) -> list[Record]:
     return [Record(ids[p], p) for p in paths]
 
 
+def split_holdout(records: list[Record], share: float) -> tuple[list[Record], list[Record]]:
+    """Stable split by image id: the same ids are held out every time (a hash, not a shuffle)."""
+    if share <= 0:
+        return records, []
+    hold = [r for r in records if (r.image_id * 2654435761 % 2**32) / 2**32 < share]
+    ids = {id(r) for r in hold}
+    return [r for r in records if id(r) not in ids], hold
+
+
 def gt_number(rec: Record) -> int:
     """The whole number a record's boxes spell, left to right (-1 without boxes)."""
     if len(rec.labels) == 0:

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from .data import Record, load_coco, read_image_or_raise
+from .data import Record, load_coco, read_image_or_raise, split_holdout  # noqa: F401
 from .errors import CheckpointError, TrainingError
 from .evaluate import evaluate_results
 from .model import build_detector, load_detector, read_checkpoint, save_checkpoint
@@ -107,15 +107,6 @@ class TrainDataset(Dataset):
 
 def _collate(batch):
     return tuple(zip(*batch))
-
-
-def split_holdout(records: list[Record], share: float) -> tuple[list[Record], list[Record]]:
-    """Stable split by image id: the same ids are held out every time (a hash, not a shuffle)."""
-    if share <= 0:
-        return records, []
-    hold = [r for r in records if (r.image_id * 2654435761 % 2**32) / 2**32 < share]
-    ids = {id(r) for r in hold}
-    return [r for r in records if id(r) not in ids], hold
 
 
 def _dist_info() -> tuple[int, int, int]:

@@ -19,12 +19,12 @@ from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 
 from .data import NUM_CLASSES
 from .errors import CheckpointError, NoDefaultModelError
+from .paths import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "digit-detector"
 CHECKPOINT_VERSION = 1
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "resources" / "models" / "default.pt"
 
 
 class _KeepSizeTransform(GeneralizedRCNNTransform):

@@ -53,7 +53,8 @@ def device_label(device: torch.device) -> str:
         return f"CUDA ({torch.cuda.get_device_name(device)})"
     if device.type == "mps":
         return "Apple MPS"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'s' if n != 1 else ''})"
 
 
 def prepare(img: Image.Image, spec: dict) -> tuple[torch.Tensor, tuple[float, float]]:

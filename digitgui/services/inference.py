@@ -199,6 +199,15 @@ class InferenceService(QObject):
         self._thread = None
         self.available = False
 
+    def switch_model(self, model: str) -> None:
+        """Load another model: the worker restarts with it and queued work is dropped."""
+        self.cancel_all()
+        self.shutdown()
+        self.model, self.error, self.device_name, self.model_desc = model, None, "", ""
+        self.generation += 1
+        self._pending_urgent.clear()
+        self.start()
+
     @property
     def busy(self) -> bool:
         return self._job != 0 and bool(self._job_keys)
