@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import stat
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
-from trainer.export import atomic_write_text
+from trainer.export import atomic_write_bytes, atomic_write_text
 
 from .state import Box, ImageEntry, Layer, Prediction, Status
 
@@ -213,20 +212,7 @@ def write_predictions(path: Path, entries: list[ImageEntry]) -> None:
     }
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def read_predictions(path: Path) -> dict[str, tuple[Prediction, tuple[int, int]]]:
