@@ -112,14 +112,23 @@ class Document(QObject):
         """Store model output: (row, prediction, (w, h), error) per image. Not undoable."""
         if not items:
             return
+        replaced_hidden = False
         for row, pred, size, error in items:
             e = self.entries[row]
             if error:
                 e.error = error
             else:
+                if e.pred is not None and e.layer.suppressed:
+                    # hidden predictions are remembered by index: new predictions (another model)
+                    # start with none hidden, and undo steps that refer to the old indices go
+                    e.layer = replace(e.layer, suppressed=frozenset())
+                    replaced_hidden = True
                 e.pred, e.error = pred, None
                 if size and size[0] > 0:
                     e.size = size
+        if replaced_hidden:
+            self.undo_stack.clear()
+            self.edited.emit()
         rows = [r for r, *_ in items]
         self.rows_changed.emit(min(rows), max(rows))
         for r in rows:

@@ -250,6 +250,11 @@ class MainWindow(QMainWindow):
         row = self.doc.current
         if row < 0:
             return
+        e = self.doc.entry(row)
+        if e.pred is None and not e.layer.boxes and not e.error and self.inference.available:
+            # accepting "nothing" before the model has answered would record an empty image
+            self.statusBar().showMessage("Still predicting this image: review it once its boxes show.", 4000)
+            return
         nxt = self.image_list.neighbour(row, 1)
         self.doc.mark_reviewed(row)
         if nxt is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
+from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal
 
 from trainer.paths import DEFAULT_MODEL
 
@@ -113,7 +113,7 @@ class ModelControl(QObject):
                 self.switch_to(info)
                 self.stale.clear()
         if self.dock is not None:
-            self.dock.refresh()
+            self.dock.refresh(models=True)
 
     # ---------------------------------------------------------------- training dock
 
@@ -123,13 +123,16 @@ class ModelControl(QObject):
 
             self.dock = TrainingDock(self.win, self.registry)
             self.dock.use_model.connect(self.switch_to)
-            self.win.doc.image_changed.connect(lambda _r: self.dock.refresh())
+            # recount after edits, at most a few times a second and only while the dock is shown
+            self._recount = QTimer(self, singleShot=True, interval=300)
+            self._recount.timeout.connect(lambda: self.dock.isVisible() and self.dock.refresh())
+            self.win.doc.image_changed.connect(lambda _r: self._recount.start())
             self.win.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
             self.dock.show()
             return
         self.dock.setVisible(not self.dock.isVisible())
         if self.dock.isVisible():
-            self.dock.refresh()
+            self.dock.refresh(models=True)
 
     @property
     def training_running(self) -> bool:

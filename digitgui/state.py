@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.numbers import Reading, read_number
+from trainer.numbers import Reading, read_number, suppress_duplicates
 
 UNKNOWN_DIGIT = -1  # a box drawn by hand whose digit has not been typed yet
 DUPLICATE_IOU = 0.5  # a prediction overlapping a checked box this much is not shown
@@ -151,10 +151,18 @@ def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
     if pred is None or layer.status == Status.REVIEWED or len(pred.scores) == 0:
         return []
     idx = [int(i) for i in np.nonzero(pred.scores >= threshold)[0] if int(i) not in layer.suppressed]
-    if not idx or not layer.boxes:
+    if idx and layer.boxes:
+        checked = np.asarray([b.rect for b in layer.boxes], np.float64)
+        idx = [i for i in idx if _iou(tuple(pred.boxes[i]), checked).max(initial=0.0) <= DUPLICATE_IOU]
+    if len(idx) < 2:
         return idx
-    checked = np.asarray([b.rect for b in layer.boxes], np.float64)
-    return [i for i in idx if _iou(tuple(pred.boxes[i]), checked).max(initial=0.0) <= DUPLICATE_IOU]
+    # the same class-agnostic duplicate suppression as reading the number, so that what is drawn,
+    # what is read and what Space accepts are one and the same set of boxes
+    sub = np.asarray(idx)
+    b = pred.boxes[sub].astype(np.float64)
+    xyxy = np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
+    keep = suppress_duplicates(xyxy, pred.scores[sub].astype(np.float64), DUPLICATE_IOU)
+    return sorted(int(i) for i in sub[keep])
 
 
 def shown_boxes(entry: ImageEntry, threshold: float) -> list[Shown]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,9 +42,11 @@ def _fail(path: Path, what: str) -> AnnotationError:
 
 
 def _inside(folder: Path, name: str) -> Path | None:
-    target = (folder / name).resolve()
+    """``folder/name`` if it stays inside ``folder`` ("../" refused; a symlinked file is fine)."""
+    base = folder.resolve()
+    target = Path(os.path.normpath(base / name))
     try:
-        target.relative_to(folder.resolve())
+        target.relative_to(base)
     except ValueError:
         return None
     return target
@@ -62,6 +65,8 @@ def load_coco(ann_path: str | Path, images_dir: str | Path, check_files: bool = 
         raw = json.loads(ann_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise AnnotationError(f"annotation file not found: {ann_path}") from None
+    except OSError as exc:
+        raise AnnotationError(f"cannot read {ann_path}: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _fail(ann_path, f"not valid JSON ({exc})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("images"), list):
@@ -78,6 +83,8 @@ def load_coco(ann_path: str | Path, images_dir: str | Path, check_files: bool = 
             raise _fail(ann_path, f"images[{i}] lacks 'id' or 'file_name'")
         try:
             image_id = int(entry["id"])
+            if image_id != entry["id"] and not isinstance(entry["id"], str):
+                raise ValueError
         except (TypeError, ValueError):
             raise _fail(ann_path, f"images[{i}] has a non-integer id {entry['id']!r}") from None
         if image_id in records:
@@ -87,10 +94,10 @@ def load_coco(ann_path: str | Path, images_dir: str | Path, check_files: bool = 
             raise _fail(ann_path, f"images[{i}]: file_name {entry['file_name']!r} escapes {images_dir}")
         if check_files and not path.is_file():
             missing.append(str(path))
-        w, h = entry.get("width"), entry.get("height")
-        records[image_id] = Record(
-            image_id, path, int(w) if w else None, int(h) if h else None, boxes=[], labels=[]
-        )
+        w, h = _as_int(entry.get("width")), _as_int(entry.get("height"))
+        if (entry.get("width") and not w) or (entry.get("height") and not h):
+            warnings.append(f"images[{i}] (id {image_id}): width/height are not integers; ignored")
+        records[image_id] = Record(image_id, path, w or None, h or None, boxes=[], labels=[])
     if missing:
         raise ImageReadError(missing, "listed in the annotations are missing")
 

@@ -73,9 +73,9 @@ class _PathDataset(Dataset):
     def __getitem__(self, i: int):
         try:
             img = load_rgb(self.paths[i])
-        except READ_ERRORS as exc:
+            t, scale = prepare(img, self.spec)
+        except (*READ_ERRORS, MemoryError) as exc:
             return i, None, None, None, f"cannot read {self.paths[i].name}: {exc}"
-        t, scale = prepare(img, self.spec)
         return i, t, scale, img.size, None
 
 

@@ -78,11 +78,7 @@ def build_export(
     gt_images: list[dict] = []
     gt_boxes: list[dict] = []
     for e in entries:
-        if e.error:
-            summary.unreadable += 1
-            rows.append((e.image_id, -1))
-            continue
-        if e.layer.status in (Status.REVIEWED, Status.EDITED):
+        if e.layer.status in (Status.REVIEWED, Status.EDITED):  # a person's work wins over any error
             shown = shown_boxes(e, threshold)
             good = [s for s in shown if s.digit != UNKNOWN_DIGIT]
             summary.unlabelled_boxes += len(shown) - len(good)
@@ -97,6 +93,10 @@ def build_export(
                 gt_boxes += [{"image_id": e.image_id, "bbox": list(s.rect), "digit": s.digit} for s in good]
             else:
                 summary.from_model += 1
+            continue
+        if e.error:
+            summary.unreadable += 1
+            rows.append((e.image_id, -1))
             continue
         if e.pred is None:
             summary.not_predicted += 1
@@ -133,7 +133,7 @@ def corrections_coco(entries: list[ImageEntry]) -> dict:
     """COCO ground truth of every image with checked boxes (ground truth, edits and reviews)."""
     images, boxes = [], []
     for e in entries:
-        if e.layer.status not in (Status.LABELLED, Status.EDITED, Status.REVIEWED) or e.error:
+        if e.layer.status not in (Status.LABELLED, Status.EDITED, Status.REVIEWED):
             continue
         size = e.size or _size(e.path)
         images.append({"id": e.image_id, "file_name": e.name, "width": size[0], "height": size[1]})

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from trainer.errors import DigitError
+
 log = logging.getLogger(__name__)
 
 CHUNK = 8  # images per bulk step: the urgent lane is checked between steps
@@ -71,7 +73,6 @@ class _Worker(QObject):
         try:
             import torch
 
-            from trainer.errors import DigitError
             from trainer.predict import Predictor
 
             if self.device in ("auto", "cpu"):
@@ -125,11 +126,14 @@ class _Worker(QObject):
                     )
                 )
         except Exception as exc:  # noqa: BLE001 - keep the worker alive, report per image
+            if len(batch) > 1:  # one bad image (or a transient failure) must not fail its neighbours
+                log.warning("batch prediction failed (%s); retrying image by image", exc)
+                for r in batch:
+                    self._run([r], urgent)
+                return
             log.exception("prediction failed")
-            out = [
-                Result(r.generation, r.job, r.key, 0, 0, None, None, None, f"prediction failed: {exc}")
-                for r in batch
-            ]
+            r = batch[0]
+            out = [Result(r.generation, r.job, r.key, 0, 0, None, None, None, f"prediction failed: {exc}")]
         if out and not cancelled():
             self.results.emit(out)
 
@@ -160,6 +164,7 @@ class InferenceService(QObject):
         self._job_total = 0
         self._job_started = 0.0
         self._pending_urgent: list[Request] = []
+        self._finishing: list[QThread] = []  # threads shut down while busy, kept until they end
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -195,7 +200,13 @@ class InferenceService(QObject):
             w.bulk.clear()
         self._thread.quit()
         if not self._thread.wait(timeout_ms):
+            # still inside a model call: keep a reference until it ends, or Qt aborts the process
             log.warning("inference thread did not stop within %d ms", timeout_ms)
+            thread = self._thread
+            self._finishing.append(thread)
+            thread.finished.connect(
+                lambda t=thread: self._finishing.remove(t) if t in self._finishing else None
+            )
         self._thread = None
         self.available = False
 

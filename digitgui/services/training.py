@@ -52,7 +52,7 @@ class TrainingData:
 
 def build_training_data(entries: list[ImageEntry], threshold: float, plan: TrainingPlan) -> TrainingData:
     """COCO train / held-out sets from the document. Held out: a stable share of reviewed images."""
-    reviewed = [e for e in entries if e.layer.status == Status.REVIEWED and not e.error]
+    reviewed = [e for e in entries if e.layer.status == Status.REVIEWED]
     recs = [Record(e.image_id, e.path) for e in reviewed]
     _, hold = split_holdout(recs, plan.holdout)
     hold_ids = {r.image_id for r in hold}

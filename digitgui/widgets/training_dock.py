@@ -68,7 +68,7 @@ class TrainingDock(QDockWidget):
         s.compared.connect(self._on_compare)
         s.finished.connect(self._on_finished)
         s.failed.connect(self._on_failed)
-        self.refresh()
+        self.refresh(models=True)
 
     # ---------------------------------------------------------------- layout
 
@@ -93,7 +93,7 @@ class TrainingDock(QDockWidget):
         f.addRow("Synthetic images", self.synthetic)
         f.addRow("Held out of reviewed", self.holdout)
         for w in (self.include_gt, self.synthetic, self.holdout):
-            (w.toggled if isinstance(w, QCheckBox) else w.valueChanged).connect(self.refresh)
+            (w.toggled if isinstance(w, QCheckBox) else w.valueChanged).connect(lambda *_: self.refresh())
         lay.addWidget(data)
 
         sett = QGroupBox("Settings")
@@ -211,8 +211,8 @@ class TrainingDock(QDockWidget):
             holdout=self.holdout.value() / 100.0,
         )
 
-    def refresh(self) -> None:
-        """Recount the data and decide whether Start is allowed."""
+    def refresh(self, models: bool = False) -> None:
+        """Recount the data and decide whether Start is allowed (and rescan models if asked)."""
         doc = self.win.doc
         data = build_training_data(doc.entries, doc.threshold, self.plan()) if doc.entries else None
         counts = data.counts if data else {}
@@ -227,7 +227,8 @@ class TrainingDock(QDockWidget):
         self.start_btn.setEnabled(reason is None)
         self.reason.setText(reason or "")
         self.reason.setVisible(bool(reason))
-        self.refresh_models()
+        if models:
+            self.refresh_models()
 
     def refresh_models(self) -> None:
         models = self.registry.models()

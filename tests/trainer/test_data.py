@@ -148,3 +148,20 @@ def test_unreadable_image_raises_named_error(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not a png")
     with pytest.raises(ImageReadError, match="bad.png"):
         read_image_or_raise(tmp_path / "bad.png")
+
+
+def test_non_integer_ids_and_sizes_are_named(tmp_path):
+    p, d = _write(tmp_path, _coco([], images=[{"id": [1], "file_name": "1.png"}]))
+    with pytest.raises(AnnotationError, match="non-integer id"):
+        load_coco(p, d)
+    p, d = _write(tmp_path, _coco([], images=[{"id": 1, "file_name": "1.png", "width": "abc", "height": 20}]))
+    c = load_coco(p, d)
+    assert "width/height are not integers" in c.warnings[0] and c.records[0].width is None
+
+
+def test_symlinked_image_inside_the_folder_is_accepted(tmp_path):
+    other = tmp_path / "elsewhere.png"
+    Image.new("RGB", (10, 10)).save(other)
+    p, d = _write(tmp_path, _coco([], images=[{"id": 1, "file_name": "link.png"}]), images=())
+    (d / "link.png").symlink_to(other)
+    assert load_coco(p, d).records[0].path.name == "link.png"
