@@ -100,6 +100,28 @@ def test_holdout_is_stable_by_id():
     assert 100 < len(hold) < 200 and len(train) + len(hold) == 1000
 
 
+def _train_args(synth_set, out, *extra: str, val: bool = False) -> list[str]:
+    """``train`` arguments for a short CPU run on the synthetic set (as the CLI takes them)."""
+    images, ann = synth_set
+    args = [
+        "train",
+        "--train-images",
+        str(images),
+        "--train-ann",
+        str(ann),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "--json-progress",
+    ]
+    if val:
+        args += ["--val-images", str(images), "--val-ann", str(ann)]
+    return args + list(extra)
+
+
 def _env():
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     return env
@@ -118,24 +140,18 @@ def test_stop_signal_saves_a_checkpoint_and_exits_cleanly(tmp_path, synth_set, s
             sys.executable,
             "-m",
             "trainer",
-            "train",
-            "--train-images",
-            str(images),
-            "--train-ann",
-            str(ann),
-            "--out",
-            str(out),
-            "--epochs",
-            "50",
-            "--batch-size",
-            "4",
-            "--device",
-            "cpu",
-            "--workers",
-            workers,
-            "--json-progress",
-            "--log-every",
-            "1",
+            *_train_args(
+                synth_set,
+                out,
+                "--epochs",
+                "50",
+                "--batch-size",
+                "4",
+                "--workers",
+                workers,
+                "--log-every",
+                "1",
+            ),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -171,26 +187,7 @@ def test_torchrun_two_processes_gloo(tmp_path, synth_set):
             "--master_port=29533",
             "-m",
             "trainer",
-            "train",
-            "--train-images",
-            str(images),
-            "--train-ann",
-            str(ann),
-            "--val-images",
-            str(images),
-            "--val-ann",
-            str(ann),
-            "--out",
-            str(out),
-            "--epochs",
-            "2",
-            "--batch-size",
-            "4",
-            "--device",
-            "cpu",
-            "--workers",
-            "0",
-            "--json-progress",
+            *_train_args(synth_set, out, "--epochs", "2", "--batch-size", "4", val=True),
         ],
         capture_output=True,
         text=True,
@@ -213,30 +210,17 @@ def test_compare_with_scores_old_and_new_on_the_same_photos(tmp_path, synth_set,
 
     images, ann = synth_set
     rc = main(
-        [
-            "train",
-            "--train-images",
-            str(images),
-            "--train-ann",
-            str(ann),
-            "--val-images",
-            str(images),
-            "--val-ann",
-            str(ann),
-            "--out",
-            str(tmp_path / "run"),
+        _train_args(
+            synth_set,
+            tmp_path / "run",
             "--epochs",
             "1",
             "--batch-size",
             "8",
-            "--device",
-            "cpu",
-            "--workers",
-            "0",
-            "--json-progress",
             "--compare-with",
             str(random_model),
-        ]
+            val=True,
+        )
     )
     assert rc == 0
     events = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
