@@ -133,7 +133,6 @@ def _env():
     ids=["sigterm", "ctrl-c-to-process-group-with-loader-workers"],
 )
 def test_stop_signal_saves_a_checkpoint_and_exits_cleanly(tmp_path, synth_set, sig, workers, group):
-    images, ann = synth_set
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [
@@ -176,7 +175,6 @@ def test_stop_signal_saves_a_checkpoint_and_exits_cleanly(tmp_path, synth_set, s
 
 
 def test_torchrun_two_processes_gloo(tmp_path, synth_set):
-    images, ann = synth_set
     out = tmp_path / "ddp"
     proc = subprocess.run(
         [
@@ -208,7 +206,6 @@ def test_torchrun_two_processes_gloo(tmp_path, synth_set):
 def test_compare_with_scores_old_and_new_on_the_same_photos(tmp_path, synth_set, random_model, capsys):
     from trainer.__main__ import main
 
-    images, ann = synth_set
     rc = main(
         _train_args(
             synth_set,
