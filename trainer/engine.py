@@ -25,7 +25,7 @@ from .evaluate import evaluate_results
 from .model import build_detector, load_detector, read_checkpoint, save_checkpoint
 from .predict import Predictor, pick_device
 from .presets import get_preset
-from .transforms import Augment, resize
+from .transforms import Augment, compose_strips, digit_strips, resize
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +81,40 @@ class TrainDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, i: int):
-        rec = self.records[i]
-        rng = random.Random(hash((self.seed, self.epoch, i)))
+    def _read(self, rec: Record):
         img = read_image_or_raise(rec.path)
         boxes = rec.boxes.copy()
         w, h = img.size
         if len(boxes):
             boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
             boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
+        return img, boxes, rec.labels.copy()
+
+    def _recomposed(self, rng: random.Random):
+        """A new number joined from one-digit slices of random training photos (None if none found)."""
+        want = rng.choices((1, 2, 3, 4, 5), weights=(15, 40, 30, 12, 3))[0]
+        strips = []
+        for _ in range(4 * want):
+            if len(strips) == want:
+                break
+            rec = self.records[rng.randrange(len(self.records))]
+            if len(rec.labels) == 0:
+                continue
+            found = digit_strips(*self._read(rec), rng)
+            if found:
+                strips.append(rng.choice(found))
+        return compose_strips(strips, rng) if strips else None
+
+    def __getitem__(self, i: int):
+        rng = random.Random(hash((self.seed, self.epoch, i)))
+        composed = None
+        if self.augment and rng.random() < float(self.cfg.get("recompose", 0.0)):
+            composed = self._recomposed(rng)
+        img, boxes, labels = composed or self._read(self.records[i])
         min_size = None
         if self.augment:
-            img, boxes = Augment(rng)(img, boxes)
+            stretch = self.cfg.get("stretch")
+            img, boxes = Augment(rng, stretch=tuple(stretch) if stretch else None)(img, boxes)
             if self.cfg.get("min_size_jitter"):
                 min_size = rng.choice(self.cfg["min_size_jitter"])
         img, boxes, _ = resize(img, boxes, self.cfg["resize"], min_size)
@@ -100,7 +122,7 @@ class TrainDataset(Dataset):
         t = torch.from_numpy(np.asarray(img, np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
         target = {
             "boxes": torch.from_numpy(boxes[keep].astype(np.float32)).reshape(-1, 4),
-            "labels": torch.from_numpy(rec.labels[keep].astype(np.int64)),
+            "labels": torch.from_numpy(labels[keep].astype(np.int64)),
         }
         return t, target
 
@@ -442,6 +464,10 @@ def fit(
             dist.barrier()
         if out_of_time:
             break
+    if main and val_records and tc.validate and cfg.get("test_sizes") and (run_dir / "best.pt").is_file():
+        tuned = tune_input_size(run_dir / "best.pt", val_records, device, cfg["test_sizes"])
+        score_thresh = tuned["score_thresh"]
+        emit({"event": "tuned", **tuned})
     summary = {
         "status": "done",
         "time_budget_reached": out_of_time,
@@ -454,6 +480,41 @@ def fit(
     emit({"event": "done", **summary})
     _cleanup(distributed)
     return summary
+
+
+def tune_input_size(path: str | os.PathLike, records: list[Record], device: torch.device, sizes) -> dict:
+    """Choose the input short side that reads numbers best on held-out photos, and store it.
+
+    A detector trained with scale jitter often reads small photos best a little above its
+    training size. Each size in ``sizes`` is scored with its own tuned score threshold; the
+    best number accuracy wins (then mAP, then the smaller size). The checkpoint at ``path`` is
+    rewritten with the chosen size and threshold. Returns the choice and every size's scores.
+    """
+    model, cfg, blob = load_detector(path)
+    if cfg["resize"].get("mode") != "keep":
+        raise TrainingError("input-size tuning needs an aspect-keeping resize")
+    model.to(device)
+    tried = []
+    for size in sorted({int(v) for v in sizes}):
+        trial = {**cfg, "resize": {**cfg["resize"], "min_size": size}}
+        pred = Predictor.from_model(model, trial, device, 0.5)
+        m = evaluate_results(records, list(pred.predict_paths([r.path for r in records])), None)
+        tried.append(
+            {
+                "min_size": size,
+                **{k: m[k] for k in ("mAP", "AP50", "AP75", "number_accuracy", "score_thresh")},
+            }
+        )
+    best = max(tried, key=lambda t: (round(t["number_accuracy"], 9), round(t["mAP"], 9), -t["min_size"]))
+    cfg = {**cfg, "resize": {**cfg["resize"], "min_size": best["min_size"]}}
+    extra = {k: v for k, v in blob.items() if k not in ("format", "version", "preset", "config", "model")}
+    extra.update(
+        score_thresh=best["score_thresh"],
+        metrics={k: best[k] for k in ("mAP", "AP50", "AP75", "number_accuracy")},
+        tuned_sizes=tried,
+    )
+    save_checkpoint(path, model, cfg, **extra)
+    return {"min_size": best["min_size"], "score_thresh": best["score_thresh"], "tried": tried}
 
 
 def _quiet_worker(_worker_id: int) -> None:

@@ -258,6 +258,12 @@ class TrainingService(QObject):
         elif kind == "epoch":
             self._log(f"epoch {ev['epoch']}: loss {ev['loss']:.3f}, held-out mAP {ev.get('mAP', 0):.3f}")
             self.epoch_done.emit(ev)
+        elif kind == "tuned":
+            best = next((t for t in ev.get("tried", []) if t.get("min_size") == ev.get("min_size")), {})
+            self._log(
+                f"input size {ev.get('min_size')} px chosen on the held-out photos "
+                f"(number accuracy {best.get('number_accuracy', 0):.3f}, threshold {ev.get('score_thresh')})"
+            )
         elif kind in ("done", "stopped"):
             self._end = ev
             self._log(f"run {kind}")

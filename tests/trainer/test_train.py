@@ -56,6 +56,15 @@ def test_loss_falls_and_files_are_written(tmp_path, synth_set):
     assert {"mAP", "AP50", "number_accuracy", "lr", "seconds"} <= set(rows[0])
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 6
+    # the input size is chosen on the held-out photos after training and stored with the model
+    tuned = next(e for e in events if e["event"] == "tuned")
+    assert [t["min_size"] for t in tuned["tried"]] == [80, 96, 112, 128]
+    best = max(t["number_accuracy"] for t in tuned["tried"])
+    chosen = next(t for t in tuned["tried"] if t["min_size"] == tuned["min_size"])
+    assert chosen["number_accuracy"] == best
+    blob = torch.load(out / "best.pt", weights_only=True)
+    assert blob["config"]["resize"]["min_size"] == tuned["min_size"]
+    assert blob["score_thresh"] == tuned["score_thresh"] == summary["score_thresh"]
     assert any(e["event"] == "progress" and e["eta_seconds"] is not None for e in events)
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model_config"]["preset"] == "default"
