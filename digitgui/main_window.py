@@ -285,7 +285,7 @@ class MainWindow(QMainWindow):
             row = self.doc.row_of(r.key)
             if row is None:
                 continue
-            pred = None if r.error else Prediction(r.boxes, r.scores, r.digits)
+            pred = None if r.error else Prediction(r.boxes, r.scores, r.digits, r.model)
             items.append((row, pred, (r.width, r.height), r.error))
         self.doc.set_predictions(items)
 
@@ -430,6 +430,6 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.store.flush()
-        self.inference.shutdown()
+        self.inference.close()
         self.loader.shutdown()
         super().closeEvent(event)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal
 
-from trainer.paths import DEFAULT_MODEL
+from trainer.paths import DEFAULT_MODEL, model_fingerprint
 
 from . import dialogs, settings
 from .model_registry import DEFAULT_KEY, ModelInfo, ModelRegistry
@@ -34,7 +34,8 @@ class ModelControl(QObject):
         self.spec = model_spec
         self.registry = ModelRegistry(registry_root())
         self.dock = None
-        self.stale: set[str] = set()
+        self.stale: set[str] = set()  # images whose predictions another model made
+        self.current_id = self._fingerprint()
         window.inference.results.connect(self._on_results)
         window.doc.reset.connect(self._on_reset)
         act = window.actions_by_name["repredict"]
@@ -59,14 +60,32 @@ class ModelControl(QObject):
         path = DEFAULT_MODEL if self.spec == "default" else Path(self.spec)
         return path if path.is_file() else None
 
+    def _fingerprint(self) -> str:
+        path = self.current_model_path()
+        return model_fingerprint(path) if path is not None else ""
+
+    def _find_stale(self, unknown_too: bool) -> None:
+        """Images whose predictions a different model file made (the tags survive restarts).
+
+        ``unknown_too``: untagged predictions count as stale too (right after a switch, all
+        predictions on screen came from an earlier model).
+        """
+        cur = self.current_id
+        self.stale = {
+            e.name
+            for e in self.win.doc.entries
+            if e.pred is not None and (e.pred.model or unknown_too) and e.pred.model != cur
+        }
+
     def switch_to(self, info: ModelInfo) -> None:
         """Use another model; what the old one predicted is marked stale (one click re-predicts)."""
         spec = "default" if info.key == DEFAULT_KEY else str(info.path)
         if spec == self.spec:
             return
         self.spec = spec
+        self.current_id = self._fingerprint()
         doc = self.win.doc
-        self.stale = {e.name for e in doc.entries if e.pred is not None}
+        self._find_stale(unknown_too=True)
         self.win.inference.switch_model(spec)
         if doc.folder is not None:
             settings.set_folder_model(doc.folder, info.key)
@@ -95,23 +114,29 @@ class ModelControl(QObject):
     def _on_results(self, results) -> None:
         if self.stale:
             before = len(self.stale)
-            self.stale.difference_update(r.key for r in results)
+            self.stale.difference_update(r.key for r in results if not r.error and r.model == self.current_id)
             if len(self.stale) != before:
                 self.stale_changed.emit(len(self.stale))
 
     def _on_reset(self) -> None:
-        """A folder was opened: forget stale marks and use the model chosen for it before."""
-        self.stale.clear()
-        self.stale_changed.emit(0)
+        """A folder was opened: use the model chosen for it before, and mark what others predicted."""
         doc = self.win.doc
+        if doc.folder is not None:
+            key = settings.folder_model(doc.folder)
+            if key and key != self.current_model_key():
+                info = self.registry.find(key)
+                if info is not None:
+                    self.switch_to(info)
+        self._find_stale(unknown_too=False)
+        self.stale_changed.emit(len(self.stale))
+        if self.stale:
+            self.win.statusBar().showMessage(
+                f"{len(self.stale)} images show predictions of another model "
+                "(Model ▸ Re-predict stale images).",
+                15000,
+            )
         if doc.folder is None:
             return
-        key = settings.folder_model(doc.folder)
-        if key and key != self.current_model_key():
-            info = self.registry.find(key)
-            if info is not None:
-                self.switch_to(info)
-                self.stale.clear()
         if self.dock is not None:
             self.dock.refresh(models=True)
 

@@ -209,6 +209,7 @@ def write_predictions(path: Path, entries: list[ImageEntry]) -> None:
         else np.zeros((0, 4), np.float32),
         "scores": np.concatenate([e.pred.scores for e in done]).astype(np.float32) if done else np.zeros(0),
         "digits": np.concatenate([e.pred.digits for e in done]).astype(np.int8) if done else np.zeros(0),
+        "models": np.asarray([e.pred.model for e in done], dtype=str),
     }
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -223,14 +224,18 @@ def read_predictions(path: Path) -> dict[str, tuple[Prediction, tuple[int, int]]
         with np.load(path, allow_pickle=False) as z:
             names, counts, sizes = z["names"], z["counts"], z["sizes"]
             boxes, scores, digits = z["boxes"], z["scores"], z["digits"].astype(np.int64)
+            models = z["models"].tolist() if "models" in z.files else [""] * len(names)
     except (OSError, ValueError, KeyError, EOFError) as exc:
         log.warning("ignoring unreadable prediction cache %s: %s", path, exc)
         return {}
     out = {}
     ends = np.cumsum(counts)
     starts = ends - counts
-    for name, s, e, size in zip(names.tolist(), starts.tolist(), ends.tolist(), sizes.tolist()):
-        out[name] = (Prediction(boxes[s:e], scores[s:e], digits[s:e]), (int(size[0]), int(size[1])))
+    for name, s, e, size, model in zip(
+        names.tolist(), starts.tolist(), ends.tolist(), sizes.tolist(), models
+    ):
+        pred = Prediction(boxes[s:e], scores[s:e], digits[s:e], str(model))
+        out[name] = (pred, (int(size[0]), int(size[1])))
     return out
 
 

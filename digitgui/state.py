@@ -70,6 +70,7 @@ class Prediction:
     boxes: np.ndarray  # (N, 4) xywh float32, original pixels
     scores: np.ndarray  # (N,) float32
     digits: np.ndarray  # (N,) int64 0..9
+    model: str = ""  # fingerprint of the model that made them ("" when unknown)
 
     @staticmethod
     def empty() -> Prediction:

@@ -143,9 +143,22 @@ def load_coco(ann_path: str | Path, images_dir: str | Path, check_files: bool = 
     for rec in records.values():
         rec.boxes = np.asarray(rec.boxes, np.float32).reshape(-1, 4)
         rec.labels = np.asarray(rec.labels, np.int64)
-    for w in warnings:
-        log.warning(w)
+    _log_summary(ann_path, warnings)
     return CocoDigits(list(records.values()), warnings, ann_path)
+
+
+def _log_summary(ann_path: Path, warnings: list[str], shown: int = 3) -> None:
+    """Log a few warnings and count the rest by kind (SVHN alone has dozens of clipped boxes)."""
+    for w in warnings[:shown]:
+        log.warning("%s: %s", ann_path.name, w)
+    rest = warnings[shown:]
+    if rest:
+        kinds: dict[str, int] = {}
+        for w in rest:
+            kind = w.rsplit(": ", 1)[-1]
+            kinds[kind] = kinds.get(kind, 0) + 1
+        detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+        log.warning("%s: %d more warnings (%s)", ann_path.name, len(rest), detail)
 
 
 def _as_int(v) -> int | None:

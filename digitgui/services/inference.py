@@ -19,6 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from trainer.errors import DigitError
+from trainer.paths import model_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Result:
     scores: object
     digits: object
     error: str | None
+    model: str = ""  # fingerprint of the model file that made this result
 
 
 class _Worker(QObject):
@@ -61,6 +63,7 @@ class _Worker(QObject):
         super().__init__()
         self.model_spec, self.device = model, device
         self.predictor = None
+        self.fingerprint = ""
         self.lock = threading.Lock()
         self.urgent: deque[Request] = deque()
         self.bulk: deque[Request] = deque()
@@ -78,6 +81,7 @@ class _Worker(QObject):
             if self.device in ("auto", "cpu"):
                 torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
             self.predictor = Predictor(self.model_spec, device=self.device, batch_size=CHUNK, num_workers=0)
+            self.fingerprint = model_fingerprint(self.predictor.model_path)
         except DigitError as exc:
             self.failed.emit(str(exc))
             return
@@ -123,6 +127,7 @@ class _Worker(QObject):
                         res.scores,
                         res.digits,
                         res.error,
+                        self.fingerprint,
                     )
                 )
         except Exception as exc:  # noqa: BLE001 - keep the worker alive, report per image
@@ -133,7 +138,20 @@ class _Worker(QObject):
                 return
             log.exception("prediction failed")
             r = batch[0]
-            out = [Result(r.generation, r.job, r.key, 0, 0, None, None, None, f"prediction failed: {exc}")]
+            out = [
+                Result(
+                    r.generation,
+                    r.job,
+                    r.key,
+                    0,
+                    0,
+                    None,
+                    None,
+                    None,
+                    f"prediction failed: {exc}",
+                    self.fingerprint,
+                )
+            ]
         if out and not cancelled():
             self.results.emit(out)
 
@@ -165,6 +183,7 @@ class InferenceService(QObject):
         self._job_started = 0.0
         self._pending_urgent: list[Request] = []
         self._finishing: list[QThread] = []  # threads shut down while busy, kept until they end
+        self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -174,7 +193,7 @@ class InferenceService(QObject):
 
     def start(self) -> None:
         """Start the worker thread and load the model there (returns at once)."""
-        if self._thread is not None:
+        if self._thread is not None or self._closed:
             return
         self._thread = QThread()
         self._thread.setObjectName("inference")
@@ -209,6 +228,11 @@ class InferenceService(QObject):
             )
         self._thread = None
         self.available = False
+
+    def close(self) -> None:
+        """Shut down for good: a start queued before the window closed must not revive it."""
+        self._closed = True
+        self.shutdown()
 
     def switch_model(self, model: str) -> None:
         """Load another model: the worker restarts with it and queued work is dropped."""

@@ -185,3 +185,10 @@ def test_annotations_inside_folder_are_found(qtbot, window, tmp_path, synth_mast
     window.open_folder(folder)
     assert window.doc.gt_source == (folder / name).resolve()
     assert all(e.has_gt and e.layer.status == Status.LABELLED for e in window.doc.entries)
+
+
+def test_window_closed_before_its_event_loop_ran_starts_no_worker(qtbot, make_window):
+    win = make_window(show=False)
+    win.close()  # the worker start queued by the constructor has not run yet
+    qtbot.wait(100)
+    assert win.inference._thread is None and not win.inference.available

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 
 from digitgui import dialogs, project_store
 from digitgui.state import Status
+from trainer.paths import model_fingerprint
 
 
 def _draw_labelled(qtbot, win, rect, key):
@@ -67,7 +68,7 @@ def test_autosave_close_reopen_restores_everything(qtbot, make_window, plain_fol
     )
 
 
-def test_prediction_cache_survives_reopen(qtbot, make_window, plain_folder):
+def test_prediction_cache_survives_reopen(qtbot, make_window, plain_folder, model_path, tmp_path):
     win = make_window()
     win.open_folder(plain_folder)
     wait_model(qtbot, win)
@@ -83,6 +84,30 @@ def test_prediction_cache_survives_reopen(qtbot, make_window, plain_folder):
         assert e.pred is not None
         assert e.pred.scores.tolist() == pytest.approx(preds[e.name].scores.tolist(), abs=1e-6)
         assert win2.doc.status(win2.doc.row_of(e.name)) == Status.PREDICTED
+        assert e.pred.model == model_fingerprint(model_path) != ""
+    assert not win2.models.stale and not win2.actions_by_name["repredict"].isEnabled()
+    win2.close()
+
+    # another model file: the cached predictions are known to be someone else's after a restart
+    import torch
+
+    from trainer.model import build_detector, save_checkpoint
+    from trainer.presets import get_preset
+
+    torch.manual_seed(1)
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, build_detector(get_preset("default")), get_preset("default"), score_thresh=0.0)
+    win3 = make_window(other)
+    win3.open_folder(plain_folder)
+    n = len(win3.doc.entries)
+    assert win3.models.stale == {e.name for e in win3.doc.entries}
+    act = win3.actions_by_name["repredict"]
+    assert act.isEnabled() and act.text() == f"&Re-predict {n} stale images"
+    wait_model(qtbot, win3)
+    with qtbot.waitSignal(win3.inference.job_finished, timeout=30000):
+        assert win3.models.repredict_stale() == n
+    qtbot.waitUntil(lambda: not win3.models.stale, timeout=5000)
+    assert not act.isEnabled()
 
 
 def test_corrupt_project_is_kept_aside(qtbot, make_window, plain_folder, isolated_user_dirs):

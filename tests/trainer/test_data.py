@@ -89,6 +89,21 @@ def test_unknown_category_outside_and_zero_size_boxes(tmp_path):
     np.testing.assert_allclose(rec.boxes[0], [35, 0, 40, 8])
 
 
+def test_many_warnings_are_logged_as_a_summary(tmp_path, caplog):
+    anns = [{"id": i, "image_id": 1, "bbox": [35, -2, 10, 10], "category_id": 2} for i in range(30)]
+    anns.append({"id": 99, "image_id": 1, "bbox": [5, 5, 0, 4], "category_id": 2})
+    p, d = _write(tmp_path, _coco(anns))
+    with caplog.at_level("WARNING", logger="trainer.data"):
+        c = load_coco(p, d)
+    assert len(c.warnings) == 31  # the full list stays available to callers
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 4
+    assert (
+        lines[-1]
+        == "ann.json: 28 more warnings (27 box outside the image; clipped, 1 zero-size box; dropped)"
+    )
+
+
 def test_file_name_escaping_the_folder_is_refused(tmp_path):
     p, d = _write(tmp_path, _coco([], images=[{"id": 1, "file_name": "../secret.png"}]))
     with pytest.raises(AnnotationError, match="escapes"):
