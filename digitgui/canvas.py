@@ -306,7 +306,10 @@ class Canvas(CanvasKeys, QGraphicsView):
         if item is None:
             return
         if mode == "move":
-            item.set_preview(rect0.translated(p - start))
+            r = rect0.translated(p - start)
+            item.set_preview(
+                QRectF(*self.doc.shift_inside(self.doc.current, (r.x(), r.y(), r.width(), r.height())))
+            )
         else:
             item.set_preview(resized(rect0, handle, p))
 
@@ -341,7 +344,7 @@ class Canvas(CanvasKeys, QGraphicsView):
         if r == rect0 or r.width() < 1 or r.height() < 1:
             item.set_preview(None)
             return
-        new = self.doc.change_box(key, rect=(r.x(), r.y(), r.width(), r.height()))
+        new = self.doc.change_box(key, rect=(r.x(), r.y(), r.width(), r.height()), move=mode == "move")
         self.set_selected(new)
 
     def _show_prompt(self, key: int) -> None:

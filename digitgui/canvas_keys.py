@@ -82,7 +82,9 @@ class CanvasKeys:
         s = self.doc.find_shown(self.selected)
         if s is None:
             return
-        new = self.doc.change_box(self.selected, merge="nudge", rect=(s.x + dx, s.y + dy, s.w, s.h))
+        new = self.doc.change_box(
+            self.selected, merge="nudge", move=True, rect=(s.x + dx, s.y + dy, s.w, s.h)
+        )
         self.set_selected(new)
 
 

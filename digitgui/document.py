@@ -189,9 +189,10 @@ class Document(QObject):
         self._push(row, state.with_box(self.entries[row].layer, box), f"Add box {shown}", ("new", box.id))
         return box.id
 
-    def change_box(self, key: int, merge: str | None = None, **changes) -> int:
+    def change_box(self, key: int, merge: str | None = None, move: bool = False, **changes) -> int:
         """Move/resize (``rect=``) or relabel (``digit=``) a shown box; returns its (new) key.
 
+        ``move=True``: the box keeps its size and stops at the image edges (a resize is clipped).
         A prediction that is changed becomes a checked box with a new key.
         """
         row = self.current
@@ -199,7 +200,8 @@ class Document(QObject):
         if self.find_shown(key, row) is None:
             return key
         if "rect" in changes:
-            x, y, w, h = self._clip(row, changes.pop("rect"))
+            rect = changes.pop("rect")
+            x, y, w, h = self._clip(row, self.shift_inside(row, rect) if move else rect)
             changes.update(x=x, y=y, w=w, h=h)
         layer, new_key = state.with_box_changed(entry, key, self.next_box_id(), **changes)
         if "digit" in changes:
@@ -229,6 +231,15 @@ class Document(QObject):
             return
         layer = state.reviewed(self.entries[row], self.threshold, self.next_box_id)
         self._push(row, layer, f"Review {self.entries[row].name}")
+
+    def shift_inside(self, row: int, rect) -> tuple[float, float, float, float]:
+        """Slide a rectangle (keeping its size) until it lies inside the image of ``row``."""
+        x, y, w, h = (float(v) for v in rect)
+        size = self.entries[row].size
+        if not size:
+            return x, y, w, h
+        w, h = min(w, float(size[0])), min(h, float(size[1]))
+        return min(max(0.0, x), size[0] - w), min(max(0.0, y), size[1] - h), w, h
 
     def _clip(self, row: int, rect) -> tuple[float, float, float, float]:
         x, y, w, h = (float(v) for v in rect)

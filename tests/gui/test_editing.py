@@ -74,13 +74,13 @@ def test_move_resize_nudge_relabel_delete(qtbot, editing):
     (b2,) = checked(win)
     assert (b2.x, b2.y) == pytest.approx((b1.x, b1.y), abs=0.01)
     assert b2.w - b1.w == pytest.approx(15, abs=1.5) and b2.h - b1.h == pytest.approx(10, abs=1.5)
-    # nudge three times right, once down with Shift (10 px): nudges of one box merge
+    # nudge three times right, once up with Shift (10 px): nudges of one box merge
     count = win.doc.undo_stack.count()
     for _ in range(3):
         qtbot.keyClick(win.canvas, Qt.Key.Key_Right)
-    qtbot.keyClick(win.canvas, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Up, Qt.KeyboardModifier.ShiftModifier)
     (b3,) = checked(win)
-    assert (b3.x - b2.x, b3.y - b2.y) == pytest.approx((3, 10), abs=0.01)
+    assert (b3.x - b2.x, b3.y - b2.y) == pytest.approx((3, -10), abs=0.01)
     assert win.doc.undo_stack.count() == count + 1
     # relabel with a digit key
     qtbot.keyClick(win.canvas, Qt.Key.Key_8)
@@ -214,3 +214,22 @@ def test_zoom_fit_actual_and_pan(qtbot, editing):
     assert (c.horizontalScrollBar().value(), c.verticalScrollBar().value()) == (h1 - 20, v1 + 10)
     assert win.doc.current_entry.layer.status != Status.REVIEWED
     assert win.doc.undo_stack.count() == 0  # panning is not an edit
+
+
+def test_moving_past_the_edge_stops_there_and_keeps_the_size(qtbot, editing):
+    win = editing
+    width, height = win.doc.current_entry.size
+    draw_box(qtbot, win, (20, 20, 30, 40))
+    qtbot.keyClick(win.canvas, Qt.Key.Key_4)
+    (b0,) = checked(win)
+    drag(qtbot, win.canvas, (30, 30), (30 + width, 30 + height))  # far past the bottom-right corner
+    (b1,) = checked(win)
+    assert (b1.w, b1.h) == pytest.approx((b0.w, b0.h), abs=0.01)
+    assert (b1.x + b1.w, b1.y + b1.h) == pytest.approx((width, height), abs=0.01)
+    for _ in range(3):  # nudging against the edge neither moves nor shrinks it
+        qtbot.keyClick(win.canvas, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    (b2,) = checked(win)
+    assert (b2.x, b2.y, b2.w, b2.h) == pytest.approx((b1.x, b1.y, b1.w, b1.h), abs=0.01)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    (b3,) = checked(win)
+    assert b3.x == pytest.approx(b2.x - 10, abs=0.01) and b3.w == pytest.approx(b0.w, abs=0.01)
