@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self.canvas.selection_changed.connect(self.box_list.select_key)
         self.box_list.box_selected.connect(self._select_box)
         self.image_list.row_activated.connect(self.doc.set_current)
+        self.image_list.review_requested.connect(self.review_and_next)
         self.store.failed.connect(lambda m: self.message("warning", m))
         self.inference.ready.connect(self._on_model_ready)
         self.inference.failed.connect(self._on_model_failed)

@@ -159,6 +159,10 @@ def test_space_reviews_and_opens_next(qtbot, editing):
     win.doc.undo_stack.undo()
     assert win.doc.entry(first).layer.status == Status.NOT_SEEN
     assert win.doc.current == first  # undo goes back to the image it changes
+    # Space works the same while the image list has the focus
+    win.image_list.view.setFocus()
+    qtbot.keyClick(win.image_list.view, Qt.Key.Key_Space)
+    assert win.doc.entry(first).layer.status == Status.REVIEWED and win.doc.current == first + 1
 
 
 def test_navigation_keys_and_next_unreviewed(qtbot, editing):
