@@ -430,7 +430,7 @@ class MainWindow(QMainWindow):
         if not self.models.may_close():
             event.ignore()
             return
-        self.store.flush()
+        self.store.close()
         self.inference.close()
         self.loader.shutdown()
         super().closeEvent(event)

@@ -20,11 +20,12 @@ import logging
 import os
 import stat
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal
 
 from trainer.export import atomic_write_bytes, atomic_write_text
 
@@ -167,49 +168,73 @@ def _keep_aside_safely(path: Path) -> str:
         return f"It could not be renamed aside ({exc}) and will not be overwritten."
 
 
+class ProjectSerializer:
+    """The project JSON, re-encoding only the images whose work changed since the last call.
+
+    Layers are immutable, so an unchanged ``layer`` object means unchanged boxes: with 13,000
+    reviewed images an autosave after one edit encodes one image, not all of them.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[Layer, tuple, str]] = {}
+
+    def text(self, entries: list[ImageEntry], current: str | None, threshold: float, gt: Path | None) -> str:
+        parts: list[str] = []
+        cache: dict[str, tuple[Layer, tuple, str]] = {}
+        for e in entries:
+            status = _SAVED_STATUSES.get(e.layer.status)
+            if status is None:
+                continue
+            extra = (e.size, e.image_id)
+            hit = self._cache.get(e.name)
+            if hit is not None and hit[0] is e.layer and hit[1] == extra:
+                frag = hit[2]
+            else:
+                rec: dict = {
+                    "id": e.image_id,
+                    "status": status,
+                    "boxes": [[b.x, b.y, b.w, b.h, b.digit, round(b.score, 5)] for b in e.layer.boxes],
+                }
+                if e.layer.suppressed:
+                    rec["suppressed"] = sorted(e.layer.suppressed)
+                if e.size:
+                    rec["size"] = list(e.size)
+                frag = json.dumps(e.name) + ":" + json.dumps(rec, separators=(",", ":"))
+            cache[e.name] = (e.layer, extra, frag)
+            parts.append(frag)
+        self._cache = cache
+        head = {
+            "format": FORMAT,
+            "version": VERSION,
+            "current": current,
+            "threshold": round(threshold, 4),
+            "gt_source": str(gt) if gt else None,
+            "errors": {e.name: e.error for e in entries if e.error},
+        }
+        return json.dumps(head, separators=(",", ":"))[:-1] + ',"images":{' + ",".join(parts) + "}}"
+
+
 def project_json(entries: list[ImageEntry], current: str | None, threshold: float, gt: Path | None) -> str:
     """Serialise the person's work (images with edits or reviews, read errors, view state)."""
-    images = {}
-    for e in entries:
-        status = _SAVED_STATUSES.get(e.layer.status)
-        if status is None:
-            continue
-        rec: dict = {
-            "id": e.image_id,
-            "status": status,
-            "boxes": [[b.x, b.y, b.w, b.h, b.digit, round(b.score, 5)] for b in e.layer.boxes],
-        }
-        if e.layer.suppressed:
-            rec["suppressed"] = sorted(e.layer.suppressed)
-        if e.size:
-            rec["size"] = list(e.size)
-        images[e.name] = rec
-    blob = {
-        "format": FORMAT,
-        "version": VERSION,
-        "current": current,
-        "threshold": round(threshold, 4),
-        "gt_source": str(gt) if gt else None,
-        "images": images,
-        "errors": {e.name: e.error for e in entries if e.error},
-    }
-    return json.dumps(blob, separators=(",", ":"))
+    return ProjectSerializer().text(entries, current, threshold, gt)
 
 
-def write_predictions(path: Path, entries: list[ImageEntry]) -> None:
-    """Atomically write every image's raw detections as one compressed-free npz."""
-    done = [e for e in entries if e.pred is not None]
-    counts = np.asarray([len(e.pred.scores) for e in done], np.int32)
+PredictionItem = tuple[str, tuple[int, int] | None, Prediction]  # image name, size, detections
+
+
+def write_predictions(path: Path, items: list[PredictionItem]) -> None:
+    """Atomically write images' raw detections (``(name, size, prediction)``) as one npz."""
+    preds = [p for _n, _s, p in items]
     arrays = {
-        "names": np.asarray([e.name for e in done], dtype=str),
-        "counts": counts,
-        "sizes": np.asarray([e.size or (0, 0) for e in done], np.int32).reshape(-1, 2),
-        "boxes": np.concatenate([e.pred.boxes for e in done]).astype(np.float32)
-        if done
+        "names": np.asarray([n for n, _s, _p in items], dtype=str),
+        "counts": np.asarray([len(p.scores) for p in preds], np.int32),
+        "sizes": np.asarray([s or (0, 0) for _n, s, _p in items], np.int32).reshape(-1, 2),
+        "boxes": np.concatenate([p.boxes for p in preds]).astype(np.float32)
+        if preds
         else np.zeros((0, 4), np.float32),
-        "scores": np.concatenate([e.pred.scores for e in done]).astype(np.float32) if done else np.zeros(0),
-        "digits": np.concatenate([e.pred.digits for e in done]).astype(np.int8) if done else np.zeros(0),
-        "models": np.asarray([e.pred.model for e in done], dtype=str),
+        "scores": np.concatenate([p.scores for p in preds]).astype(np.float32) if preds else np.zeros(0),
+        "digits": np.concatenate([p.digits for p in preds]).astype(np.int8) if preds else np.zeros(0),
+        "models": np.asarray([p.model for p in preds], dtype=str),
     }
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -239,11 +264,25 @@ def read_predictions(path: Path) -> dict[str, tuple[Prediction, tuple[int, int]]
     return out
 
 
+def _write(kind: str, location: Location, write, *args) -> tuple[str, Location, str | None]:
+    """Run a file write on the saver thread; never raises (the outcome goes back to the UI)."""
+    try:
+        write(*args)
+    except Exception as exc:  # noqa: BLE001 - every failure must reach the user, not the thread
+        return kind, location, str(exc)
+    return kind, location, None
+
+
 class ProjectStore(QObject):
-    """Autosaves a :class:`~digitgui.document.Document` (debounced, atomic)."""
+    """Autosaves a :class:`~digitgui.document.Document` (debounced, atomic).
+
+    The JSON is built on the UI thread (incrementally, see :class:`ProjectSerializer`); the
+    writes, with their fsync, run on one saver thread in order. :meth:`flush` waits for them.
+    """
 
     saved = Signal(str)  # path of the project file written
     failed = Signal(str)  # a message for the user
+    _written = Signal()  # a write finished on the saver thread
 
     def __init__(self, doc, delay_ms: int = 400, predictions_delay_ms: int = 3000) -> None:
         super().__init__(doc)
@@ -254,6 +293,11 @@ class ProjectStore(QObject):
         self._pred_timer = QTimer(self, singleShot=True, interval=predictions_delay_ms)
         self._pred_timer.timeout.connect(self.save_predictions)
         self._paused = False
+        self._serializer = ProjectSerializer()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
+        self._inflight: list[Future] = []
+        self._closed = False
+        self._written.connect(self._collect, Qt.ConnectionType.QueuedConnection)
         doc.edited.connect(self._schedule)
         doc.predictions_changed.connect(self._schedule_predictions)
 
@@ -261,6 +305,7 @@ class ProjectStore(QObject):
         """Save future changes to ``location`` (None: nothing is open)."""
         self.flush()
         self.location = location
+        self._serializer = ProjectSerializer()
 
     def _schedule(self) -> None:
         if self.location is not None and not self._paused:
@@ -274,42 +319,67 @@ class ProjectStore(QObject):
         """While paused (loading a folder), changes are not saved."""
         self._paused = paused
 
-    def save_project(self) -> bool:
+    def _submit(self, kind: str, write, *args) -> None:
+        if self._closed:  # after close(): write at once, on this thread
+            fut: Future = Future()
+            fut.set_result(_write(kind, self.location, write, *args))
+            self._inflight.append(fut)
+            self._collect()
+            return
+        fut = self._pool.submit(_write, kind, self.location, write, *args)
+        self._inflight.append(fut)
+        fut.add_done_callback(lambda _f: self._written.emit())
+
+    def save_project(self) -> None:
         self._timer.stop()
         if self.location is None:
-            return False
+            return
         doc = self.doc
         cur = doc.current_entry.name if doc.current_entry else None
-        text = project_json(doc.entries, cur, doc.threshold, doc.gt_source)
-        try:
-            atomic_write_text(self.location.project, text)
-        except OSError as exc:
-            if self.location.in_user_data:
-                self.failed.emit(f"Autosave failed: {exc}")
-                return False
-            d = user_project_dir(self.location.folder)
-            self.location = Location(self.location.folder, d / PROJECT_NAME, d / PREDICTIONS_NAME, True)
-            self.failed.emit(f"Cannot write to the folder ({exc}); saving the project in {d} instead.")
-            return self.save_project()
-        self.saved.emit(str(self.location.project))
-        return True
+        text = self._serializer.text(doc.entries, cur, doc.threshold, doc.gt_source)
+        self._submit("project", atomic_write_text, self.location.project, text)
 
     def save_predictions(self) -> None:
         self._pred_timer.stop()
         if self.location is None:
             return
-        try:
-            write_predictions(self.location.predictions, self.doc.entries)
-        except OSError as exc:
-            log.warning("could not save the prediction cache: %s", exc)
+        items = [(e.name, e.size, e.pred) for e in self.doc.entries if e.pred is not None]
+        self._submit("predictions", write_predictions, self.location.predictions, items)
+
+    def _collect(self) -> None:
+        """Report finished writes, in order (UI thread)."""
+        while self._inflight and self._inflight[0].done():
+            kind, location, error = self._inflight.pop(0).result()
+            if kind == "predictions":
+                if error:
+                    log.warning("could not save the prediction cache: %s", error)
+            elif error is None:
+                self.saved.emit(str(location.project))
+            elif location.in_user_data:
+                self.failed.emit(f"Autosave failed: {error}")
+            elif self.location is not None and self.location == location:
+                d = user_project_dir(location.folder)
+                self.location = Location(location.folder, d / PROJECT_NAME, d / PREDICTIONS_NAME, True)
+                self.failed.emit(f"Cannot write to the folder ({error}); saving the project in {d} instead.")
+                self.save_project()
+                self.save_predictions()
 
     def flush(self) -> None:
-        """Write pending changes now (before closing or switching folders)."""
+        """Write pending changes now and wait for them (before closing or switching folders)."""
         if self._timer.isActive():
             self.save_project()
         if self._pred_timer.isActive():
             self.save_predictions()
+        while self._inflight:  # a failed write may queue another one in the user data folder
+            self._inflight[0].result()
+            self._collect()
+
+    def close(self) -> None:
+        """Flush, then end the saver thread (the window is closing)."""
+        self.flush()
+        self._closed = True
+        self._pool.shutdown(wait=True)
 
     @property
     def pending(self) -> bool:
-        return self._timer.isActive()
+        return self._timer.isActive() or bool(self._inflight)

@@ -197,3 +197,34 @@ def test_ground_truth_is_loaded_never_overwritten(qtbot, make_window, dataset, m
     assert len(fixed.getAnnIds()) == len(coco["annotations"]) - 1
     qtbot.waitUntil(lambda: (dataset / project_store.PROJECT_NAME).is_file(), timeout=2000)
     assert hashlib.sha256(gt.read_bytes()).hexdigest() == digest
+
+
+def test_autosave_encodes_only_the_images_that_changed(monkeypatch):
+    from pathlib import Path
+
+    from digitgui.state import Box, ImageEntry, Layer
+
+    entries = [
+        ImageEntry(
+            f"{i}.png",
+            Path(f"{i}.png"),
+            i,
+            (60, 30),
+            Layer(boxes=(Box(i + 1, 1.0, 2.0, 10.0, 20.0, i % 10, 1.0),), status=Status.REVIEWED),
+        )
+        for i in range(50)
+    ]
+    ser = project_store.ProjectSerializer()
+    first = ser.text(entries, "3.png", 0.5, None)
+    assert json.loads(first) == json.loads(project_store.project_json(entries, "3.png", 0.5, None))
+    encoded = []
+    real = project_store.json.dumps
+    monkeypatch.setattr(project_store.json, "dumps", lambda obj, **kw: encoded.append(obj) or real(obj, **kw))
+    entries[7].layer = Layer(boxes=(Box(99, 5.0, 5.0, 8.0, 16.0, 4, 1.0),), status=Status.EDITED)
+    second = ser.text(entries, "7.png", 0.6, None)
+    records = [o for o in encoded if isinstance(o, dict) and "boxes" in o]
+    assert len(records) == 1 and records[0]["boxes"] == [[5.0, 5.0, 8.0, 16.0, 4, 1.0]]
+    blob = json.loads(second)
+    assert blob["current"] == "7.png" and blob["threshold"] == 0.6 and len(blob["images"]) == 50
+    assert blob["images"]["7.png"]["status"] == "edited"
+    assert blob == json.loads(project_store.project_json(entries, "7.png", 0.6, None))
