@@ -325,12 +325,13 @@ class MainWindow(QMainWindow):
         if not len(self.doc):
             self.message("warning", "Open a folder first.")
             return
-        out = settings.export_folder()
+        out = settings.export_folder(self.doc.folder)
         if choose or not out:
-            out = dialogs.choose_folder(self, "Export to folder", out or str(self.doc.folder.parent))
+            start = out or settings.last_export_folder() or str(self.doc.folder.parent)
+            out = dialogs.choose_folder(self, "Export to folder", start)
             if not out:
                 return
-            settings.set_export_folder(Path(out))
+            settings.set_export_folder(self.doc.folder, Path(out))
         if self._export_job is not None:
             self.message("info", "An export is already running.")
             return

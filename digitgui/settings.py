@@ -28,12 +28,24 @@ def add_recent_folder(folder: Path) -> None:
     s.setValue("recent_folders", items[:MAX_RECENT])
 
 
-def export_folder() -> str | None:
+def export_folder(dataset: Path) -> str | None:
+    """Where this image folder's results were last exported (None: ask first).
+
+    Per image folder, so exporting a second dataset never silently overwrites the first one's
+    pred.json and pred.csv.
+    """
+    value = settings().value(f"export_folders/{_folder_key(dataset)}", "")
+    return str(value) if value else None
+
+
+def last_export_folder() -> str | None:
+    """The most recent export folder of any dataset (where the folder dialog starts)."""
     value = settings().value("export_folder", "")
     return str(value) if value else None
 
 
-def set_export_folder(folder: Path) -> None:
+def set_export_folder(dataset: Path, folder: Path) -> None:
+    settings().setValue(f"export_folders/{_folder_key(dataset)}", str(folder))
     settings().setValue("export_folder", str(folder))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import pytest
 from guihelpers import drag, wait_model, wait_shown
@@ -45,7 +46,7 @@ def test_export_predicts_missing_and_writes_valid_files(
     assert reviewed.layer.status == Status.REVIEWED
     assert any(e.pred is None for e in win.doc.entries)  # export must predict these first
     summary = _export(qtbot, win)
-    assert len(asked) == 1 and settings.export_folder() == str(out)
+    assert len(asked) == 1 and settings.export_folder(dataset) == str(out)
     assert all(e.pred is not None or e.error for e in win.doc.entries)
     assert summary.images == 8 and summary.reviewed == 1 and summary.unreadable == 1
     assert any(str(out) in t and "pred.json" in t for _lvl, t in isolated_user_dirs) or any(
@@ -80,11 +81,18 @@ def test_export_predicts_missing_and_writes_valid_files(
     # a second export reuses the remembered folder (no dialog)
     _export(qtbot, win)
     assert len(asked) == 1
+    # another image folder asks again (starting in the last export folder), never overwriting
+    other = tmp_path / "other_photos"
+    shutil.copytree(dataset, other)
+    win.open_folder(other)
+    wait_shown(qtbot, win)
+    _export(qtbot, win)
+    assert len(asked) == 2 and asked[1][2] == str(out)
 
 
 def test_fully_reviewed_export_scores_perfectly(qtbot, window, plain_folder, tmp_path, monkeypatch):
     out = tmp_path / "out"
-    settings.set_export_folder(out)
+    settings.set_export_folder(plain_folder, out)
     win = window
     win.open_folder(plain_folder)
     wait_shown(qtbot, win)
@@ -123,7 +131,7 @@ def test_export_without_model_writes_minus_one(
     assert not win.actions_by_name["predict_all"].isEnabled()
     win.open_folder(plain_folder)
     out = tmp_path / "out"
-    settings.set_export_folder(out)
+    settings.set_export_folder(plain_folder, out)
     summary = _export(qtbot, win)
     assert summary.not_predicted == len(win.doc)
     assert json.loads((out / "pred.json").read_text()) == []

@@ -43,7 +43,7 @@ def test_svhn_valid_open_predict_review_export(qtbot, window, tmp_path, monkeypa
     qtbot.keyClick(win.canvas, Qt.Key.Key_Space)
     assert d.entry(0).layer.status == Status.REVIEWED and d.current == 1
     out = tmp_path / "export"
-    settings.set_export_folder(out)
+    settings.set_export_folder(d.folder, out)
     with qtbot.waitSignal(win.export_finished, timeout=170000) as sig:
         win.export()
     assert not isinstance(sig.args[0], str), sig.args[0]
