@@ -35,9 +35,10 @@ def main() -> None:
     import torch
 
     from trainer.data import load_coco
+    from trainer.errors import DigitError
     from trainer.evaluate import evaluate
     from trainer.export import atomic_write_text
-    from trainer.model import load_detector, save_checkpoint
+    from trainer.model import load_detector, read_checkpoint, save_checkpoint
     from trainer.predict import Predictor
 
     torch.set_num_threads(2)
@@ -45,6 +46,14 @@ def main() -> None:
     run_cfg = json.loads((a.run / "config.json").read_text())
     rows = list(csv.DictReader((a.run / "metrics.csv").open()))
     seconds = sum(float(r["seconds"]) for r in rows)
+    init = run_cfg["train_config"].get("init")
+    parent = None
+    if init:  # warm-started: keep the lineage and the training time accumulated so far
+        try:
+            parent = read_checkpoint(ROOT / init if not Path(init).is_absolute() else init).get("card")
+        except DigitError:
+            parent = None
+    prev = (parent or {}).get("training", {})
     card = {
         "name": a.out.stem,
         "preset": cfg["preset"],
@@ -59,7 +68,12 @@ def main() -> None:
             "best_epoch": blob.get("epoch"),
             "seconds": round(seconds),
             "hardware": a.hardware,
+            "warm_start": init,
+            "total_seconds": round(seconds + prev.get("total_seconds", prev.get("seconds", 0))),
         },
+        "previous": parent,
+        "input_min_size": cfg["resize"].get("min_size"),
+        "tuned_sizes": blob.get("tuned_sizes"),
         "score_thresh": blob.get("score_thresh"),
         "holdout_metrics": blob.get("metrics"),
         "licence": "Trained partly on SVHN photos, which are for non-commercial use only; "
