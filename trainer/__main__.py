@@ -129,6 +129,7 @@ def cmd_train(a) -> int:
         workers=a.workers,
         log_every=a.log_every,
         holdout=a.holdout,
+        max_seconds=a.max_minutes * 60 if a.max_minutes else None,
     )
     stopper = _Stopper()
 

@@ -235,3 +235,43 @@ def test_compare_with_scores_old_and_new_on_the_same_photos(tmp_path, synth_set,
     for side in ("old", "new"):
         assert set(cmp[side]) == {"mAP", "AP50", "AP75", "number_accuracy", "score_thresh"}
     assert cmp["old"]["score_thresh"] == 0.0  # the random model keeps its own threshold
+
+
+def test_max_minutes_ends_the_run(tmp_path, synth_set, capsys):
+    from trainer.__main__ import main
+
+    rc = main(
+        _train_args(
+            synth_set, tmp_path / "run", "--epochs", "50", "--batch-size", "8", "--max-minutes", "0.05"
+        )
+    )
+    assert rc == 0
+    events = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    done = next(e for e in events if e["event"] == "done")
+    assert done["time_budget_reached"] is True and done["epoch"] < 50
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["train_config"]["max_seconds"] == pytest.approx(3.0)
+
+
+def test_time_budget_anneals_the_learning_rate_over_the_budget():
+    from trainer.engine import _make_scheduler
+
+    cfg = {"schedule": {"kind": "warmup_cosine", "warmup_iters": 4, "eta_min": 1e-5}}
+    clock = {"frac": 0.0}
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.AdamW([p], lr=1e-3)
+    sched, unit = _make_scheduler(opt, cfg, epochs=1000, iters_per_epoch=10, time_frac=lambda: clock["frac"])
+    assert unit == "iter"
+    for _ in range(4):  # warm-up
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-3)
+    lrs = []
+    for frac in (0.25, 0.5, 0.75, 1.0, 1.5):  # 1000 epochs are far away; the budget is not
+        clock["frac"] = frac
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == sorted(lrs, reverse=True)
+    assert lrs[1] == pytest.approx(1e-5 + (1e-3 - 1e-5) * 0.5, rel=1e-3)
+    assert lrs[3] == lrs[4] == pytest.approx(1e-5)
