@@ -135,9 +135,7 @@ class ModelControl(QObject):
                 "(Model ▸ Re-predict stale images).",
                 15000,
             )
-        if doc.folder is None:
-            return
-        if self.dock is not None:
+        if doc.folder is not None and self.dock is not None:
             self.dock.refresh(models=True)
 
     # ---------------------------------------------------------------- training dock
