@@ -224,6 +224,10 @@ def fit(
     epochs = tc.epochs or cfg["epochs"]
     batch_size = tc.batch_size or cfg["batch_size"]
     lr = tc.lr or cfg["optimizer"]["lr"]
+    # Fine-tuning with small batches: batch statistics of a few images (padded to one size)
+    # swing wildly, and one odd batch can spike the loss 30x. Keep the running statistics of
+    # the model we start from; the BatchNorm scales and shifts still train.
+    freeze_bn = bool(tc.init) and batch_size < 8
     _seed_everything(tc.seed + rank)
 
     model = build_detector(cfg, tc.backbone_weights if resume_blob is None else None)
@@ -306,6 +310,7 @@ def fit(
         "val_images": len(val_records),
         "epochs": epochs,
         "batch_size": batch_size,
+        "frozen_bn_stats": freeze_bn,
         "lr": lr,
         "device": str(device),
         "world_size": world,
@@ -342,6 +347,10 @@ def fit(
         if sampler is not None:
             sampler.set_epoch(epoch)
         model.train()
+        if freeze_bn:
+            for m in model.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         t_epoch = time.perf_counter()
         sums = {k: 0.0 for k in ("loss", *LOSS_KEYS)}
         n_ok, skipped, seen = 0, 0, 0

@@ -275,3 +275,26 @@ def test_time_budget_anneals_the_learning_rate_over_the_budget():
     assert lrs == sorted(lrs, reverse=True)
     assert lrs[1] == pytest.approx(1e-5 + (1e-3 - 1e-5) * 0.5, rel=1e-3)
     assert lrs[3] == lrs[4] == pytest.approx(1e-5)
+
+
+def _bn_means(state: dict) -> torch.Tensor:
+    return torch.cat([v.float().flatten() for k, v in state.items() if k.endswith("running_mean")])
+
+
+@pytest.mark.parametrize("batch, frozen", [(4, True), (8, False)])
+def test_small_batch_fine_tuning_keeps_batchnorm_statistics(tmp_path, synth_set, random_model, batch, frozen):
+    events = []
+    out = tmp_path / "run"
+    fit(_tc(synth_set, out, batch_size=batch, init=str(random_model)), events.append)
+    assert events[0]["frozen_bn_stats"] is frozen
+    before = _bn_means(torch.load(random_model, weights_only=True)["model"])
+    after = _bn_means(torch.load(out / "last.pt", weights_only=True)["model"])
+    assert torch.equal(before, after) is frozen
+    weights_before = torch.load(random_model, weights_only=True)["model"]
+    weights_after = torch.load(out / "last.pt", weights_only=True)["model"]
+    bn_scale = next(
+        k
+        for k in weights_before
+        if k.endswith(".weight") and k.replace("weight", "running_mean") in weights_before
+    )
+    assert not torch.equal(weights_before[bn_scale], weights_after[bn_scale])  # scales still train
