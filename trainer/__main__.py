@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -141,10 +142,17 @@ def cmd_train(a) -> int:
     if a.exit_with_parent:
         _watch_parent(stopper)
 
-    if a.json_progress:
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    if not rank0:  # under torchrun one stream speaks: rank 0's
 
         def on_event(ev: dict) -> None:
-            print(json.dumps(ev, default=str), flush=True)
+            pass
+    elif a.json_progress:
+
+        def on_event(ev: dict) -> None:
+            # one write per event: a line must never be split by another process's output
+            sys.stdout.write(json.dumps(ev, default=str) + "\n")
+            sys.stdout.flush()
     else:
         state = {"bar": None}
 
@@ -184,7 +192,7 @@ def cmd_train(a) -> int:
 
     try:
         summary = fit(tc, on_event, stopper)
-        if a.compare_with and summary["status"] == "done" and (val or a.holdout):
+        if rank0 and a.compare_with and summary["status"] == "done" and (val or a.holdout):
             on_event({"event": "compare", **_compare(a.compare_with, summary["best"], tc)})
     except DigitError as exc:
         if a.json_progress:
@@ -199,7 +207,6 @@ def cmd_train(a) -> int:
 
 def _watch_parent(stopper) -> None:
     """Stop cleanly if the process that started us dies (no orphaned trainings)."""
-    import os
     import threading
     import time
 
