@@ -321,10 +321,7 @@ class ProjectStore(QObject):
 
     def _submit(self, kind: str, write, *args) -> None:
         if self._closed:  # after close(): write at once, on this thread
-            fut: Future = Future()
-            fut.set_result(_write(kind, self.location, write, *args))
-            self._inflight.append(fut)
-            self._collect()
+            self._report(*_write(kind, self.location, write, *args))
             return
         fut = self._pool.submit(_write, kind, self.location, write, *args)
         self._inflight.append(fut)
@@ -349,20 +346,22 @@ class ProjectStore(QObject):
     def _collect(self) -> None:
         """Report finished writes, in order (UI thread)."""
         while self._inflight and self._inflight[0].done():
-            kind, location, error = self._inflight.pop(0).result()
-            if kind == "predictions":
-                if error:
-                    log.warning("could not save the prediction cache: %s", error)
-            elif error is None:
-                self.saved.emit(str(location.project))
-            elif location.in_user_data:
-                self.failed.emit(f"Autosave failed: {error}")
-            elif self.location is not None and self.location == location:
-                d = user_project_dir(location.folder)
-                self.location = Location(location.folder, d / PROJECT_NAME, d / PREDICTIONS_NAME, True)
-                self.failed.emit(f"Cannot write to the folder ({error}); saving the project in {d} instead.")
-                self.save_project()
-                self.save_predictions()
+            self._report(*self._inflight.pop(0).result())
+
+    def _report(self, kind: str, location: Location, error: str | None) -> None:
+        if kind == "predictions":
+            if error:
+                log.warning("could not save the prediction cache: %s", error)
+        elif error is None:
+            self.saved.emit(str(location.project))
+        elif location.in_user_data:
+            self.failed.emit(f"Autosave failed: {error}")
+        elif self.location is not None and self.location == location:
+            d = user_project_dir(location.folder)
+            self.location = Location(location.folder, d / PROJECT_NAME, d / PREDICTIONS_NAME, True)
+            self.failed.emit(f"Cannot write to the folder ({error}); saving the project in {d} instead.")
+            self.save_project()
+            self.save_predictions()
 
     def flush(self) -> None:
         """Write pending changes now and wait for them (before closing or switching folders)."""

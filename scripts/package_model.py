@@ -50,7 +50,7 @@ def main() -> None:
     parent = None
     if init:  # warm-started: keep the lineage and the training time accumulated so far
         try:
-            parent = read_checkpoint(ROOT / init if not Path(init).is_absolute() else init).get("card")
+            parent = read_checkpoint(ROOT / init).get("card")  # an absolute init stays as it is
         except DigitError:
             parent = None
     prev = (parent or {}).get("training", {})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
@@ -98,7 +97,7 @@ def cmd_synth(a) -> int:
 
 
 def cmd_train(a) -> int:
-    from .engine import TrainConfig, _Stopper, fit
+    from .engine import TrainConfig, _dist_info, _Stopper, fit
 
     if a.config:  # a recipe file: its values fill every option not given on the command line
         defaults = vars(_parser().parse_args(["train", "--out", "x"]))
@@ -142,12 +141,7 @@ def cmd_train(a) -> int:
     if a.exit_with_parent:
         _watch_parent(stopper)
 
-    rank0 = int(os.environ.get("RANK", "0")) == 0
-    if not rank0:  # under torchrun one stream speaks: rank 0's
-
-        def on_event(ev: dict) -> None:
-            pass
-    elif a.json_progress:
+    if a.json_progress:
 
         def on_event(ev: dict) -> None:
             # one write per event: a line must never be split by another process's output
@@ -192,7 +186,7 @@ def cmd_train(a) -> int:
 
     try:
         summary = fit(tc, on_event, stopper)
-        if rank0 and a.compare_with and summary["status"] == "done" and (val or a.holdout):
+        if _dist_info()[0] == 0 and a.compare_with and summary["status"] == "done" and (val or a.holdout):
             on_event({"event": "compare", **_compare(a.compare_with, summary["best"], tc)})
     except DigitError as exc:
         if a.json_progress:
@@ -207,6 +201,7 @@ def cmd_train(a) -> int:
 
 def _watch_parent(stopper) -> None:
     """Stop cleanly if the process that started us dies (no orphaned trainings)."""
+    import os
     import threading
     import time
 
