@@ -92,6 +92,7 @@ class Predictor:
         device: str = "auto",
         batch_size: int = 8,
         num_workers: int | None = None,
+        amp: bool = True,
     ) -> None:
         self.model_path = resolve_model_path(model)
         self.model, self.cfg, blob = load_detector(self.model_path)
@@ -99,6 +100,7 @@ class Predictor:
         self.model.to(self.device)
         self.batch_size = max(1, int(batch_size))
         self.num_workers = num_workers
+        self.amp = amp  # fp16 autocast on CUDA
         self.score_thresh = float(blob.get("score_thresh", self.cfg.get("score_thresh", 0.5)))
         self.card = blob.get("card", {})
 
@@ -108,6 +110,7 @@ class Predictor:
         self = cls.__new__(cls)
         self.model_path, self.model, self.cfg, self.device = None, model, cfg, device
         self.batch_size, self.num_workers, self.score_thresh, self.card = batch_size, 0, score_thresh, {}
+        self.amp = True
         return self
 
     @property
@@ -121,7 +124,7 @@ class Predictor:
     @torch.inference_mode()
     def _run(self, tensors: list[torch.Tensor]) -> list[dict]:
         tensors = [t.to(self.device, non_blocking=True) for t in tensors]
-        if self.device.type == "cuda":
+        if self.device.type == "cuda" and self.amp:
             with torch.autocast("cuda", dtype=torch.float16):
                 out = self.model(tensors)
         else:
