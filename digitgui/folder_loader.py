@@ -7,7 +7,7 @@ predicted, so a folder of 13,000 photos opens in a fraction of a second.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from trainer.data import load_coco
@@ -15,7 +15,7 @@ from trainer.errors import DigitError
 from trainer.imageio import leading_id, list_images
 
 from .project_store import Location, ProjectData, read_predictions, read_project
-from .state import Box, ImageEntry, Layer, Status
+from .state import Box, ImageEntry, Layer, Status, resolve_legacy
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class OpenedFolder:
     gt_source: Path | None = None
     messages: list[str] = field(default_factory=list)
     gt_warnings: int = 0
+    needs_save: bool = False  # the project read was converted or completed: write it back soon
 
 
 def find_ground_truth(folder: Path) -> Path | None:
@@ -133,6 +134,15 @@ def open_folder(
             e.pred = pred
             if size[0] > 0 and e.size is None:
                 e.size = size
+        legacy = project.legacy_suppressed.get(p.name)
+        if legacy and p.name in project.layers:
+            # a version-1 project hid predictions by index: turn them into spots where the
+            # predictions they name are known, else when the first predictions arrive
+            if e.pred is not None:
+                e.layer = replace(e.layer, hidden=e.layer.hidden | resolve_legacy(legacy, e.pred))
+                out.needs_save = True
+            else:
+                e.legacy_suppressed = legacy
         e.error = project.errors.get(p.name)
         entries.append(e)
     _renumber(entries)
@@ -156,4 +166,4 @@ def _renumber(entries: list[ImageEntry]) -> None:
             for b in e.layer.boxes:
                 boxes.append(Box(n, b.x, b.y, b.w, b.h, b.digit, b.score))
                 n += 1
-            e.layer = Layer(tuple(boxes), e.layer.suppressed, e.layer.status)
+            e.layer = Layer(tuple(boxes), e.layer.hidden, e.layer.status)

@@ -163,6 +163,8 @@ class MainWindow(QMainWindow):
         self._quiet_threshold = False
         self.store.bind(opened.location)
         self.store.pause(False)
+        if opened.needs_save:
+            self.store.save_project()
         self._show_editor(True)
         settings.add_recent_folder(opened.folder)
         self.start_page.set_recent(settings.recent_folders())

@@ -29,14 +29,14 @@ from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal
 
 from trainer.export import atomic_write_bytes, atomic_write_text
 
-from .state import Box, ImageEntry, Layer, Prediction, Status
+from .state import Box, ImageEntry, Layer, Prediction, Rect, Status, spot
 
 log = logging.getLogger(__name__)
 
 PROJECT_NAME = ".digitstudio.json"
 PREDICTIONS_NAME = ".digitstudio.predictions.npz"
 FORMAT = "digitstudio-project"
-VERSION = 1
+VERSION = 2  # 2: emptied spots are saved as rectangles ("hidden"); 1 saved indices ("suppressed")
 _SAVED_STATUSES = {Status.EDITED: "edited", Status.REVIEWED: "reviewed"}
 _STATUS_BY_NAME = {v: k for k, v in _SAVED_STATUSES.items()}
 
@@ -88,6 +88,7 @@ class ProjectData:
     """What a project file restores."""
 
     layers: dict[str, Layer] = field(default_factory=dict)
+    legacy_suppressed: dict[str, frozenset[int]] = field(default_factory=dict)  # version 1 files
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     current: str | None = None
@@ -138,8 +139,10 @@ def read_project(path: Path) -> tuple[ProjectData, list[str]]:
                     raise ValueError(f"bad box {b}")
                 boxes.append(Box(next_id, x, y, w, h, int(digit), score))
                 next_id += 1
-            suppressed = frozenset(int(i) for i in rec.get("suppressed", []))
-            data.layers[str(name)] = Layer(tuple(boxes), suppressed, status)
+            data.layers[str(name)] = Layer(tuple(boxes), parse_hidden(rec.get("hidden", [])), status)
+            legacy = frozenset(int(i) for i in rec.get("suppressed", []))
+            if legacy:
+                data.legacy_suppressed[str(name)] = legacy
             if rec.get("size"):
                 w, h = rec["size"]
                 data.sizes[str(name)] = (int(w), int(h))
@@ -159,6 +162,17 @@ def read_project(path: Path) -> tuple[ProjectData, list[str]]:
             f"(first: {bad[0]}). {kept}"
         )
     return data, messages
+
+
+def parse_hidden(items) -> frozenset[Rect]:
+    """Emptied spots from JSON (``[[x, y, w, h], ...]``); raises ValueError on a bad one."""
+    out = set()
+    for r in items:
+        x, y, w, h = (float(v) for v in r)
+        if not (w > 0 and h > 0 and all(np.isfinite((x, y)))):
+            raise ValueError(f"bad hidden spot {r}")
+        out.add(spot((x, y, w, h)))
+    return frozenset(out)
 
 
 def _keep_aside_safely(path: Path) -> str:
@@ -185,7 +199,7 @@ class ProjectSerializer:
             status = _SAVED_STATUSES.get(e.layer.status)
             if status is None:
                 continue
-            extra = (e.size, e.image_id)
+            extra = (e.size, e.image_id, e.legacy_suppressed)
             hit = self._cache.get(e.name)
             if hit is not None and hit[0] is e.layer and hit[1] == extra:
                 frag = hit[2]
@@ -195,8 +209,10 @@ class ProjectSerializer:
                     "status": status,
                     "boxes": [[b.x, b.y, b.w, b.h, b.digit, round(b.score, 5)] for b in e.layer.boxes],
                 }
-                if e.layer.suppressed:
-                    rec["suppressed"] = sorted(e.layer.suppressed)
+                if e.layer.hidden:
+                    rec["hidden"] = [list(r) for r in sorted(e.layer.hidden)]
+                if e.legacy_suppressed:  # not resolvable yet (no predictions): keep them as they were
+                    rec["suppressed"] = sorted(e.legacy_suppressed)
                 if e.size:
                     rec["size"] = list(e.size)
                 frag = json.dumps(e.name) + ":" + json.dumps(rec, separators=(",", ":"))
