@@ -32,6 +32,7 @@ class Document(QObject):
     rows_changed = Signal(int, int)  # rows first..last changed (predictions arrived)
     current_changed = Signal(int)
     threshold_changed = Signal(float)
+    layer_applied = Signal(int)  # an edit, undo or redo set a row's layer (first, before repaints)
     edited = Signal()  # the saved part of the state changed: autosave soon
     predictions_changed = Signal()  # the prediction cache changed
 
@@ -168,8 +169,13 @@ class Document(QObject):
     # ------------------------------------------------------------------ edits (undoable)
 
     def apply_layer(self, row: int, layer: Layer) -> None:
-        """Set one image's checked layer; called by undo commands only."""
+        """Set one image's checked layer; called by undo commands only.
+
+        ``layer_applied`` goes out before anything repaints: the project store journals the
+        edit (fsync'ed) there, so an edit that shows on screen survives a kill.
+        """
         self.entries[row].layer = layer
+        self.layer_applied.emit(row)
         if row != self.current:
             self.current = row
             self.current_changed.emit(row)
