@@ -32,6 +32,7 @@ class Document(QObject):
     rows_changed = Signal(int, int)  # rows first..last changed (predictions arrived)
     current_changed = Signal(int)
     threshold_changed = Signal(float)
+    layer_applied = Signal(int)  # an edit, undo or redo set a row's layer (first, before repaints)
     edited = Signal()  # the saved part of the state changed: autosave soon
     predictions_changed = Signal()  # the prediction cache changed
 
@@ -112,22 +113,24 @@ class Document(QObject):
         """Store model output: (row, prediction, (w, h), error) per image. Not undoable."""
         if not items:
             return
-        replaced_hidden = False
+        resolved = False
         for row, pred, size, error in items:
             e = self.entries[row]
             if error:
                 e.error = error
             else:
-                if e.pred is not None and e.layer.suppressed:
-                    # hidden predictions are remembered by index: new predictions (another model)
-                    # start with none hidden, and undo steps that refer to the old indices go
-                    e.layer = replace(e.layer, suppressed=frozenset())
-                    replaced_hidden = True
+                # hidden spots are places, not detections: they hold for any model's boxes, so
+                # neither the layers nor the undo history change here
                 e.pred, e.error = pred, None
+                if e.legacy_suppressed:
+                    e.layer = replace(
+                        e.layer, hidden=e.layer.hidden | state.resolve_legacy(e.legacy_suppressed, pred)
+                    )
+                    e.legacy_suppressed = frozenset()
+                    resolved = True
                 if size and size[0] > 0:
                     e.size = size
-        if replaced_hidden:
-            self.undo_stack.clear()
+        if resolved:
             self.edited.emit()
         rows = [r for r, *_ in items]
         self.rows_changed.emit(min(rows), max(rows))
@@ -166,8 +169,13 @@ class Document(QObject):
     # ------------------------------------------------------------------ edits (undoable)
 
     def apply_layer(self, row: int, layer: Layer) -> None:
-        """Set one image's checked layer; called by undo commands only."""
+        """Set one image's checked layer; called by undo commands only.
+
+        ``layer_applied`` goes out before anything repaints: the project store journals the
+        edit (fsync'ed) there, so an edit that shows on screen survives a kill.
+        """
         self.entries[row].layer = layer
+        self.layer_applied.emit(row)
         if row != self.current:
             self.current = row
             self.current_changed.emit(row)
@@ -222,7 +230,7 @@ class Document(QObject):
     def delete_box(self, key: int) -> None:
         row = self.current
         if self.find_shown(key, row) is not None:
-            self._push(row, state.without_box(self.entries[row].layer, key), "Delete box")
+            self._push(row, state.without_box(self.entries[row], key), "Delete box")
 
     def mark_reviewed(self, row: int | None = None) -> None:
         """Accept the shown predictions as checked boxes and mark the image reviewed (one step)."""

@@ -7,15 +7,16 @@ predicted, so a folder of 13,000 photos opens in a fraction of a second.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from trainer.data import load_coco
 from trainer.errors import DigitError
 from trainer.imageio import leading_id, list_images
 
-from .project_store import Location, ProjectData, read_predictions, read_project
-from .state import Box, ImageEntry, Layer, Status
+from .journal import JOURNAL_NAME, read_journal
+from .project_store import Location, ProjectData, parse_layer, read_predictions, read_project
+from .state import Box, ImageEntry, Layer, Status, resolve_legacy
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ class OpenedFolder:
     gt_source: Path | None = None
     messages: list[str] = field(default_factory=list)
     gt_warnings: int = 0
+    needs_save: bool = False  # the project read was converted or completed: write it back soon
+    journal_seq: int = 0  # the last edit journal record read (new ones continue from it)
+    replayed: int = 0  # edits restored from the journal (they were not in the project file yet)
 
 
 def find_ground_truth(folder: Path) -> Path | None:
@@ -105,11 +109,13 @@ def open_folder(
     location = Location.for_folder(folder)
     out = OpenedFolder(folder, [], location)
     project = ProjectData()
+    journal = location.journal
     if use_project:
         existing = location.existing_project()
         if existing is not None:
             project, msgs = read_project(existing)
             out.messages += msgs
+            journal = existing.with_name(JOURNAL_NAME)
     if gt is None and project.gt_source and Path(project.gt_source).is_file():
         gt = Path(project.gt_source)
     if gt is None and use_gt:
@@ -133,18 +139,54 @@ def open_folder(
             e.pred = pred
             if size[0] > 0 and e.size is None:
                 e.size = size
+        legacy = project.legacy_suppressed.get(p.name)
+        if legacy and p.name in project.layers:
+            # a version-1 project hid predictions by index: turn them into spots where the
+            # predictions they name are known, else when the first predictions arrive
+            if e.pred is not None:
+                e.layer = replace(e.layer, hidden=e.layer.hidden | resolve_legacy(legacy, e.pred))
+                out.needs_save = True
+            else:
+                e.legacy_suppressed = legacy
         e.error = project.errors.get(p.name)
         entries.append(e)
+    current = project.current
+    if use_project:
+        current = _replay(journal, project.journal_seq, entries, out) or current
     _renumber(entries)
     out.entries = entries
     out.threshold = project.threshold
-    if project.current:
-        out.current = next((i for i, e in enumerate(entries) if e.name == project.current), 0)
+    if current:
+        out.current = next((i for i, e in enumerate(entries) if e.name == current), 0)
     if location.in_user_data:
         out.messages.append(
             f"{folder} is read-only: your work is saved in {location.project.parent} instead."
         )
     return out
+
+
+def _replay(path: Path, after: int, entries: list[ImageEntry], out: OpenedFolder) -> str | None:
+    """Apply the edit journal's records newer than the project file; returns the last current image."""
+    records, last = read_journal(path, after)
+    out.journal_seq = max(after, last)
+    by_name = {e.name: e for e in entries}
+    current = None
+    for rec in records:
+        e = by_name.get(rec.get("image"))
+        try:
+            layer = parse_layer(rec["layer"])
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("skipping edit journal record %s: %s", rec.get("seq"), exc)
+            continue
+        if e is not None:
+            e.layer, e.legacy_suppressed = layer, frozenset()
+            out.replayed += 1
+        if isinstance(rec.get("current"), str):
+            current = rec["current"]
+    if out.replayed:
+        log.info("restored %d edits from %s", out.replayed, path)
+        out.needs_save = True  # write them into the project file, which empties the journal
+    return current
 
 
 def _renumber(entries: list[ImageEntry]) -> None:
@@ -156,4 +198,4 @@ def _renumber(entries: list[ImageEntry]) -> None:
             for b in e.layer.boxes:
                 boxes.append(Box(n, b.x, b.y, b.w, b.h, b.digit, b.score))
                 n += 1
-            e.layer = Layer(tuple(boxes), e.layer.suppressed, e.layer.status)
+            e.layer = Layer(tuple(boxes), e.layer.hidden, e.layer.status)

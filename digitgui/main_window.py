@@ -161,8 +161,10 @@ class MainWindow(QMainWindow):
         self._quiet_threshold = True
         self.doc.load(opened.folder, opened.entries, opened.current, opened.threshold, opened.gt_source)
         self._quiet_threshold = False
-        self.store.bind(opened.location)
+        self.store.bind(opened.location, opened.journal_seq)
         self.store.pause(False)
+        if opened.needs_save:
+            self.store.save_project()
         self._show_editor(True)
         settings.add_recent_folder(opened.folder)
         self.start_page.set_recent(settings.recent_folders())
@@ -170,7 +172,8 @@ class MainWindow(QMainWindow):
             self.message("warning", m)
         n_gt = sum(e.has_gt for e in opened.entries)
         gt = f", ground truth {opened.gt_source.name} ({n_gt} images)" if opened.gt_source else ""
-        self.statusBar().showMessage(f"Opened {opened.folder}: {len(opened.entries)} images{gt}", 10000)
+        back = f"; {opened.replayed} unsaved edits restored" if opened.replayed else ""
+        self.statusBar().showMessage(f"Opened {opened.folder}: {len(opened.entries)} images{gt}{back}", 10000)
         self._on_current(self.doc.current)
         self._update_actions()
         self.canvas.setFocus()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import logging
 import os
@@ -29,14 +30,15 @@ from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal
 
 from trainer.export import atomic_write_bytes, atomic_write_text
 
-from .state import Box, ImageEntry, Layer, Prediction, Status
+from .journal import JOURNAL_NAME, Journal
+from .state import Box, ImageEntry, Layer, Prediction, Rect, Status, spot
 
 log = logging.getLogger(__name__)
 
 PROJECT_NAME = ".digitstudio.json"
 PREDICTIONS_NAME = ".digitstudio.predictions.npz"
 FORMAT = "digitstudio-project"
-VERSION = 1
+VERSION = 2  # 2: emptied spots are saved as rectangles ("hidden"); 1 saved indices ("suppressed")
 _SAVED_STATUSES = {Status.EDITED: "edited", Status.REVIEWED: "reviewed"}
 _STATUS_BY_NAME = {v: k for k, v in _SAVED_STATUSES.items()}
 
@@ -75,6 +77,10 @@ class Location:
         d = user_project_dir(folder)
         return Location(folder, d / PROJECT_NAME, d / PREDICTIONS_NAME, True)
 
+    @property
+    def journal(self) -> Path:
+        return self.project.with_name(JOURNAL_NAME)
+
     def existing_project(self) -> Path | None:
         """The project file to read: the folder's own, else one kept in the user data folder."""
         for p in (self.project, user_project_dir(self.folder) / PROJECT_NAME):
@@ -88,11 +94,13 @@ class ProjectData:
     """What a project file restores."""
 
     layers: dict[str, Layer] = field(default_factory=dict)
+    legacy_suppressed: dict[str, frozenset[int]] = field(default_factory=dict)  # version 1 files
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     current: str | None = None
     threshold: float | None = None
     gt_source: str | None = None
+    journal_seq: int = 0  # the last journal record this file includes
 
 
 def keep_aside(path: Path) -> Path:
@@ -127,19 +135,13 @@ def read_project(path: Path) -> tuple[ProjectData, list[str]]:
     if not isinstance(images, dict):
         bad.append("'images' is not an object")
         images = {}
-    next_id = 1
+    ids = itertools.count(1)
     for name, rec in images.items():
         try:
-            status = _STATUS_BY_NAME[rec["status"]]
-            boxes = []
-            for b in rec.get("boxes", []):
-                x, y, w, h, digit, score = (float(v) for v in b)
-                if not (w > 0 and h > 0 and -1 <= digit <= 9):
-                    raise ValueError(f"bad box {b}")
-                boxes.append(Box(next_id, x, y, w, h, int(digit), score))
-                next_id += 1
-            suppressed = frozenset(int(i) for i in rec.get("suppressed", []))
-            data.layers[str(name)] = Layer(tuple(boxes), suppressed, status)
+            data.layers[str(name)] = parse_layer(rec, _STATUS_BY_NAME, ids)
+            legacy = frozenset(int(i) for i in rec.get("suppressed", []))
+            if legacy:
+                data.legacy_suppressed[str(name)] = legacy
             if rec.get("size"):
                 w, h = rec["size"]
                 data.sizes[str(name)] = (int(w), int(h))
@@ -152,6 +154,8 @@ def read_project(path: Path) -> tuple[ProjectData, list[str]]:
     thr = raw.get("threshold")
     data.threshold = float(thr) if isinstance(thr, (int, float)) and 0 <= thr <= 1 else None
     data.gt_source = raw.get("gt_source") if isinstance(raw.get("gt_source"), str) else None
+    seq = raw.get("journal_seq", 0)
+    data.journal_seq = seq if isinstance(seq, int) and seq > 0 else 0
     if bad:
         kept = _keep_aside_safely(path)
         messages.append(
@@ -159,6 +163,45 @@ def read_project(path: Path) -> tuple[ProjectData, list[str]]:
             f"(first: {bad[0]}). {kept}"
         )
     return data, messages
+
+
+_LAYER_STATUS = {s: s.name.lower() for s in Status}  # the journal records every status
+_LAYER_STATUS_BY_NAME = {v: k for k, v in _LAYER_STATUS.items()}
+
+
+def layer_json(layer: Layer) -> dict:
+    """An image's checked layer as JSON data (the project file's and the journal's record)."""
+    rec: dict = {
+        "status": _LAYER_STATUS[layer.status],
+        "boxes": [[b.x, b.y, b.w, b.h, b.digit, round(b.score, 5)] for b in layer.boxes],
+    }
+    if layer.hidden:
+        rec["hidden"] = [list(r) for r in sorted(layer.hidden)]
+    return rec
+
+
+def parse_layer(rec: dict, statuses: dict[str, Status] = _LAYER_STATUS_BY_NAME, ids=None) -> Layer:
+    """Inverse of :func:`layer_json`; box ids are drawn from ``ids``. Raises on bad data."""
+    ids = ids if ids is not None else itertools.count(1)
+    status = statuses[rec["status"]]
+    boxes = []
+    for b in rec.get("boxes", []):
+        x, y, w, h, digit, score = (float(v) for v in b)
+        if not (w > 0 and h > 0 and -1 <= digit <= 9):
+            raise ValueError(f"bad box {b}")
+        boxes.append(Box(next(ids), x, y, w, h, int(digit), score))
+    return Layer(tuple(boxes), parse_hidden(rec.get("hidden", [])), status)
+
+
+def parse_hidden(items) -> frozenset[Rect]:
+    """Emptied spots from JSON (``[[x, y, w, h], ...]``); raises ValueError on a bad one."""
+    out = set()
+    for r in items:
+        x, y, w, h = (float(v) for v in r)
+        if not (w > 0 and h > 0 and all(np.isfinite((x, y)))):
+            raise ValueError(f"bad hidden spot {r}")
+        out.add(spot((x, y, w, h)))
+    return frozenset(out)
 
 
 def _keep_aside_safely(path: Path) -> str:
@@ -178,25 +221,28 @@ class ProjectSerializer:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[Layer, tuple, str]] = {}
 
-    def text(self, entries: list[ImageEntry], current: str | None, threshold: float, gt: Path | None) -> str:
+    def text(
+        self,
+        entries: list[ImageEntry],
+        current: str | None,
+        threshold: float,
+        gt: Path | None,
+        journal_seq: int = 0,
+    ) -> str:
         parts: list[str] = []
         cache: dict[str, tuple[Layer, tuple, str]] = {}
         for e in entries:
             status = _SAVED_STATUSES.get(e.layer.status)
             if status is None:
                 continue
-            extra = (e.size, e.image_id)
+            extra = (e.size, e.image_id, e.legacy_suppressed)
             hit = self._cache.get(e.name)
             if hit is not None and hit[0] is e.layer and hit[1] == extra:
                 frag = hit[2]
             else:
-                rec: dict = {
-                    "id": e.image_id,
-                    "status": status,
-                    "boxes": [[b.x, b.y, b.w, b.h, b.digit, round(b.score, 5)] for b in e.layer.boxes],
-                }
-                if e.layer.suppressed:
-                    rec["suppressed"] = sorted(e.layer.suppressed)
+                rec: dict = {"id": e.image_id, **layer_json(e.layer)}
+                if e.legacy_suppressed:  # not resolvable yet (no predictions): keep them as they were
+                    rec["suppressed"] = sorted(e.legacy_suppressed)
                 if e.size:
                     rec["size"] = list(e.size)
                 frag = json.dumps(e.name) + ":" + json.dumps(rec, separators=(",", ":"))
@@ -209,6 +255,7 @@ class ProjectSerializer:
             "current": current,
             "threshold": round(threshold, 4),
             "gt_source": str(gt) if gt else None,
+            "journal_seq": journal_seq,
             "errors": {e.name: e.error for e in entries if e.error},
         }
         return json.dumps(head, separators=(",", ":"))[:-1] + ',"images":{' + ",".join(parts) + "}}"
@@ -274,10 +321,13 @@ def _write(kind: str, location: Location, write, *args) -> tuple[str, Location, 
 
 
 class ProjectStore(QObject):
-    """Autosaves a :class:`~digitgui.document.Document` (debounced, atomic).
+    """Autosaves a :class:`~digitgui.document.Document` (debounced, atomic) and journals its edits.
 
-    The JSON is built on the UI thread (incrementally, see :class:`ProjectSerializer`); the
-    writes, with their fsync, run on one saver thread in order. :meth:`flush` waits for them.
+    Every change of a checked layer is appended to the edit journal (:mod:`digitgui.journal`)
+    and fsync'ed at once, on the UI thread, before the widgets repaint. The project JSON is built
+    on the UI thread (incrementally, see :class:`ProjectSerializer`); the writes, with their
+    fsync, run on one saver thread in order, and a written project file that includes every
+    journal record empties the journal. :meth:`flush` waits for the writes.
     """
 
     saved = Signal(str)  # path of the project file written
@@ -295,17 +345,45 @@ class ProjectStore(QObject):
         self._paused = False
         self._serializer = ProjectSerializer()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
-        self._inflight: list[Future] = []
+        self._inflight: list[tuple[Future, int]] = []  # a write and the journal number it covers
         self._closed = False
+        self._journal: Journal | None = None
+        self._journal_failed = False
         self._written.connect(self._collect, Qt.ConnectionType.QueuedConnection)
+        doc.layer_applied.connect(self._journal_edit)
         doc.edited.connect(self._schedule)
         doc.predictions_changed.connect(self._schedule_predictions)
 
-    def bind(self, location: Location | None) -> None:
-        """Save future changes to ``location`` (None: nothing is open)."""
+    def bind(self, location: Location | None, journal_seq: int = 0) -> None:
+        """Save future changes to ``location`` (None: nothing is open).
+
+        ``journal_seq``: the last journal record already read (new records continue from it).
+        """
         self.flush()
+        if self._journal is not None:
+            self._journal.close()
         self.location = location
+        self._journal = Journal(location.journal, journal_seq) if location is not None else None
+        self._journal_failed = False
         self._serializer = ProjectSerializer()
+
+    def _journal_edit(self, row: int) -> None:
+        """Append the new layer of ``row`` to the journal, fsync'ed (UI thread, before repaint)."""
+        if self._journal is None:
+            return
+        doc = self.doc
+        e = doc.entry(row)
+        cur = doc.current_entry.name if doc.current_entry else None
+        try:
+            self._journal.append({"image": e.name, "layer": layer_json(e.layer), "current": cur})
+        except OSError as exc:
+            log.warning("cannot write the edit journal %s: %s", self._journal.path, exc)
+            if not self._journal_failed:
+                self._journal_failed = True
+                self.failed.emit(
+                    f"Cannot write the edit journal ({exc}): edits are saved by autosave only, "
+                    "within a second."
+                )
 
     def _schedule(self) -> None:
         if self.location is not None and not self._paused:
@@ -319,12 +397,12 @@ class ProjectStore(QObject):
         """While paused (loading a folder), changes are not saved."""
         self._paused = paused
 
-    def _submit(self, kind: str, write, *args) -> None:
+    def _submit(self, kind: str, write, *args, seq: int = 0) -> None:
         if self._closed:  # after close(): write at once, on this thread
-            self._report(*_write(kind, self.location, write, *args))
+            self._report(*_write(kind, self.location, write, *args), seq)
             return
         fut = self._pool.submit(_write, kind, self.location, write, *args)
-        self._inflight.append(fut)
+        self._inflight.append((fut, seq))
         fut.add_done_callback(lambda _f: self._written.emit())
 
     def save_project(self) -> None:
@@ -333,8 +411,9 @@ class ProjectStore(QObject):
             return
         doc = self.doc
         cur = doc.current_entry.name if doc.current_entry else None
-        text = self._serializer.text(doc.entries, cur, doc.threshold, doc.gt_source)
-        self._submit("project", atomic_write_text, self.location.project, text)
+        seq = self._journal.seq if self._journal is not None else 0
+        text = self._serializer.text(doc.entries, cur, doc.threshold, doc.gt_source, seq)
+        self._submit("project", atomic_write_text, self.location.project, text, seq=seq)
 
     def save_predictions(self) -> None:
         self._pred_timer.stop()
@@ -345,20 +424,25 @@ class ProjectStore(QObject):
 
     def _collect(self) -> None:
         """Report finished writes, in order (UI thread)."""
-        while self._inflight and self._inflight[0].done():
-            self._report(*self._inflight.pop(0).result())
+        while self._inflight and self._inflight[0][0].done():
+            fut, seq = self._inflight.pop(0)
+            self._report(*fut.result(), seq)
 
-    def _report(self, kind: str, location: Location, error: str | None) -> None:
+    def _report(self, kind: str, location: Location, error: str | None, seq: int = 0) -> None:
         if kind == "predictions":
             if error:
                 log.warning("could not save the prediction cache: %s", error)
         elif error is None:
+            self._compact(location, seq)
             self.saved.emit(str(location.project))
         elif location.in_user_data:
             self.failed.emit(f"Autosave failed: {error}")
         elif self.location is not None and self.location == location:
             d = user_project_dir(location.folder)
             self.location = Location(location.folder, d / PROJECT_NAME, d / PREDICTIONS_NAME, True)
+            if self._journal is not None:
+                self._journal.close()
+            self._journal = Journal(self.location.journal, self._journal.seq if self._journal else 0)
             self.failed.emit(f"Cannot write to the folder ({error}); saving the project in {d} instead.")
             self.save_project()
             self.save_predictions()
@@ -370,12 +454,24 @@ class ProjectStore(QObject):
         if self._pred_timer.isActive():
             self.save_predictions()
         while self._inflight:  # a failed write may queue another one in the user data folder
-            self._inflight[0].result()
+            self._inflight[0][0].result()
             self._collect()
+
+    def _compact(self, location: Location, seq: int) -> None:
+        """A project file including journal records up to ``seq`` is on disk: drop those records."""
+        j = self._journal
+        if j is None or location != self.location or seq != j.seq:
+            return  # newer edits are only in the journal: the next save will cover them
+        try:
+            j.clear()
+        except OSError as exc:  # harmless: the project file says which records it includes
+            log.warning("cannot empty the edit journal %s: %s", j.path, exc)
 
     def close(self) -> None:
         """Flush, then end the saver thread (the window is closing)."""
         self.flush()
+        if self._journal is not None:
+            self._journal.close()
         self._closed = True
         self._pool.shutdown(wait=True)
 

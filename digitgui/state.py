@@ -5,8 +5,13 @@ Each image has two layers:
 * the **checked** layer: boxes a person drew, fixed or accepted (ground truth counts too);
   stored as an immutable tuple of :class:`Box`, so an undo step is just "old tuple, new tuple";
 * the **predicted** layer: the model's raw detections (all scores >= 0.05), never modified.
-  What is shown of it depends on the score threshold, on the indices the user has
-  ``suppressed`` (deleted or turned into checked boxes) and on overlap with checked boxes.
+  What is shown of it depends on the score threshold, on overlap with checked boxes and on the
+  spots the user emptied (``hidden``).
+
+A deleted box is remembered by *where* it was, not by which detection it was: deleting a box
+means "no digit here", so every prediction on that spot (IoU >= :data:`HIDE_IOU`, any digit, any
+model) stays hidden, also after re-prediction by another model. A prediction turned into a
+checked box hides its own spot the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from trainer.numbers import Reading, read_number, suppress_duplicates
 
 UNKNOWN_DIGIT = -1  # a box drawn by hand whose digit has not been typed yet
 DUPLICATE_IOU = 0.5  # a prediction overlapping a checked box this much is not shown
+HIDE_IOU = 0.5  # a prediction overlapping an emptied spot at least this much is not shown
+
+Rect = tuple[float, float, float, float]  # xywh in original image pixels
 
 
 class Status(enum.IntEnum):
@@ -82,7 +90,7 @@ class Layer:
     """The undoable part of an image's state."""
 
     boxes: tuple[Box, ...] = ()
-    suppressed: frozenset[int] = frozenset()
+    hidden: frozenset[Rect] = frozenset()  # spots where the person said "no digit here"
     status: Status = Status.NOT_SEEN
 
 
@@ -98,6 +106,8 @@ class ImageEntry:
     pred: Prediction | None = None
     error: str | None = None
     has_gt: bool = False
+    # hidden predictions of an old project file, by index, until predictions to resolve them arrive
+    legacy_suppressed: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,16 @@ def pred_index(key: int) -> int:
     return -key - 1
 
 
+def spot(rect) -> Rect:
+    """A rectangle as a hidden spot: plain floats, rounded to 1/100 pixel (stable in the sidecar)."""
+    return tuple(round(float(v), 2) for v in rect)
+
+
+def resolve_legacy(indices, pred: Prediction) -> frozenset[Rect]:
+    """Spots of predictions an old project file hid by index (indices out of range are dropped)."""
+    return frozenset(spot(pred.boxes[i]) for i in indices if 0 <= i < len(pred.boxes))
+
+
 def _iou(a: tuple[float, float, float, float], b: np.ndarray) -> np.ndarray:
     """IoU of one xywh box against (N, 4) xywh boxes."""
     if len(b) == 0:
@@ -151,7 +171,13 @@ def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
     pred, layer = entry.pred, entry.layer
     if pred is None or layer.status == Status.REVIEWED or len(pred.scores) == 0:
         return []
-    idx = [int(i) for i in np.nonzero(pred.scores >= threshold)[0] if int(i) not in layer.suppressed]
+    idx = [int(i) for i in np.nonzero(pred.scores >= threshold)[0]]
+    if idx and layer.hidden:
+        b = pred.boxes[np.asarray(idx)].astype(np.float64)
+        on_spot = np.zeros(len(idx), bool)
+        for r in layer.hidden:
+            on_spot |= _iou(r, b) >= HIDE_IOU
+        idx = [i for i, gone in zip(idx, on_spot) if not gone]
     if idx and layer.boxes:
         checked = np.asarray([b.rect for b in layer.boxes], np.float64)
         idx = [i for i in idx if _iou(tuple(pred.boxes[i]), checked).max(initial=0.0) <= DUPLICATE_IOU]
@@ -224,15 +250,22 @@ def with_box_changed(entry: ImageEntry, key: int, new_id: int, **changes) -> tup
     base = Box(new_id, x, y, w, h, int(p.digits[i]), 1.0)
     box = replace(base, **changes)
     layer = replace(
-        layer, boxes=layer.boxes + (box,), suppressed=layer.suppressed | {i}, status=_edited(layer)
+        layer, boxes=layer.boxes + (box,), hidden=layer.hidden | {spot((x, y, w, h))}, status=_edited(layer)
     )
     return layer, new_id
 
 
-def without_box(layer: Layer, key: int) -> Layer:
+def without_box(entry: ImageEntry, key: int) -> Layer:
+    """Delete a shown box: "no digit here", so no prediction on its spot shows any more."""
+    layer = entry.layer
     if key > 0:
-        return replace(layer, boxes=tuple(b for b in layer.boxes if b.id != key), status=_edited(layer))
-    return replace(layer, suppressed=layer.suppressed | {pred_index(key)}, status=_edited(layer))
+        box = next((b for b in layer.boxes if b.id == key), None)
+        if box is None:
+            return layer
+        boxes = tuple(b for b in layer.boxes if b.id != key)
+        return replace(layer, boxes=boxes, hidden=layer.hidden | {spot(box.rect)}, status=_edited(layer))
+    rect = spot(entry.pred.boxes[pred_index(key)])
+    return replace(layer, hidden=layer.hidden | {rect}, status=_edited(layer))
 
 
 def reviewed(entry: ImageEntry, threshold: float, next_id) -> Layer:
@@ -243,4 +276,4 @@ def reviewed(entry: ImageEntry, threshold: float, next_id) -> Layer:
     for i in idx:
         x, y, w, h = (float(v) for v in entry.pred.boxes[i])
         new.append(Box(next_id(), x, y, w, h, int(entry.pred.digits[i]), 1.0))
-    return Layer(layer.boxes + tuple(new), layer.suppressed | frozenset(idx), Status.REVIEWED)
+    return Layer(layer.boxes + tuple(new), layer.hidden, Status.REVIEWED)
