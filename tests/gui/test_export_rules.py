@@ -378,3 +378,55 @@ def test_export_dialog_creates_a_typed_new_folder(qtbot, window, plain_folder, t
     assert not seen, seen
     assert not isinstance(sig.args[0], str), sig.args[0]
     assert target.is_dir() and (target / "pred.json").is_file()
+
+
+# ---------------------------------------------------------------- the other writers
+
+
+def _reviewed_unreadable(qtbot, win, folder):
+    """Open ``folder`` with an unreadable ``0099.png`` marked reviewed (as an older project holds it)."""
+    (folder / "0099.png").write_text("this is not a picture")
+    win.open_folder(folder)
+    wait_model(qtbot, win)
+    row = win.doc.row_of("0099.png")
+    win.doc.set_current(row)
+    qtbot.waitUntil(lambda: bool(win.doc.entry(row).error), timeout=20000)
+    win.doc.mark_reviewed(row)
+    assert win.doc.status(row) == Status.REVIEWED
+    return row
+
+
+def test_save_corrections_leaves_out_unreadable_images(
+    qtbot, window, dataset, monkeypatch, isolated_user_dirs
+):
+    win = window
+    row = _reviewed_unreadable(qtbot, win, dataset)
+    target = dataset.parent / "fixed.json"
+    monkeypatch.setattr(dialogs, "choose_save_file", lambda *a, **k: str(target))
+    win.save_corrections()
+    coco = json.loads(target.read_text())
+    assert all(im["width"] > 0 and im["height"] > 0 for im in coco["images"])
+    assert win.doc.entry(row).image_id not in {im["id"] for im in coco["images"]}
+    assert len(coco["images"]) == len(win.doc) - 1
+    assert any("1 unreadable" in t for _lvl, t in isolated_user_dirs)
+
+
+def test_training_data_leaves_out_unreadable_images(qtbot, window, plain_folder):
+    from digitgui.services.training import build_training_data
+
+    win = window
+    row = _reviewed_unreadable(qtbot, win, plain_folder)
+    wait_predicted(qtbot, win, row=0)
+    win.doc.set_current(0)
+    wait_shown(qtbot, win)
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Space)
+    assert win.doc.status(0) == Status.REVIEWED
+    qtbot.keyClick(win.canvas, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    dock = win.training_dock
+    dock.refresh()
+    assert "1 reviewed images" in dock.counts.text()
+    data = build_training_data(win.doc.entries, win.doc.threshold, dock.plan())  # what Start writes
+    ids = {im["id"] for im in data.train["images"] + data.heldout["images"]}
+    assert ids == {win.doc.entry(0).image_id}
+    assert all(im["width"] > 0 for im in data.train["images"] + data.heldout["images"])
