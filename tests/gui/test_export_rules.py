@@ -428,5 +428,5 @@ def test_training_data_leaves_out_unreadable_images(qtbot, window, plain_folder)
     assert "1 reviewed images" in dock.counts.text()
     data = build_training_data(win.doc.entries, win.doc.threshold, dock.plan())  # what Start writes
     ids = {im["id"] for im in data.train["images"] + data.heldout["images"]}
-    assert ids == {win.doc.entry(0).image_id}
+    assert ids == {win.doc.entry(0).image_id} and win.doc.entry(row).image_id not in ids
     assert all(im["width"] > 0 for im in data.train["images"] + data.heldout["images"])
