@@ -32,6 +32,13 @@ def build_actions(win) -> dict[str, QAction]:
         "open": _action(win, "&Open folder…", win.choose_folder, QKeySequence.StandardKey.Open),
         "samples": _action(win, "Open &sample images", win.open_samples),
         "coco": _action(win, "Open &annotations (COCO)…", win.choose_coco),
+        "save": _action(
+            win,
+            "&Save",
+            win.save_now,
+            QKeySequence.StandardKey.Save,
+            "Save the project now (autosaved anyway)",
+        ),
         "corrections": _action(win, "Save corrections as &COCO…", win.save_corrections),
         "export": _action(
             win, "&Export", win.export, "Ctrl+E", "Write pred.json, pred.csv, annotations.json"
@@ -83,6 +90,7 @@ def build_actions(win) -> dict[str, QAction]:
             "samples",
             "coco",
             None,
+            "save",
             "export",
             "export_to",
             "corrections",

@@ -2,12 +2,13 @@
 
 Messages are non-modal (they never block the event loop); file choosers are modal by nature,
 and tests monkeypatch :func:`choose_folder`, :func:`choose_open_file` and
-:func:`choose_save_file`.
+:func:`choose_save_file`, :func:`choose_output_folder`, :func:`confirm` and :func:`ask`.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
@@ -39,6 +40,32 @@ def choose_folder(parent: QWidget | None, title: str, start: str = "") -> str | 
     return folder or None
 
 
+class _OutputFolderDialog(QFileDialog):
+    """A folder chooser that accepts a folder typed by name that does not exist yet: it creates it."""
+
+    def accept(self) -> None:
+        picked = self.selectedFiles()
+        if picked and not Path(picked[0]).exists():
+            try:
+                Path(picked[0]).mkdir(parents=True)
+            except OSError as exc:
+                QMessageBox.warning(self, self.windowTitle(), f"Cannot create {picked[0]}:\n{exc}")
+                return
+        super().accept()
+
+
+def choose_output_folder(parent: QWidget | None, title: str, start: str = "") -> str | None:
+    """A folder to write into; a new name typed in the dialog is created."""
+    dlg = _OutputFolderDialog(parent, title, start)
+    dlg.setFileMode(QFileDialog.FileMode.Directory)
+    dlg.setOption(QFileDialog.Option.ShowDirsOnly, True)
+    dlg.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # native ones refuse a new name
+    dlg.setLabelText(QFileDialog.DialogLabel.Accept, "Export here")
+    if dlg.exec() != QFileDialog.DialogCode.Accepted or not dlg.selectedFiles():
+        return None
+    return dlg.selectedFiles()[0]
+
+
 def choose_open_file(parent: QWidget | None, title: str, start: str = "", filters: str = "") -> str | None:
     path, _ = QFileDialog.getOpenFileName(parent, title, start, filters)
     return path or None
@@ -55,3 +82,12 @@ def confirm(parent: QWidget | None, title: str, text: str) -> bool:
         parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
     )
     return answer == QMessageBox.StandardButton.Yes
+
+
+def ask(parent: QWidget | None, title: str, text: str, options: list[str]) -> str | None:
+    """A question with several answers (modal; tests monkeypatch it). Returns the one picked, or
+    None when the dialog is closed."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
+    buttons = {box.addButton(o, QMessageBox.ButtonRole.AcceptRole): o for o in options}
+    box.exec()
+    return buttons.get(box.clickedButton())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from trainer.data import load_coco
 from trainer.errors import DigitError
+from trainer.export import written_by_export
 from trainer.imageio import leading_id, list_images
 
 from .journal import JOURNAL_NAME, read_journal
@@ -38,10 +39,18 @@ class OpenedFolder:
     replayed: int = 0  # edits restored from the journal (they were not in the project file yet)
 
 
-def find_ground_truth(folder: Path) -> Path | None:
-    """COCO file of a folder in the dataset layout: ``folder/annotations.json`` or ``../<folder>.json``."""
+def find_ground_truth(folder: Path, skipped: list[Path] | None = None) -> Path | None:
+    """COCO file of a folder in the dataset layout: ``folder/annotations.json`` or ``../<folder>.json``.
+
+    A file an export wrote is results, not ground truth: it is passed over (and added to
+    ``skipped``); *Open annotations* still loads it when the user asks for it.
+    """
     for cand in (folder / "annotations.json", folder.parent / f"{folder.name}.json"):
         if cand.is_file():
+            if written_by_export(cand):
+                if skipped is not None:
+                    skipped.append(cand)
+                continue
             return cand
     return None
 
@@ -119,7 +128,13 @@ def open_folder(
     if gt is None and project.gt_source and Path(project.gt_source).is_file():
         gt = Path(project.gt_source)
     if gt is None and use_gt:
-        gt = find_ground_truth(folder)
+        skipped: list[Path] = []
+        gt = find_ground_truth(folder, skipped)
+        out.messages += [
+            f"{p.name} in {p.parent} was written by a Digit Studio export, so it is not loaded as "
+            "ground truth (File ▸ Open annotations loads it)."
+            for p in skipped
+        ]
     if not use_gt:
         gt = None
     gt_ids, gt_layers, gt_sizes = _gt_layers(gt, folder, out) if gt else ({}, {}, {})

@@ -24,10 +24,17 @@ from .document import Document
 from .folder_loader import open_folder
 from .model_control import ModelControl
 from .project_store import Location, ProjectStore
-from .services.export import ExportJob, ExportSummary, save_corrections
+from .services.export import (
+    ExportJob,
+    ExportSummary,
+    export_conflicts,
+    models_used,
+    save_corrections,
+    unreadable,
+)
 from .services.images import ImageLoader
 from .services.inference import InferenceService, Result
-from .state import Prediction, Status
+from .state import UNKNOWN_DIGIT, Prediction, Status
 from .widgets.box_list import BoxList
 from .widgets.image_list import ImageList
 from .widgets.number_display import NumberDisplay
@@ -255,9 +262,22 @@ class MainWindow(QMainWindow):
         if row < 0:
             return
         e = self.doc.entry(row)
+        if unreadable(e):
+            self.message("info", f"{e.name} cannot be read, so it cannot be reviewed ({e.error}).")
+            return
         if e.pred is None and not e.layer.boxes and not e.error and self.inference.available:
             # accepting "nothing" before the model has answered would record an empty image
             self.statusBar().showMessage("Still predicting this image: review it once its boxes show.", 4000)
+            return
+        unknown = [s for s in self.doc.shown(row) if s.digit == UNKNOWN_DIGIT]
+        if unknown:
+            self.canvas.set_selected(unknown[0].key)
+            n = len(unknown)
+            self.message(
+                "info",
+                f"{n} box{'es' if n > 1 else ''} on {e.name} {'have' if n > 1 else 'has'} no digit yet "
+                "(shown as ?): type its digit or delete it, then review.",
+            )
             return
         nxt = self.image_list.neighbour(row, 1)
         self.doc.mark_reviewed(row)
@@ -324,27 +344,81 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ export
 
     def export(self, choose: bool = False) -> None:
-        """Ctrl+E: write pred.json, pred.csv and annotations.json to the remembered folder."""
+        """Ctrl+E: write pred.json, pred.csv and annotations.json to the remembered folder.
+
+        Never replaces a file an export did not write, asks before replacing an earlier export and
+        before mixing the results of several models.
+        """
         if not len(self.doc):
             self.message("warning", "Open a folder first.")
+            return
+        if self._export_job is not None:
+            self.message("info", "An export is already running.")
             return
         out = settings.export_folder(self.doc.folder)
         if choose or not out:
             start = out or settings.last_export_folder() or str(self.doc.folder.parent)
-            out = dialogs.choose_folder(self, "Export to folder", start)
+            out = dialogs.choose_output_folder(self, "Export to folder", start)
             if not out:
                 return
             settings.set_export_folder(self.doc.folder, Path(out))
-        if self._export_job is not None:
-            self.message("info", "An export is already running.")
-            return
+        out = Path(out)
+        foreign, earlier = export_conflicts(out)
+        if foreign:
+            return self._export_refused(
+                f"Not exported: {', '.join(foreign)} in {out} {'was' if len(foreign) == 1 else 'were'} not "
+                "written by Digit Studio's export, and export never replaces such a file (it may be "
+                "ground truth). Choose another folder with File ▸ Export to…",
+                "warning",
+            )
+        repredict = self._ask_about_models()
+        if repredict is None:
+            return self._export_refused("Export cancelled.")
+        if earlier and not dialogs.confirm(
+            self,
+            "Replace the earlier export?",
+            f"{out} holds an earlier export ({', '.join(earlier)}). Replace it with this one?",
+        ):
+            return self._export_refused(f"Export cancelled: the earlier export in {out} is kept.")
         self.store.flush()
-        job = ExportJob(self.doc, self.inference, Path(out), self)
+        job = ExportJob(self.doc, self.inference, out, self, repredict=repredict, replace_earlier=True)
         job.finished.connect(self._on_export_done)
         job.failed.connect(self._on_export_failed)
         self._export_job = job
         self.statusBar().showMessage(f"Exporting to {out}…")
         job.start()
+
+    def _ask_about_models(self) -> list[int] | None:
+        """When the results come from several models, ask. Returns the rows to re-predict first
+        (empty: export as is), or None when the user cancels."""
+        used = models_used(self.doc.entries)
+        cur = self.models.current_id
+        if self.doc.unlabelled_rows() and self.inference.available:
+            used[cur] += len(self.doc.unlabelled_rows())  # predicted by the current model first
+        if len(used) < 2:
+            return []
+        others = [
+            r
+            for r, e in enumerate(self.doc.entries)
+            if e.pred is not None and e.layer.status != Status.REVIEWED and e.pred.model != cur
+        ]
+        counts = "/".join(str(n) for _m, n in used.most_common())
+        text = (
+            f"The results to export come from {len(used)} models ({counts} images): {len(others)} "
+            f"images were predicted by another model than the one in use ({self.inference.model_desc or 'current'})."
+        )
+        options = ["Export as is", "Cancel"]
+        if self.inference.available:
+            text += f"\n\nRe-predict those {len(others)} images with the current model before exporting?"
+            options.insert(0, "Re-predict and export")
+        answer = dialogs.ask(self, "Results of several models", text, options)
+        if answer is None or answer == "Cancel":
+            return None
+        return others if answer.startswith("Re-predict") else []
+
+    def _export_refused(self, text: str, level: str = "info") -> None:
+        self.message(level, text)
+        self.export_finished.emit(text)
 
     def _on_export_done(self, summary: ExportSummary) -> None:
         self._export_job = None
@@ -366,12 +440,33 @@ class MainWindow(QMainWindow):
         if not path:
             return
         try:
-            target, n_images, n_boxes = save_corrections(self.doc.entries, Path(path), gt)
+            saved = save_corrections(self.doc.entries, Path(path), gt)
         except OSError as exc:
             self.message("error", f"Cannot write {path}: {exc}")
             return
-        note = " (the ground truth file itself is never overwritten)" if target != Path(path) else ""
-        self.message("info", f"Saved {n_images} images, {n_boxes} boxes to {target}{note}.", popup=True)
+        note = " (the ground truth file itself is never overwritten)" if saved.path != Path(path) else ""
+        text = f"Saved {saved.images} images, {saved.boxes} boxes to {saved.path}{note}."
+        if saved.unreadable:
+            text += f"\n{saved.unreadable} unreadable images were left out."
+        if saved.unlabelled_boxes:
+            text += f"\n{saved.unlabelled_boxes} boxes without a digit were left out."
+        self.message("info", text, popup=True)
+
+    def save_now(self) -> None:
+        """Ctrl+S: write the project file now (autosave does it within a second anyway) and say so."""
+        if self.store.location is None:
+            self.statusBar().showMessage("Nothing to save: no folder is open.", 5000)
+            return
+        errors: list[str] = []
+        self.store.failed.connect(errors.append)
+        try:
+            self.store.save_project()
+            self.store.save_predictions()
+            self.store.flush()
+        finally:
+            self.store.failed.disconnect(errors.append)
+        if not errors:
+            self.statusBar().showMessage(f"Saved {self.store.location.project}", 8000)
 
     # ------------------------------------------------------------------ misc
 
@@ -400,6 +495,7 @@ class MainWindow(QMainWindow):
             "export",
             "export_to",
             "corrections",
+            "save",
             "close_folder",
             "review",
             "prev",

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .errors import DigitError
+from .export import DET_THRESH
 
 log = logging.getLogger("trainer")
 
@@ -74,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--model", default="default")
     r.add_argument("--score-thresh", type=float, help="number-reading threshold (default: the model's)")
     r.add_argument(
-        "--det-thresh", type=float, default=0.05, help="lowest score kept in pred.json (low keeps mAP honest)"
+        "--det-thresh",
+        type=float,
+        default=DET_THRESH,
+        help="lowest score kept in pred.json (low keeps mAP honest)",
     )
     r.add_argument("--device", default="auto")
     r.add_argument("--batch-size", type=int, default=16)
@@ -265,7 +269,7 @@ def cmd_eval(a) -> int:
 
 def cmd_predict(a) -> int:
     from .data import folder_records
-    from .export import detection_entries, write_id_map, write_task1_json, write_task2_csv
+    from .export import id_map_text, prediction_entries, task1_text, task2_text, write_outputs
     from .numbers import read_number
     from .predict import Predictor
 
@@ -279,14 +283,16 @@ def cmd_predict(a) -> int:
         if res.error:
             skipped.append(rec.path.name)
             continue
-        keep = res.scores >= a.det_thresh
-        entries += detection_entries(rec.image_id, res.boxes[keep], res.scores[keep], res.digits[keep])
+        entries += prediction_entries(rec.image_id, res.boxes, res.scores, res.digits, a.det_thresh)
         rows.append((rec.image_id, read_number(res.boxes, res.scores, res.digits, thresh).number))
     bar.close()
-    a.out.mkdir(parents=True, exist_ok=True)
-    write_task1_json(a.out / "pred.json", entries)
-    write_task2_csv(a.out / "pred.csv", rows)
-    write_id_map(a.out / "image_ids.csv", [(r.image_id, r.path.name) for r in records])
+    texts = {
+        "pred.json": task1_text(entries),
+        "pred.csv": task2_text(rows),
+        "image_ids.csv": id_map_text([(r.image_id, r.path.name) for r in records]),
+    }
+    # a command line cannot ask: its own earlier output is replaced, anything else never is
+    write_outputs(a.out, texts, replace_earlier=True)
     for name in skipped:
         print(f"warning: skipped unreadable image {name}", file=sys.stderr)
     print(

@@ -35,3 +35,19 @@ class EmptyFolderError(DigitError):
 
 class TrainingError(DigitError):
     """Training cannot go on (non-finite losses, no data, ...)."""
+
+
+class OutputConflictError(DigitError):
+    """Writing results would replace files: ``foreign`` ones export did not write (never replaced),
+    or ``earlier`` ones from a previous export (replaced only when the caller says so)."""
+
+    def __init__(self, folder, foreign: list[str], earlier: list[str]) -> None:
+        self.folder, self.foreign, self.earlier = folder, list(foreign), list(earlier)
+        if self.foreign:
+            msg = (
+                f"{', '.join(self.foreign)} in {folder} {'was' if len(self.foreign) == 1 else 'were'} "
+                "not written by a Digit Studio export and will not be replaced; choose another folder"
+            )
+        else:
+            msg = f"{', '.join(self.earlier)} in {folder} hold an earlier export"
+        super().__init__(msg)

@@ -1,14 +1,32 @@
-"""Writers for task-1 JSON, task-2 CSV and COCO ground truth. Every write is atomic."""
+"""Writers for task-1 JSON, task-2 CSV and COCO ground truth. Every write is atomic.
+
+Results go through :func:`write_outputs`, which marks what it writes in one manifest beside them
+(``digitstudio-export.json``: each file's name and SHA-256). A file is "ours" only when the
+manifest names it with its current hash, so export never replaces a file it did not write (ground
+truth, someone's own results, or an export edited by hand since), and a folder opened later can
+tell its exported ``annotations.json`` from real ground truth. A manifest rather than a marker
+inside each file: task 1 must stay a bare JSON list and task 2 a two-column CSV.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
 import tempfile
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
+
+import numpy as np
+
+from .errors import OutputConflictError
+
+DET_THRESH = 0.05  # lowest score kept in task 1: a COCO mAP is computed over the whole score range
+EXPORT_MARK = "Digit Studio export"
+MANIFEST_NAME = "digitstudio-export.json"
 
 CATEGORIES = [{"id": d + 1, "name": str(d), "supercategory": "digit"} for d in range(10)]
 
@@ -63,28 +81,55 @@ def detection_entries(image_id: int, boxes_xywh, scores, digits) -> list[dict]:
     return out
 
 
-def write_task1_json(path: str | os.PathLike, entries: Iterable[dict]) -> None:
+def prediction_entries(
+    image_id: int, boxes_xywh, scores, digits, det_thresh: float = DET_THRESH
+) -> list[dict]:
+    """Task 1 of a model's raw detections: every one scoring at least ``det_thresh``.
+
+    The one policy for task 1, used by ``python -m trainer predict`` and the app's export alike:
+    the number-reading threshold (the app's slider) never filters what a COCO mAP runs over.
+    """
+    s = np.asarray(scores, np.float64).reshape(-1)
+    keep = np.nonzero(s >= det_thresh)[0]
+    b = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)
+    d = np.asarray(digits, np.int64).reshape(-1)
+    return detection_entries(image_id, b[keep], s[keep], d[keep])
+
+
+def task1_text(entries: Iterable[dict]) -> str:
     """Task 1: a JSON list of COCO detection results."""
-    atomic_write_text(path, json.dumps(list(entries)))
+    return json.dumps(list(entries))
 
 
-def write_task2_csv(path: str | os.PathLike, rows: Iterable[tuple[int, int]]) -> None:
+def task2_text(rows: Iterable[tuple[int, int]]) -> str:
     """Task 2: ``image_id,pred_label``, sorted by image id; -1 where no digit was found."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["image_id", "pred_label"])
     for image_id, label in sorted(rows):
         w.writerow([int(image_id), int(label)])
-    atomic_write_text(path, buf.getvalue())
+    return buf.getvalue()
 
 
-def write_id_map(path: str | os.PathLike, mapping: Iterable[tuple[int, str]]) -> None:
+def id_map_text(mapping: Iterable[tuple[int, str]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["image_id", "file_name"])
     for image_id, name in sorted(mapping):
         w.writerow([int(image_id), name])
-    atomic_write_text(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def write_task1_json(path: str | os.PathLike, entries: Iterable[dict]) -> None:
+    atomic_write_text(path, task1_text(entries))
+
+
+def write_task2_csv(path: str | os.PathLike, rows: Iterable[tuple[int, int]]) -> None:
+    atomic_write_text(path, task2_text(rows))
+
+
+def write_id_map(path: str | os.PathLike, mapping: Iterable[tuple[int, str]]) -> None:
+    atomic_write_text(path, id_map_text(mapping))
 
 
 def coco_ground_truth(images: Iterable[dict], boxes: Iterable[dict]) -> dict:
@@ -111,3 +156,97 @@ def coco_ground_truth(images: Iterable[dict], boxes: Iterable[dict]) -> dict:
 
 def write_coco(path: str | os.PathLike, coco: dict) -> None:
     atomic_write_text(path, json.dumps(coco))
+
+
+def coco_text(coco: dict) -> str:
+    return json.dumps(coco)
+
+
+# ------------------------------------------------------------------ files export wrote itself
+
+
+def _sha256(path: Path) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _read_manifest(folder: Path) -> dict[str, list[str]] | None:
+    """``{file name: [sha256, ...]}`` of the manifest in ``folder``; {} when there is none, None
+    when a file of that name exists but is not our manifest (it is then never replaced)."""
+    path = folder / MANIFEST_NAME
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        files = data["files"]
+        if data.get("written_by") != EXPORT_MARK or not isinstance(files, dict):
+            return None
+        return {str(k): [str(h) for h in (v if isinstance(v, list) else [v])] for k, v in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def written_by_export(path: str | os.PathLike) -> bool:
+    """True when ``path`` is, byte for byte, a file an export wrote (its manifest says so)."""
+    path = Path(path)
+    files = _read_manifest(path.parent) or {}
+    hashes = files.get(path.name)
+    return bool(hashes) and _sha256(path) in hashes
+
+
+def output_conflicts(folder: str | os.PathLike, names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(foreign, earlier): existing files among ``names`` that an export did not write / did write."""
+    folder = Path(folder)
+    manifest = _read_manifest(folder)
+    foreign = [MANIFEST_NAME] if manifest is None else []
+    earlier = []
+    for name in names:
+        path = folder / name
+        if not path.exists():
+            continue
+        if manifest and _sha256(path) in manifest.get(name, []):
+            earlier.append(name)
+        else:
+            foreign.append(name)
+    return foreign, earlier
+
+
+def _write_manifest(folder: Path, files: dict[str, list[str]]) -> None:
+    data = {
+        "written_by": EXPORT_MARK,
+        "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "note": "Files written by a Digit Studio export (name: SHA-256). Only these may be replaced "
+        "by the next export, and an annotations.json listed here is not loaded as ground truth.",
+        "files": files,
+    }
+    atomic_write_text(folder / MANIFEST_NAME, json.dumps(data, indent=1, sort_keys=True))
+
+
+def write_outputs(
+    folder: str | os.PathLike, texts: dict[str, str], replace_earlier: bool = False
+) -> list[Path]:
+    """Write ``{file name: text}`` into ``folder`` atomically and record them in the manifest.
+
+    Raises :class:`OutputConflictError` before writing anything when a file would replace one an
+    export did not write, or (unless ``replace_earlier``) one an earlier export wrote.
+    """
+    folder = Path(folder)
+    foreign, earlier = output_conflicts(folder, texts)
+    if foreign or (earlier and not replace_earlier):
+        raise OutputConflictError(folder, foreign, earlier)
+    folder.mkdir(parents=True, exist_ok=True)
+    blobs = {name: text.encode("utf-8") for name, text in texts.items()}
+    new = {name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()}
+    old = {k: v for k, v in (_read_manifest(folder) or {}).items() if (folder / k).exists()}
+    # first claim both the old and the new content, so a crash mid-way leaves only files we own
+    _write_manifest(folder, {**old, **{n: sorted(set(old.get(n, [])) | {h}) for n, h in new.items()}})
+    for name, b in blobs.items():
+        atomic_write_bytes(folder / name, b)
+    _write_manifest(folder, {**old, **{n: [h] for n, h in new.items()}})
+    return [folder / name for name in texts]

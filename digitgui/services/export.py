@@ -1,9 +1,19 @@
 """One-button export: task-1 ``pred.json``, task-2 ``pred.csv`` and ``annotations.json``.
 
-Per image: the checked boxes (score 1.0) where a person reviewed or edited it in the app, the
-model's predictions at the current threshold elsewhere. ``annotations.json`` is the COCO ground
-truth of the reviewed images. Images not predicted yet are predicted first (with progress);
-the files are then built and written off the UI thread.
+Which boxes an image contributes (the same for every export and for what the window shows):
+
+* **task 2** (``pred.csv``): the number shown for the image, :func:`~digitgui.state.reading` at
+  the slider's threshold, whatever its status;
+* **task 1** (``pred.json``): for an untouched image, the model's raw detections down to
+  :data:`trainer.export.DET_THRESH` (exactly what ``python -m trainer predict`` writes; the slider
+  does not filter them); for an image with a person's boxes (labelled, edited, reviewed), its
+  checked boxes at score 1.0 plus the predictions still shown at that floor (none once reviewed;
+  never one a person deleted or replaced);
+* **annotations.json**: the checked boxes of the reviewed images that can be read.
+
+Boxes without a digit ("?") and unreadable images are left out and counted. Images not predicted
+yet are predicted first (with progress); the files are then built and written off the UI thread,
+through :func:`trainer.export.write_outputs`, which never replaces a file an export did not write.
 """
 
 from __future__ import annotations
@@ -11,24 +21,33 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from trainer.errors import DigitError
 from trainer.export import (
+    DET_THRESH,
+    EXPORT_MARK,
     coco_ground_truth,
+    coco_text,
     detection_entries,
+    output_conflicts,
+    prediction_entries,
+    task1_text,
+    task2_text,
     write_coco,
-    write_task1_json,
-    write_task2_csv,
+    write_outputs,
 )
 from trainer.imageio import READ_ERRORS, image_size
-from trainer.numbers import read_number
 
 from ..state import UNKNOWN_DIGIT, ImageEntry, Status, reading, shown_boxes
 
 log = logging.getLogger(__name__)
+
+EXPORT_FILES = ("pred.json", "pred.csv", "annotations.json")
 
 
 @dataclass
@@ -39,6 +58,7 @@ class ExportSummary:
     files: list[Path] = field(default_factory=list)
     images: int = 0
     reviewed: int = 0
+    labelled: int = 0
     from_model: int = 0
     not_predicted: int = 0
     unreadable: int = 0
@@ -49,13 +69,16 @@ class ExportSummary:
         lines = [f"Wrote {len(self.files)} files to {self.folder}:"]
         lines += [f"  • {p.name}" for p in self.files]
         lines.append(
-            f"{self.images} images: {self.reviewed} reviewed by you, {self.from_model} from the model, "
-            f"{self.detections} boxes."
+            f"{self.images} images: {self.reviewed} reviewed by you, "
+            + (f"{self.labelled} labelled (ground truth), " if self.labelled else "")
+            + f"{self.from_model} from the model, {self.detections} boxes."
         )
         if self.not_predicted:
             lines.append(f"{self.not_predicted} images had no prediction (no model): written as -1.")
         if self.unreadable:
-            lines.append(f"{self.unreadable} unreadable images written as -1.")
+            lines.append(
+                f"{self.unreadable} unreadable images written as -1 (and left out of annotations.json)."
+            )
         if self.unlabelled_boxes:
             lines.append(f"{self.unlabelled_boxes} boxes without a digit were left out.")
         return "\n".join(lines)
@@ -68,6 +91,26 @@ def _snapshot(entries: list[ImageEntry]) -> list[ImageEntry]:
     ]
 
 
+def unreadable(e: ImageEntry) -> bool:
+    """The image could not be decoded and the model has nothing for it."""
+    return bool(e.error) and e.pred is None
+
+
+def export_boxes(e: ImageEntry) -> tuple[list[dict], int]:
+    """Task-1 entries of one image (see the module docstring) and how many "?" boxes were left out."""
+    if e.layer.status == Status.NOT_SEEN:
+        if e.pred is None:
+            return [], 0
+        p = e.pred
+        return prediction_entries(e.image_id, p.boxes, p.scores, p.digits), 0
+    shown = shown_boxes(e, DET_THRESH)
+    good = [s for s in shown if s.digit != UNKNOWN_DIGIT]
+    entries = detection_entries(
+        e.image_id, [s.rect for s in good], [s.score for s in good], [s.digit for s in good]
+    )
+    return entries, len(shown) - len(good)
+
+
 def build_export(
     entries: list[ImageEntry], threshold: float, out: Path
 ) -> tuple[list, list, dict, ExportSummary]:
@@ -78,80 +121,115 @@ def build_export(
     gt_images: list[dict] = []
     gt_boxes: list[dict] = []
     for e in entries:
-        if e.layer.status in (Status.REVIEWED, Status.EDITED):  # a person's work wins over any error
-            shown = shown_boxes(e, threshold)
-            good = [s for s in shown if s.digit != UNKNOWN_DIGIT]
-            summary.unlabelled_boxes += len(shown) - len(good)
-            dets += detection_entries(
-                e.image_id, [s.rect for s in good], [s.score for s in good], [s.digit for s in good]
-            )
-            rows.append((e.image_id, reading(e, threshold).number))
-            if e.layer.status == Status.REVIEWED:
-                summary.reviewed += 1
-                size = e.size or _size(e.path)
-                gt_images.append({"id": e.image_id, "file_name": e.name, "width": size[0], "height": size[1]})
-                gt_boxes += [{"image_id": e.image_id, "bbox": list(s.rect), "digit": s.digit} for s in good]
-            else:
-                summary.from_model += 1
-            continue
-        if e.error:
+        if unreadable(e):
             summary.unreadable += 1
             rows.append((e.image_id, -1))
             continue
-        if e.pred is None:
+        if e.pred is None and e.layer.status in (Status.NOT_SEEN, Status.PREDICTED):
             summary.not_predicted += 1
             rows.append((e.image_id, -1))
             continue
-        summary.from_model += 1
-        p = e.pred
-        keep = p.scores >= threshold
-        dets += detection_entries(e.image_id, p.boxes[keep], p.scores[keep], p.digits[keep])
-        rows.append((e.image_id, read_number(p.boxes, p.scores, p.digits, score_thresh=threshold).number))
+        mine, unlabelled = export_boxes(e)
+        dets += mine
+        summary.unlabelled_boxes += unlabelled
+        rows.append((e.image_id, reading(e, threshold).number))
+        if e.layer.status == Status.LABELLED:
+            summary.labelled += 1
+            continue
+        if e.layer.status != Status.REVIEWED:
+            summary.from_model += 1
+            continue
+        summary.reviewed += 1
+        size = image_size_of(e)
+        if size is None:
+            summary.unreadable += 1
+            continue
+        gt_images.append({"id": e.image_id, "file_name": e.name, "width": size[0], "height": size[1]})
+        gt_boxes += [
+            {"image_id": e.image_id, "bbox": list(b.rect), "digit": b.digit}
+            for b in e.layer.boxes
+            if b.digit != UNKNOWN_DIGIT
+        ]
     summary.detections = len(dets)
-    return dets, rows, coco_ground_truth(gt_images, gt_boxes), summary
+    coco = coco_ground_truth(gt_images, gt_boxes)
+    coco["info"] = {
+        "description": "Ground truth of the images reviewed in Digit Studio",
+        "written_by": EXPORT_MARK,
+    }
+    return dets, rows, coco, summary
 
 
-def _size(path: Path) -> tuple[int, int]:
+def image_size_of(e: ImageEntry) -> tuple[int, int] | None:
+    """The image's (width, height), read from the file when not known yet; None if unreadable."""
+    if e.size and e.size[0] > 0 and e.size[1] > 0:
+        return e.size
     try:
-        return image_size(path)
+        w, h = image_size(e.path)
     except READ_ERRORS:
-        return (0, 0)
+        return None
+    return (w, h) if w > 0 and h > 0 else None
 
 
-def write_export(entries: list[ImageEntry], threshold: float, out: Path) -> ExportSummary:
-    """Build and atomically write the three files into ``out``."""
+def export_conflicts(out: Path) -> tuple[list[str], list[str]]:
+    """(files export did not write, files of an earlier export) that an export to ``out`` would replace."""
+    return output_conflicts(out, EXPORT_FILES)
+
+
+def write_export(
+    entries: list[ImageEntry], threshold: float, out: Path, replace_earlier: bool = False
+) -> ExportSummary:
+    """Build and atomically write the three files into ``out`` (see :func:`write_outputs`)."""
     dets, rows, coco, summary = build_export(entries, threshold, out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_task1_json(out / "pred.json", dets)
-    write_task2_csv(out / "pred.csv", rows)
-    write_coco(out / "annotations.json", coco)
-    summary.files = [out / "pred.json", out / "pred.csv", out / "annotations.json"]
+    texts = dict(zip(EXPORT_FILES, (task1_text(dets), task2_text(rows), coco_text(coco)), strict=True))
+    summary.files = write_outputs(out, texts, replace_earlier=replace_earlier)
     return summary
 
 
-def corrections_coco(entries: list[ImageEntry]) -> dict:
-    """COCO ground truth of every image with checked boxes (ground truth, edits and reviews)."""
+def models_used(entries: list[ImageEntry]) -> Counter:
+    """How many images' exported results each model made (by fingerprint, "" when unknown)."""
+    return Counter(e.pred.model for e in entries if e.pred is not None and e.layer.status != Status.REVIEWED)
+
+
+@dataclass
+class Corrections:
+    path: Path
+    images: int
+    boxes: int
+    unreadable: int = 0
+    unlabelled_boxes: int = 0
+
+
+def corrections_coco(entries: list[ImageEntry]) -> tuple[dict, int, int]:
+    """COCO ground truth of every readable image with checked boxes (ground truth, edits and reviews).
+
+    Returns (coco, unreadable images left out, boxes without a digit left out).
+    """
     images, boxes = [], []
+    bad = unlabelled = 0
     for e in entries:
         if e.layer.status not in (Status.LABELLED, Status.EDITED, Status.REVIEWED):
             continue
-        size = e.size or _size(e.path)
+        size = image_size_of(e)
+        if size is None:
+            bad += 1
+            continue
         images.append({"id": e.image_id, "file_name": e.name, "width": size[0], "height": size[1]})
+        unlabelled += sum(b.digit == UNKNOWN_DIGIT for b in e.layer.boxes)
         boxes += [
             {"image_id": e.image_id, "bbox": list(b.rect), "digit": b.digit}
             for b in e.layer.boxes
             if b.digit != UNKNOWN_DIGIT
         ]
-    return coco_ground_truth(images, boxes)
+    return coco_ground_truth(images, boxes), bad, unlabelled
 
 
-def save_corrections(entries: list[ImageEntry], path: Path, gt: Path | None) -> tuple[Path, int, int]:
-    """Write :func:`corrections_coco` to ``path`` (never onto ``gt``). Returns (path, images, boxes)."""
+def save_corrections(entries: list[ImageEntry], path: Path, gt: Path | None) -> Corrections:
+    """Write :func:`corrections_coco` to ``path`` (never onto ``gt``)."""
     if gt is not None and path.resolve() == gt.resolve():
         path = gt.with_name(gt.stem + ".corrected.json")
-    coco = corrections_coco(entries)
+    coco, bad, unlabelled = corrections_coco(entries)
     write_coco(path, coco)
-    return path, len(coco["images"]), len(coco["annotations"])
+    return Corrections(path, len(coco["images"]), len(coco["annotations"]), bad, unlabelled)
 
 
 class ExportJob(QObject):
@@ -161,14 +239,24 @@ class ExportJob(QObject):
     failed = Signal(str)
     _written = Signal(object, object)  # summary or None, error or None
 
-    def __init__(self, doc, inference, out: Path, parent=None) -> None:
+    def __init__(
+        self,
+        doc,
+        inference,
+        out: Path,
+        parent=None,
+        repredict: list[int] = (),
+        replace_earlier: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.doc, self.inference, self.out = doc, inference, Path(out)
+        self.repredict, self.replace_earlier = list(repredict), replace_earlier
         self._job = 0
         self._written.connect(self._on_written)
 
     def start(self) -> None:
-        missing = [(self.doc.entry(r).name, self.doc.entry(r).path) for r in self.doc.unlabelled_rows()]
+        rows = sorted(set(self.doc.unlabelled_rows()) | set(self.repredict))
+        missing = [(self.doc.entry(r).name, self.doc.entry(r).path) for r in rows]
         if missing and self.inference.available:
             self.inference.job_finished.connect(self._on_job)
             self._job = self.inference.predict_all(missing)
@@ -186,11 +274,12 @@ class ExportJob(QObject):
 
     def _write(self) -> None:
         entries, thr, out = _snapshot(self.doc.entries), self.doc.threshold, self.out
+        replace = self.replace_earlier
 
         def work() -> None:
             try:
-                self._written.emit(write_export(entries, thr, out), None)
-            except (OSError, ValueError) as exc:
+                self._written.emit(write_export(entries, thr, out, replace), None)
+            except (OSError, ValueError, DigitError) as exc:
                 self._written.emit(None, f"Export failed: {exc}")
 
         threading.Thread(target=work, name="export", daemon=True).start()

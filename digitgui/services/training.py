@@ -20,6 +20,7 @@ from trainer.data import Record, split_holdout
 from trainer.export import coco_ground_truth, write_coco
 
 from ..state import UNKNOWN_DIGIT, ImageEntry, Status, shown_boxes
+from .export import image_size_of, unreadable
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,22 @@ class TrainingData:
     counts: dict = field(default_factory=dict)
 
 
-def build_training_data(entries: list[ImageEntry], threshold: float, plan: TrainingPlan) -> TrainingData:
-    """COCO train / held-out sets from the document. Held out: a stable share of reviewed images."""
-    reviewed = [e for e in entries if e.layer.status == Status.REVIEWED]
+def build_training_data(
+    entries: list[ImageEntry], threshold: float, plan: TrainingPlan, read_sizes: bool = True
+) -> TrainingData:
+    """COCO train / held-out sets from the document. Held out: a stable share of reviewed images.
+
+    Images that cannot be read are left out (the training child could not load them either).
+    Sizes not known yet are read from the files; ``read_sizes=False`` skips that (to count only,
+    on the UI thread) and leaves them 0.
+    """
+    sizes = {}
+    for e in entries:
+        if e.layer.status in (Status.REVIEWED, Status.LABELLED) and not unreadable(e):
+            size = image_size_of(e) if read_sizes else (e.size or (0, 0))
+            if size is not None:
+                sizes[e.name] = size
+    reviewed = [e for e in entries if e.layer.status == Status.REVIEWED and e.name in sizes]
     recs = [Record(e.image_id, e.path) for e in reviewed]
     _, hold = split_holdout(recs, plan.holdout)
     hold_ids = {r.image_id for r in hold}
@@ -64,14 +78,17 @@ def build_training_data(entries: list[ImageEntry], threshold: float, plan: Train
         gt_e = [
             e
             for e in entries
-            if e.has_gt and e.layer.status == Status.LABELLED and not e.error and e.image_id not in hold_ids
+            if e.has_gt
+            and e.layer.status == Status.LABELLED
+            and e.name in sizes
+            and e.image_id not in hold_ids
         ]
     held_e = [e for e in reviewed if e.image_id in hold_ids]
 
     def coco(items: list[ImageEntry]) -> dict:
         images, boxes = [], []
         for e in items:
-            w, h = e.size or (0, 0)
+            w, h = sizes[e.name]
             images.append({"id": e.image_id, "file_name": e.name, "width": w, "height": h})
             for s in shown_boxes(e, threshold):
                 if s.digit != UNKNOWN_DIGIT and (s.checked or e.layer.status == Status.REVIEWED):

@@ -214,7 +214,11 @@ class TrainingDock(QDockWidget):
     def refresh(self, models: bool = False) -> None:
         """Recount the data and decide whether Start is allowed (and rescan models if asked)."""
         doc = self.win.doc
-        data = build_training_data(doc.entries, doc.threshold, self.plan()) if doc.entries else None
+        data = (
+            build_training_data(doc.entries, doc.threshold, self.plan(), read_sizes=False)
+            if doc.entries
+            else None
+        )
         counts = data.counts if data else {}
         self.counts.setText(
             f"{counts.get('reviewed', 0)} reviewed images: {counts.get('train', 0)} to train on, "

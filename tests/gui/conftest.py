@@ -26,6 +26,8 @@ def isolated_user_dirs(tmp_path, monkeypatch):
     monkeypatch.setattr(dialogs, "choose_folder", _unexpected("choose_folder"))
     monkeypatch.setattr(dialogs, "choose_open_file", _unexpected("choose_open_file"))
     monkeypatch.setattr(dialogs, "choose_save_file", _unexpected("choose_save_file"))
+    monkeypatch.setattr(dialogs, "choose_output_folder", _unexpected("choose_output_folder"))
+    monkeypatch.setattr(dialogs, "ask", _unexpected("ask"))
     return shown
 
 

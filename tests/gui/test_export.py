@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 
 from digitgui import dialogs, settings
 from digitgui.state import Status
+from trainer.export import DET_THRESH
 
 
 def _rows(path):
@@ -33,7 +34,9 @@ def test_export_predicts_missing_and_writes_valid_files(
 ):
     out = tmp_path / "out"
     asked = []
-    monkeypatch.setattr(dialogs, "choose_folder", lambda *a, **k: asked.append(a) or str(out))
+    monkeypatch.setattr(dialogs, "choose_output_folder", lambda *a, **k: asked.append(a) or str(out))
+    replaced = []
+    monkeypatch.setattr(dialogs, "confirm", lambda _p, _t, text: replaced.append(text) or True)
     (dataset / "3.png").write_bytes(b"\x89PNG broken")
     win = window
     win.open_folder(dataset)
@@ -61,9 +64,8 @@ def test_export_predicts_missing_and_writes_valid_files(
     mine = [d for d in dets if d["image_id"] == reviewed.image_id]
     assert len(mine) == len(reviewed.layer.boxes) and all(d["score"] == 1.0 for d in mine)
     assert all(1 <= d["category_id"] <= 10 for d in dets)
-    thr = win.doc.threshold
     others = [d for d in dets if d["image_id"] != reviewed.image_id]
-    assert all(d["score"] >= thr - 1e-5 for d in others)
+    assert all(d["score"] >= DET_THRESH - 1e-5 for d in others)  # every detection, whatever the slider
     # task 2: one row per image, -1 for the unreadable one
     rows = _rows(out / "pred.csv")
     assert rows[0] == ["image_id", "pred_label"]
@@ -78,9 +80,10 @@ def test_export_predicts_missing_and_writes_valid_files(
     assert len(ann.getAnnIds()) == len(reviewed.layer.boxes)
     img = ann.loadImgs([reviewed.image_id])[0]
     assert (img["width"], img["height"]) == reviewed.size
-    # a second export reuses the remembered folder (no dialog)
+    # a second export reuses the remembered folder (no folder dialog), asking before it replaces
+    assert replaced == []
     _export(qtbot, win)
-    assert len(asked) == 1
+    assert len(asked) == 1 and len(replaced) == 1 and "pred.json" in replaced[0]
     # another image folder asks again (starting in the last export folder), never overwriting
     other = tmp_path / "other_photos"
     shutil.copytree(dataset, other)

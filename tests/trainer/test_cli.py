@@ -135,3 +135,24 @@ def test_train_with_bad_annotations_is_a_clear_error(tmp_path, capsys, synth_set
         == 2
     )
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_predict_never_replaces_a_file_it_did_not_write(tmp_path, synth_set, random_model, capsys):
+    images, ann = synth_set
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("1.png", "2.png"):
+        (folder / name).write_bytes((images / name).read_bytes())
+    (folder / "pred.csv").write_text("image_id,pred_label\n1,42\n")  # someone's own results
+    before = (folder / "pred.csv").read_bytes()
+    args = ["--model", str(random_model), "--device", "cpu"]
+    assert main(["predict", str(folder), "--out", str(folder), *args]) == 2
+    assert "pred.csv" in capsys.readouterr().err
+    assert (folder / "pred.csv").read_bytes() == before and not (folder / "pred.json").exists()
+    out = tmp_path / "out"
+    for _ in range(2):  # its own earlier output is replaced (a command line cannot ask)
+        assert main(["predict", str(folder), "--out", str(out), *args]) == 0
+    assert json.loads((out / "pred.json").read_text())
+    (out / "pred.csv").write_text("image_id,pred_label\n1,7\n")  # edited by hand since: not ours now
+    assert main(["predict", str(folder), "--out", str(out), *args]) == 2
+    assert (out / "pred.csv").read_text() == "image_id,pred_label\n1,7\n"
