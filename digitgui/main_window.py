@@ -20,6 +20,7 @@ from trainer.errors import DigitError
 from . import dialogs, settings
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
+from .canvas_keys import KeyRouter
 from .document import Document
 from .folder_loader import open_folder
 from .model_control import ModelControl
@@ -104,7 +105,6 @@ class MainWindow(QMainWindow):
         self.canvas.selection_changed.connect(self.box_list.select_key)
         self.box_list.box_selected.connect(self._select_box)
         self.image_list.row_activated.connect(self.doc.set_current)
-        self.image_list.review_requested.connect(self.review_and_next)
         self.store.failed.connect(lambda m: self.message("warning", m))
         self.inference.ready.connect(self._on_model_ready)
         self.inference.failed.connect(self._on_model_failed)
@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         self._on_threshold(self.doc.threshold)
         self._quiet_threshold = False
         self.models = ModelControl(self, model)
+        self.key_router = KeyRouter(self, self.canvas, lambda: self.stack.currentIndex() == 1)
         self._update_actions()
         if start_inference:
             QTimer.singleShot(0, self.inference.start)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import (
     QAbstractListModel,
-    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -181,7 +180,6 @@ class ImageList(QWidget):
     """The list with its filter and sort choices. Emits ``row_activated`` with document rows."""
 
     row_activated = Signal(int)
-    review_requested = Signal()  # Space in the list: the same "reviewed, next" as on the canvas
 
     def __init__(self, doc: Document, parent=None) -> None:
         super().__init__(parent)
@@ -210,21 +208,8 @@ class ImageList(QWidget):
         self.filter.currentIndexChanged.connect(lambda i: self.set_filter(FILTERS[i][1]))
         self.sort.currentIndexChanged.connect(lambda i: self.proxy.set_sort_by_confidence(i == 1))
         self.view.selectionModel().currentChanged.connect(self._on_current)
-        self.view.installEventFilter(self)
         doc.current_changed.connect(self._follow_current)
         doc.reset.connect(lambda: self._follow_current(doc.current))
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
-        if (
-            obj is self.view
-            and event.type() == QEvent.Type.KeyPress
-            and event.key() == Qt.Key.Key_Space
-            and not event.modifiers()
-        ):
-            if not event.isAutoRepeat():
-                self.review_requested.emit()
-            return True
-        return super().eventFilter(obj, event)
 
     def set_filter(self, value) -> None:
         self.proxy.set_status_filter(value)
