@@ -12,6 +12,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
@@ -44,6 +45,18 @@ FILTERS = [
     ("Reviewed", Status.REVIEWED),
     ("Unreadable", "error"),
 ]
+
+
+NOTHING_READ = -1.0  # sorts before every score: the model found no number at all
+
+
+def sort_confidence(entry, text: str, threshold: float) -> float:
+    """Sort key of "lowest confidence first": a predicted image where nothing was read comes first
+    (the least confident answer of all), then the lowest shown score; 1.5/2.0 where nothing is
+    left to check."""
+    if not text and status_of(entry) == Status.PREDICTED and not entry.error:
+        return NOTHING_READ
+    return confidence(entry, threshold)
 
 
 def _dot(color: QColor) -> QIcon:
@@ -84,7 +97,7 @@ class ImageListModel(QAbstractListModel):
         if hit is None:
             e = self.doc.entry(row)
             text = self.doc.reading(row).text if (e.pred is not None or e.layer.boxes) else ""
-            hit = (text, confidence(e, self.doc.threshold))
+            hit = (text, sort_confidence(e, text, self.doc.threshold))
             self._cache[row] = hit
         return hit
 
@@ -190,6 +203,7 @@ class ImageList(QWidget):
         self.view = QListView(self)
         self.view.setModel(self.proxy)
         self.view.setUniformItemSizes(True)
+        self.view.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(200)
         self.filter = QComboBox(self)
@@ -208,12 +222,37 @@ class ImageList(QWidget):
         self.filter.currentIndexChanged.connect(lambda i: self.set_filter(FILTERS[i][1]))
         self.sort.currentIndexChanged.connect(lambda i: self.proxy.set_sort_by_confidence(i == 1))
         self.view.selectionModel().currentChanged.connect(self._on_current)
+        # predictions arriving change confidences: re-sort (coalesced), the current row held in place
+        self._resort_timer = QTimer(self)
+        self._resort_timer.setSingleShot(True)
+        self._resort_timer.setInterval(150)
+        self._resort_timer.timeout.connect(self._resort)
+        self.model.dataChanged.connect(lambda *_a: self.proxy.by_confidence and self._resort_timer.start())
         doc.current_changed.connect(self._follow_current)
         doc.reset.connect(lambda: self._follow_current(doc.current))
 
     def set_filter(self, value) -> None:
         self.proxy.set_status_filter(value)
         self._follow_current(self.doc.current)
+
+    def _resort(self) -> None:
+        """Sort again, keeping the current row where it was on screen (or bringing it into view)."""
+        if not self.proxy.by_confidence:
+            return
+        view, bar = self.view, self.view.verticalScrollBar()
+        cur = QPersistentModelIndex(view.currentIndex())
+        before = view.visualRect(view.currentIndex()).top() if cur.isValid() else None
+        was_visible = before is not None and view.viewport().rect().intersects(
+            view.visualRect(view.currentIndex())
+        )
+        self.proxy.sort(0)
+        if not cur.isValid():
+            return
+        idx = self.proxy.index(cur.row(), 0)
+        if was_visible:
+            view.doItemsLayout()
+            bar.setValue(bar.value() + view.visualRect(idx).top() - before)
+        view.scrollTo(idx, QListView.ScrollHint.EnsureVisible)
 
     def _on_current(self, index: QModelIndex, _prev) -> None:
         if index.isValid():
