@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self._threshold_chosen = False  # the user (or the project) picked one: the model's won't replace it
         self._quiet_threshold = False
         self._export_job: ExportJob | None = None
+        self._predict_all_queued = False  # Predict all was asked for while the model loads
 
         self.canvas = Canvas(self.doc, self.loader, self)
         self.number = NumberDisplay(self.doc, self)
@@ -156,6 +157,7 @@ class MainWindow(QMainWindow):
             return False
         self.store.pause(True)
         self.store.bind(None)
+        self._predict_all_queued = False
         self.inference.new_generation()
         self.loader.clear()
         self._threshold_chosen = opened.threshold is not None
@@ -209,6 +211,7 @@ class MainWindow(QMainWindow):
     def close_folder(self) -> None:
         self.store.flush()
         self.store.bind(None)
+        self._predict_all_queued = False
         self.inference.new_generation()
         self.doc.load(None, [])
         self._show_editor(False)
@@ -270,14 +273,22 @@ class MainWindow(QMainWindow):
 
     def _on_model_ready(self, device: str, desc: str, thresh: float) -> None:
         self.model_label.setText(f"Model: {desc} · {device}")
+        self.number.set_model_error(None)
         if not self._threshold_chosen:
             self._quiet_threshold = True
             self.doc.set_threshold(min(max(thresh, 0.05), 0.95))
             self._quiet_threshold = False
         self._update_actions()
+        if self._predict_all_queued:
+            self._predict_all_queued = False
+            self.predict_all()
 
     def _on_model_failed(self, message: str) -> None:
         self.model_label.setText("Model: none (manual annotation only)")
+        self.number.set_model_error(message)
+        if self._predict_all_queued:
+            self._predict_all_queued = False
+            message += "\nPredict all, asked for while the model was loading, did not run."
         self.message("warning", message)
         self._update_actions()
 
@@ -292,10 +303,13 @@ class MainWindow(QMainWindow):
         self.doc.set_predictions(items)
 
     def predict_all(self) -> None:
+        """Predict every image not predicted yet (queued until the model is loaded)."""
+        if self.inference.error is not None:
+            self.message("warning", self.inference.error)
+            return
         if not self.inference.available:
-            self.message(
-                "warning", self.inference.error or "The model is still loading; try again in a moment."
-            )
+            self._predict_all_queued = True
+            self.statusBar().showMessage("Predict all starts as soon as the model is loaded…")
             return
         rows = self.doc.unlabelled_rows()
         if not rows:
@@ -304,6 +318,9 @@ class MainWindow(QMainWindow):
         self.inference.predict_all([(self.doc.entry(r).name, self.doc.entry(r).path) for r in rows])
 
     def cancel_predict(self) -> None:
+        if self._predict_all_queued:
+            self._predict_all_queued = False
+            self.statusBar().showMessage("Prediction cancelled.", 8000)
         self.inference.cancel_all()
 
     def _on_job_finished(self, _job: int, completed: bool) -> None:
