@@ -31,6 +31,7 @@ from .state import UNKNOWN_DIGIT, Shown
 log = logging.getLogger(__name__)
 
 MIN_DRAW = 2.0  # a drawn box must be at least this many image pixels on each side
+MAX_LABEL_ROWS = 6  # a label is lifted at most this many rows above its box
 LEGACY_DISPLAY_ERROR = "Cannot read "  # how older versions marked images the canvas could not show
 
 
@@ -168,6 +169,7 @@ class Canvas(CanvasKeys, QGraphicsView):
     def rebuild(self) -> None:
         """Recreate the box items from the document (a few dozen at most)."""
         for item in self.items_by_key.values():
+            self.scene().removeItem(item.label)
             self.scene().removeItem(item)
         self.items_by_key.clear()
         if self.shown_path is None or self.image_size is None:
@@ -175,11 +177,39 @@ class Canvas(CanvasKeys, QGraphicsView):
         for s in self.doc.shown():
             item = BoxItem(s)
             self.scene().addItem(item)
+            self.scene().addItem(item.label)
             self.items_by_key[s.key] = item
         if self.selected not in self.items_by_key:
             self.set_selected(0)
         else:
             self.items_by_key[self.selected].set_selected(True)
+        self.layout_labels()
+
+    def layout_labels(self) -> None:
+        """Lift labels (by whole rows) off each other and off the selected box's handles, on screen.
+
+        The selected box's label is placed first, then the others left to right; a few dozen boxes
+        at most, so the quadratic search is nothing.
+        """
+        if not self.items_by_key:
+            return
+        vt = self.viewportTransform()
+        sel = self.items_by_key.get(self.selected)
+        taken = []
+        if sel is not None:
+            taken = [vt.mapRect(h).adjusted(-2, -2, 2, 2) for h in sel.handle_rects(self.zoom).values()]
+        order = sorted(
+            self.items_by_key.values(), key=lambda it: (not it.selected, it.rect().x(), it.rect().y())
+        )
+        for it in order:
+            corner = vt.map(it.rect().topLeft())
+            row = 0
+            for row in range(MAX_LABEL_ROWS):
+                r = it.label.rect_at(row).translated(corner)
+                if not any(r.intersects(t) for t in taken):
+                    break
+            it.label.set_row(row)
+            taken.append(it.label.rect_at(row).translated(corner))
 
     # ------------------------------------------------------------------ selection
 
@@ -194,6 +224,7 @@ class Canvas(CanvasKeys, QGraphicsView):
         if key != self.pending_label:
             self.prompt.hide()
         if changed:
+            self.layout_labels()
             self.selection_changed.emit(key)
 
     def cycle(self, step: int) -> None:
@@ -231,6 +262,7 @@ class Canvas(CanvasKeys, QGraphicsView):
     def _zoomed(self) -> None:
         for item in self.items_by_key.values():
             item.prepareGeometryChange()
+        self.layout_labels()
         self.zoom_changed.emit(self.zoom)
 
     @property
@@ -294,6 +326,7 @@ class Canvas(CanvasKeys, QGraphicsView):
         if self.draw_armed:
             item = BoxItem(_draft(start))
             self.scene().addItem(item)
+            self.scene().addItem(item.label)
             self._drag = ("draw", item, start, None, None)
             return
         key, handle = self._hit(pos)
@@ -343,6 +376,7 @@ class Canvas(CanvasKeys, QGraphicsView):
         self._drag = None
         if mode == "draw":
             r = key.rect()
+            self.scene().removeItem(key.label)
             self.scene().removeItem(key)
             self.draw_armed = False
             self.viewport().unsetCursor()
