@@ -119,7 +119,10 @@ class ImageLoader(QObject):
             img, err = read_qimage(Path(key))
         except Exception as exc:  # noqa: BLE001 - never lose the worker to a bad file
             img, err = None, f"Cannot read {Path(key).name}: {exc}"
-        self._done.emit(key, img, err)
+        try:
+            self._done.emit(key, img, err)
+        except RuntimeError:  # the loader was deleted while this image was decoding
+            pass
 
     def _store(self, key: str, img, err) -> None:
         self._inflight.discard(key)
@@ -132,4 +135,5 @@ class ImageLoader(QObject):
         self._cache.clear()
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Drop queued decodes; one in progress (a read-ahead, say) is not waited for."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
