@@ -56,4 +56,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.folder:
         folder = Path(args.folder)
         QTimer.singleShot(0, lambda: win.open_folder(folder))
-    return app.exec()
+    rc = app.exec()
+    fast_exit(rc)
+    return rc  # not reached
+
+
+def fast_exit(rc: int) -> None:
+    """End the process now that the window has saved everything and stopped its workers.
+
+    The interpreter's own teardown with torch loaded takes most of a second, and it would wait
+    for a model still loading in a worker thread: neither has anything left to save.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(rc)

@@ -14,6 +14,7 @@ PREDICTED_COLOR = QColor(255, 176, 32)
 UNKNOWN_COLOR = QColor(231, 76, 60)
 HANDLE_PX = 7.0  # handle size on screen, whatever the zoom
 LABEL_PX = 13.0
+LABEL_GAP = HANDLE_PX / 2 + 3  # screen pixels between a label and its box: clear of the top handles
 
 # Handle positions as fractions of the box: (fx, fy); the box edge(s) each one moves.
 HANDLES = {
@@ -49,8 +50,57 @@ def resized(rect: QRectF, handle: str, pos: QPointF) -> QRectF:
     return QRectF(QPointF(x1, y1), QPointF(x2, y2)).normalized()
 
 
+class LabelItem(QGraphicsItem):
+    """The digit (and score) above a box: constant size on screen, drawn above every box and
+    handle. ``row`` lifts it by whole label heights where it would cover another label or the
+    handles of the selected box (the canvas lays the labels out)."""
+
+    def __init__(self, box: BoxItem) -> None:
+        super().__init__()
+        self.box = box
+        self.row = 0
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setZValue(30)
+        font = QFont()
+        font.setPixelSize(int(LABEL_PX))
+        font.setBold(True)
+        self.font = font
+        fm = QFontMetricsF(font)
+        self.text = box.label_text()
+        self.size = (fm.horizontalAdvance(self.text) + 6, fm.height() + 2)
+        self.setPos(box.rect().topLeft())
+
+    def rect_at(self, row: int) -> QRectF:
+        """Rectangle in screen pixels, relative to the box's top-left corner."""
+        tw, th = self.size
+        return QRectF(-1, -LABEL_GAP - th - row * (th + 1), tw, th)
+
+    def set_row(self, row: int) -> None:
+        if row != self.row:
+            self.prepareGeometryChange()
+            self.row = row
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        return self.rect_at(self.row)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        color = box_color(self.box.shown)
+        bg = self.rect_at(self.row)
+        if self.row:  # a thin stem down to its box, so a lifted label still points at it
+            pen = QPen(color, 1.0)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawLine(QPointF(0.5, bg.bottom()), QPointF(0.5, 0))
+        painter.fillRect(bg, QBrush(color.lighter(115) if self.box.selected else color))
+        painter.setFont(self.font)
+        painter.setPen(QColor(0, 0, 0))
+        painter.drawText(bg, Qt.AlignmentFlag.AlignCenter, self.text)
+
+
 class BoxItem(QGraphicsItem):
-    """A digit box: dashed when predicted, solid when checked; label with digit and score."""
+    """A digit box: dashed when predicted, solid when checked; its label is :attr:`label`."""
 
     def __init__(self, shown: Shown) -> None:
         super().__init__()
@@ -58,6 +108,7 @@ class BoxItem(QGraphicsItem):
         self.preview: QRectF | None = None
         self.selected = False
         self.setZValue(10 if shown.checked else 5)
+        self.label = LabelItem(self)
 
     @property
     def key(self) -> int:
@@ -72,12 +123,14 @@ class BoxItem(QGraphicsItem):
     def set_preview(self, rect: QRectF | None) -> None:
         self.prepareGeometryChange()
         self.preview = rect
+        self.label.setPos(self.rect().topLeft())
         self.update()
 
     def set_selected(self, on: bool) -> None:
         self.selected = on
         self.setZValue(20 if on else (10 if self.shown.checked else 5))
         self.update()
+        self.label.update()
 
     def _scale(self) -> float:
         views = self.scene().views() if self.scene() else []
@@ -86,9 +139,7 @@ class BoxItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         k = 1.0 / max(self._scale(), 1e-6)
         pad = (HANDLE_PX + 2) * k
-        top = (LABEL_PX + 8) * k
-        r = self.rect()
-        return r.adjusted(-pad, -pad - top, pad + 60 * k, pad)
+        return self.rect().adjusted(-pad, -pad, pad, pad)
 
     def handle_rects(self, scale: float) -> dict[str, QRectF]:
         r, k = self.rect(), HANDLE_PX / max(scale, 1e-6)
@@ -115,22 +166,6 @@ class BoxItem(QGraphicsItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         r = self.rect()
         painter.drawRect(r)
-        # label above the box, constant size on screen
-        font = QFont()
-        font.setPixelSize(int(LABEL_PX))
-        font.setBold(True)
-        painter.save()
-        painter.translate(r.left(), r.top())
-        painter.scale(1.0 / scale, 1.0 / scale)
-        text = self.label_text()
-        fm = QFontMetricsF(font)
-        tw, th = fm.horizontalAdvance(text) + 6, fm.height() + 2
-        bg = QRectF(-1, -th - 1, tw, th)
-        painter.fillRect(bg, QBrush(color))
-        painter.setFont(font)
-        painter.setPen(QColor(0, 0, 0))
-        painter.drawText(bg, Qt.AlignmentFlag.AlignCenter, text)
-        painter.restore()
         if self.selected:
             hp = QPen(QColor(20, 20, 20), 1.0)
             hp.setCosmetic(True)

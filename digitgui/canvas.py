@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPixmap, QWheelEvent
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsPixmapItem,
     QGraphicsScene,
@@ -31,6 +31,8 @@ from .state import UNKNOWN_DIGIT, Shown
 log = logging.getLogger(__name__)
 
 MIN_DRAW = 2.0  # a drawn box must be at least this many image pixels on each side
+MAX_LABEL_ROWS = 6  # a label is lifted at most this many rows above its box
+LEGACY_DISPLAY_ERROR = "Cannot read "  # how older versions marked images the canvas could not show
 
 
 class Canvas(CanvasKeys, QGraphicsView):
@@ -65,6 +67,7 @@ class Canvas(CanvasKeys, QGraphicsView):
         self.items_by_key: dict[int, BoxItem] = {}
         self.selected = 0
         self.shown_path: str | None = None
+        self.image_size: tuple[int, int] | None = None  # original pixels of the picture on screen
         self.draw_armed = False
         self.pending_label = 0  # key of a box just drawn, waiting for its digit
         self._drag: tuple | None = None  # (mode, key|None, start scene pos, start rect, handle)
@@ -94,6 +97,7 @@ class Canvas(CanvasKeys, QGraphicsView):
         self.prompt.hide()
         if e is None:
             self.shown_path = None
+            self.image_size = None
             self._pixmap.setPixmap(QPixmap())
             self._set_note("Open a folder of images (Ctrl+O)")
             self.rebuild()
@@ -104,6 +108,7 @@ class Canvas(CanvasKeys, QGraphicsView):
             if hit is not None:
                 self._on_loaded(str(e.path), *hit)
             else:
+                self.image_size = None
                 self._pixmap.setPixmap(QPixmap())
                 self._set_note("Loading…")
                 self.loader.request(e.path)
@@ -121,26 +126,37 @@ class Canvas(CanvasKeys, QGraphicsView):
             self._note.setPos(0, 0)
             self.setSceneRect(self._note.boundingRect().adjusted(-20, -20, 20, 20))
 
-    def _on_loaded(self, path: str, img, err) -> None:
+    def _on_loaded(self, path: str, decoded, err) -> None:
         e = self.doc.current_entry
         if e is None or str(e.path) != path:
             return
         self.shown_path = path
         row = self.doc.current
-        if img is None:
+        if decoded is None:
+            # only the display failed: whether the image is readable is the engine's verdict
+            self.image_size = None
             self._pixmap.setPixmap(QPixmap())
-            self._set_note(f"⚠ {err}\nThe file is marked in the list; go on with the next image (D).")
-            self.doc.set_error(row, err)
+            self._set_note(f"⚠ {err}\nGo on with the next image (D).")
+            self.rebuild()
             self.image_shown.emit(e.name)
             return
         self._set_note("")
-        pm = QPixmap.fromImage(img)
+        pm = QPixmap.fromImage(decoded.image)
+        w, h = decoded.size
+        self.image_size = (w, h)
         self._pixmap.setPixmap(pm)
-        if e.size is None or e.size != (pm.width(), pm.height()):
-            self.doc.set_size(row, (pm.width(), pm.height()))
-        if e.error and not e.error.startswith("prediction"):
-            self.doc.set_error(row, None)
-        self.setSceneRect(QRectF(pm.rect()).adjusted(-pm.width(), -pm.height(), pm.width(), pm.height()))
+        # scene units are original pixels, whatever size the picture was decoded at
+        self._pixmap.setTransform(QTransform.fromScale(w / max(pm.width(), 1), h / max(pm.height(), 1)))
+        self._pixmap.setTransformationMode(
+            Qt.TransformationMode.SmoothTransformation
+            if decoded.reduced
+            else Qt.TransformationMode.FastTransformation
+        )
+        if e.size is None or e.size != (w, h):
+            self.doc.set_size(row, (w, h))
+        if e.error and e.error.startswith(LEGACY_DISPLAY_ERROR):
+            self.doc.set_error(row, None)  # written by older versions when only the display failed
+        self.setSceneRect(QRectF(0, 0, w, h).adjusted(-w, -h, w, h))
         if self._auto_fit:
             self.fit()
         self.rebuild()
@@ -153,18 +169,47 @@ class Canvas(CanvasKeys, QGraphicsView):
     def rebuild(self) -> None:
         """Recreate the box items from the document (a few dozen at most)."""
         for item in self.items_by_key.values():
+            self.scene().removeItem(item.label)
             self.scene().removeItem(item)
         self.items_by_key.clear()
-        if self.shown_path is None or self._pixmap.pixmap().isNull():
+        if self.shown_path is None or self.image_size is None:
             return
         for s in self.doc.shown():
             item = BoxItem(s)
             self.scene().addItem(item)
+            self.scene().addItem(item.label)
             self.items_by_key[s.key] = item
         if self.selected not in self.items_by_key:
             self.set_selected(0)
         else:
             self.items_by_key[self.selected].set_selected(True)
+        self.layout_labels()
+
+    def layout_labels(self) -> None:
+        """Lift labels (by whole rows) off each other and off the selected box's handles, on screen.
+
+        The selected box's label is placed first, then the others left to right; a few dozen boxes
+        at most, so the quadratic search is nothing.
+        """
+        if not self.items_by_key:
+            return
+        vt = self.viewportTransform()
+        sel = self.items_by_key.get(self.selected)
+        taken = []
+        if sel is not None:
+            taken = [vt.mapRect(h).adjusted(-2, -2, 2, 2) for h in sel.handle_rects(self.zoom).values()]
+        order = sorted(
+            self.items_by_key.values(), key=lambda it: (not it.selected, it.rect().x(), it.rect().y())
+        )
+        for it in order:
+            corner = vt.map(it.rect().topLeft())
+            row = 0
+            for row in range(MAX_LABEL_ROWS):
+                r = it.label.rect_at(row).translated(corner)
+                if not any(r.intersects(t) for t in taken):
+                    break
+            it.label.set_row(row)
+            taken.append(it.label.rect_at(row).translated(corner))
 
     # ------------------------------------------------------------------ selection
 
@@ -179,6 +224,7 @@ class Canvas(CanvasKeys, QGraphicsView):
         if key != self.pending_label:
             self.prompt.hide()
         if changed:
+            self.layout_labels()
             self.selection_changed.emit(key)
 
     def cycle(self, step: int) -> None:
@@ -191,18 +237,18 @@ class Canvas(CanvasKeys, QGraphicsView):
     # ------------------------------------------------------------------ zoom
 
     def fit(self) -> None:
-        pm = self._pixmap.pixmap()
-        if pm.isNull():
+        if self.image_size is None:
             return
         self._auto_fit = True
-        m = max(pm.width(), pm.height()) * 0.04
-        self.fitInView(QRectF(pm.rect()).adjusted(-m, -m - 12, m, m), Qt.AspectRatioMode.KeepAspectRatio)
+        w, h = self.image_size
+        m = max(w, h) * 0.04
+        self.fitInView(QRectF(0, 0, w, h).adjusted(-m, -m - 12, m, m), Qt.AspectRatioMode.KeepAspectRatio)
         self._zoomed()
 
     def actual_size(self) -> None:
         self._auto_fit = False
         self.resetTransform()
-        self.centerOn(self._pixmap.boundingRect().center())
+        self.centerOn(self._pixmap.sceneBoundingRect().center())
         self._zoomed()
 
     def zoom_by(self, factor: float) -> None:
@@ -216,6 +262,7 @@ class Canvas(CanvasKeys, QGraphicsView):
     def _zoomed(self) -> None:
         for item in self.items_by_key.values():
             item.prepareGeometryChange()
+        self.layout_labels()
         self.zoom_changed.emit(self.zoom)
 
     @property
@@ -240,10 +287,10 @@ class Canvas(CanvasKeys, QGraphicsView):
 
     def _image_point(self, pos: QPointF) -> QPointF:
         p = self.mapToScene(pos.toPoint())
-        pm = self._pixmap.pixmap()
-        if pm.isNull():
+        if self.image_size is None:
             return QPointF(p)
-        return QPointF(min(max(p.x(), 0.0), pm.width()), min(max(p.y(), 0.0), pm.height()))
+        w, h = self.image_size
+        return QPointF(min(max(p.x(), 0.0), w), min(max(p.y(), 0.0), h))
 
     def _hit(self, pos: QPointF) -> tuple[int, str | None]:
         """(key, handle) under a viewport position: handles of the selected box first."""
@@ -272,13 +319,14 @@ class Canvas(CanvasKeys, QGraphicsView):
             self._space_panned = self._space_down
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
-        if btn != Qt.MouseButton.LeftButton or self.shown_path is None or self._pixmap.pixmap().isNull():
+        if btn != Qt.MouseButton.LeftButton or self.shown_path is None or self.image_size is None:
             return super().mousePressEvent(event)
         self.setFocus()
         start = self._image_point(pos)
         if self.draw_armed:
             item = BoxItem(_draft(start))
             self.scene().addItem(item)
+            self.scene().addItem(item.label)
             self._drag = ("draw", item, start, None, None)
             return
         key, handle = self._hit(pos)
@@ -328,6 +376,7 @@ class Canvas(CanvasKeys, QGraphicsView):
         self._drag = None
         if mode == "draw":
             r = key.rect()
+            self.scene().removeItem(key.label)
             self.scene().removeItem(key)
             self.draw_armed = False
             self.viewport().unsetCursor()
@@ -358,7 +407,7 @@ class Canvas(CanvasKeys, QGraphicsView):
 
     def arm_draw(self) -> None:
         """Next left-drag draws a new box (the W key)."""
-        if self.shown_path is not None and not self._pixmap.pixmap().isNull():
+        if self.shown_path is not None and self.image_size is not None:
             self.draw_armed = True
             self.viewport().setCursor(Qt.CursorShape.CrossCursor)
 

@@ -3,13 +3,26 @@
 0-9 label the selected box (the digit typed right after drawing a box merges into the same undo
 step), Delete removes it, Tab/Shift+Tab cycle boxes, arrows nudge by 1 px (Shift: 10 px), W arms
 drawing, Esc cancels, Space marks the image reviewed on release (unless it was held to pan).
+
+:class:`KeyRouter` sends the editing keys (digits, Delete, W, Space, Tab) to the canvas from
+anywhere in the main window — the image list, its combo boxes, the box list, the toolbar — except
+text and number fields, so a key never does something else because a click moved the focus.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QGraphicsView
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QGraphicsView,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
+    QWidget,
+)
 
 
 class CanvasKeys:
@@ -105,3 +118,61 @@ _OWN_KEYS = {
     *_ARROWS,
     *range(Qt.Key.Key_0, Qt.Key.Key_9 + 1),
 }
+
+ROUTED_KEYS = {
+    Qt.Key.Key_Space,
+    Qt.Key.Key_Tab,
+    Qt.Key.Key_Backtab,
+    Qt.Key.Key_Delete,
+    Qt.Key.Key_Backspace,
+    Qt.Key.Key_W,
+    *range(Qt.Key.Key_0, Qt.Key.Key_9 + 1),
+}
+_TEXT_FIELDS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
+_KEY_EVENTS = (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress, QEvent.Type.KeyRelease)
+
+
+def _plain(event: QKeyEvent) -> bool:
+    extra = event.modifiers() & ~Qt.KeyboardModifier.ShiftModifier & ~Qt.KeyboardModifier.KeypadModifier
+    return event.key() in ROUTED_KEYS and not extra
+
+
+def _is_text_field(widget: QWidget) -> bool:
+    w: QWidget | None = widget
+    while w is not None and not w.isWindow():
+        if isinstance(w, _TEXT_FIELDS) or (isinstance(w, QComboBox) and w.isEditable()):
+            return True
+        w = w.parentWidget()
+    return False
+
+
+class KeyRouter(QObject):
+    """Application event filter: editing keys typed in ``window`` go to ``canvas``.
+
+    Only while ``active()`` (an image is open), and never from text or number fields or from
+    other windows (dialogs, menus, pop-ups).
+    """
+
+    def __init__(self, window: QWidget, canvas: QGraphicsView, active) -> None:
+        super().__init__(window)
+        self.window, self.canvas, self.active = window, canvas, active
+        QApplication.instance().installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if (
+            event.type() not in _KEY_EVENTS
+            or not isinstance(obj, QWidget)
+            or not isinstance(event, QKeyEvent)
+        ):
+            return False
+        if obj is self.canvas or not _plain(event) or obj.window() is not self.window:
+            return False
+        if _is_text_field(obj) or not self.active():
+            return False
+        if event.type() == QEvent.Type.ShortcutOverride:
+            event.accept()  # no window shortcut takes it: it comes back as a key press
+        elif event.type() == QEvent.Type.KeyPress:
+            self.canvas.keyPressEvent(event)
+        else:
+            self.canvas.keyReleaseEvent(event)
+        return True

@@ -33,7 +33,7 @@ class OpenedFolder:
     threshold: float | None = None
     gt_source: Path | None = None
     messages: list[str] = field(default_factory=list)
-    gt_warnings: int = 0
+    gt_warnings: list[str] = field(default_factory=list)  # entries of the COCO file dropped or fixed
     needs_save: bool = False  # the project read was converted or completed: write it back soon
     journal_seq: int = 0  # the last edit journal record read (new ones continue from it)
     replayed: int = 0  # edits restored from the journal (they were not in the project file yet)
@@ -62,7 +62,7 @@ def _gt_layers(gt: Path, folder: Path, out: OpenedFolder) -> tuple[dict[str, int
     except DigitError as exc:
         out.messages.append(f"Ground truth not loaded: {exc}")
         return {}, {}, {}
-    out.gt_warnings = len(coco.warnings)
+    out.gt_warnings = list(coco.warnings)
     root = folder.resolve()
     ids, layers, sizes = {}, {}, {}
     next_id = 1
@@ -79,6 +79,21 @@ def _gt_layers(gt: Path, folder: Path, out: OpenedFolder) -> tuple[dict[str, int
         if rec.width and rec.height:
             sizes[name] = (rec.width, rec.height)
     return ids, layers, sizes
+
+
+def gt_warning_message(gt: Path, warnings: list[str], show: int = 5) -> str:
+    """What the user is told about entries of a ground-truth file that were dropped or fixed."""
+    dropped = sum(w.endswith("dropped") for w in warnings)
+    fixed = len(warnings) - dropped
+    parts = []
+    if dropped:
+        parts.append(f"{dropped} ground-truth {'entry' if dropped == 1 else 'entries'} dropped")
+    if fixed:
+        parts.append(f"{fixed} fixed or ignored")
+    lines = [f"Ground truth {gt.name}: {', '.join(parts)}."] + warnings[:show]
+    if len(warnings) > show:
+        lines.append(f"… and {len(warnings) - show} more.")
+    return "\n".join(lines)
 
 
 def _ids(paths: list[Path], known: dict[str, int]) -> list[int]:
@@ -139,6 +154,8 @@ def open_folder(
         gt = None
     gt_ids, gt_layers, gt_sizes = _gt_layers(gt, folder, out) if gt else ({}, {}, {})
     out.gt_source = gt if gt and (gt_ids or not out.messages) else None
+    if out.gt_warnings:
+        out.messages.append(gt_warning_message(gt, out.gt_warnings))
     cache = read_predictions(location.predictions) if use_project else {}
     ids = _ids(paths, gt_ids)
     entries = []

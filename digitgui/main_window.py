@@ -20,6 +20,7 @@ from trainer.errors import DigitError
 from . import dialogs, settings
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
+from .canvas_keys import KeyRouter
 from .document import Document
 from .folder_loader import open_folder
 from .model_control import ModelControl
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self._threshold_chosen = False  # the user (or the project) picked one: the model's won't replace it
         self._quiet_threshold = False
         self._export_job: ExportJob | None = None
+        self._predict_all_queued = False  # Predict all was asked for while the model loads
 
         self.canvas = Canvas(self.doc, self.loader, self)
         self.number = NumberDisplay(self.doc, self)
@@ -111,7 +113,6 @@ class MainWindow(QMainWindow):
         self.canvas.selection_changed.connect(self.box_list.select_key)
         self.box_list.box_selected.connect(self._select_box)
         self.image_list.row_activated.connect(self.doc.set_current)
-        self.image_list.review_requested.connect(self.review_and_next)
         self.store.failed.connect(lambda m: self.message("warning", m))
         self.inference.ready.connect(self._on_model_ready)
         self.inference.failed.connect(self._on_model_failed)
@@ -121,6 +122,7 @@ class MainWindow(QMainWindow):
         self._on_threshold(self.doc.threshold)
         self._quiet_threshold = False
         self.models = ModelControl(self, model)
+        self.key_router = KeyRouter(self, self.canvas, lambda: self.stack.currentIndex() == 1)
         self._update_actions()
         if start_inference:
             QTimer.singleShot(0, self.inference.start)
@@ -162,6 +164,7 @@ class MainWindow(QMainWindow):
             return False
         self.store.pause(True)
         self.store.bind(None)
+        self._predict_all_queued = False
         self.inference.new_generation()
         self.loader.clear()
         self._threshold_chosen = opened.threshold is not None
@@ -218,6 +221,7 @@ class MainWindow(QMainWindow):
     def close_folder(self) -> None:
         self.store.flush()
         self.store.bind(None)
+        self._predict_all_queued = False
         self.inference.new_generation()
         self.doc.load(None, [])
         self._show_editor(False)
@@ -292,14 +296,22 @@ class MainWindow(QMainWindow):
 
     def _on_model_ready(self, device: str, desc: str, thresh: float) -> None:
         self.model_label.setText(f"Model: {desc} · {device}")
+        self.number.set_model_error(None)
         if not self._threshold_chosen:
             self._quiet_threshold = True
             self.doc.set_threshold(min(max(thresh, 0.05), 0.95))
             self._quiet_threshold = False
         self._update_actions()
+        if self._predict_all_queued:
+            self._predict_all_queued = False
+            self.predict_all()
 
     def _on_model_failed(self, message: str) -> None:
         self.model_label.setText("Model: none (manual annotation only)")
+        self.number.set_model_error(message)
+        if self._predict_all_queued:
+            self._predict_all_queued = False
+            message += "\nPredict all, asked for while the model was loading, did not run."
         self.message("warning", message)
         self._update_actions()
 
@@ -314,10 +326,13 @@ class MainWindow(QMainWindow):
         self.doc.set_predictions(items)
 
     def predict_all(self) -> None:
+        """Predict every image not predicted yet (queued until the model is loaded)."""
+        if self.inference.error is not None:
+            self.message("warning", self.inference.error)
+            return
         if not self.inference.available:
-            self.message(
-                "warning", self.inference.error or "The model is still loading; try again in a moment."
-            )
+            self._predict_all_queued = True
+            self.statusBar().showMessage("Predict all starts as soon as the model is loaded…")
             return
         rows = self.doc.unlabelled_rows()
         if not rows:
@@ -326,6 +341,9 @@ class MainWindow(QMainWindow):
         self.inference.predict_all([(self.doc.entry(r).name, self.doc.entry(r).path) for r in rows])
 
     def cancel_predict(self) -> None:
+        if self._predict_all_queued:
+            self._predict_all_queued = False
+            self.statusBar().showMessage("Prediction cancelled.", 8000)
         self.inference.cancel_all()
 
     def _on_job_finished(self, _job: int, completed: bool) -> None:

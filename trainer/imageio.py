@@ -87,14 +87,39 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im
 
 
+def load_rgb_reduced(path: str | Path, max_pixels: int) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode for display: RGB with at most about ``max_pixels`` pixels, EXIF orientation applied.
+
+    Returns (image, (width, height) of the full image as shown). A JPEG is decoded reduced
+    (``draft``), so a 100-megapixel photo never exists in memory at full size; other formats are
+    decoded whole and then scaled down. Raises like :func:`load_rgb` (``READ_ERRORS``).
+    """
+    with Image.open(path) as im:
+        w, h = im.size
+        swap = _orientation(im) in (5, 6, 7, 8)
+        if w * h > max_pixels:
+            s = (max_pixels / float(w * h)) ** 0.5
+            im.thumbnail(
+                (max(1, int(w * s)), max(1, int(h * s))), Image.Resampling.BILINEAR, reducing_gap=2.0
+            )
+        else:
+            im.load()
+        small = to_rgb(ImageOps.exif_transpose(im))
+    return small, ((h, w) if swap else (w, h))
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - broken EXIF must not hide the image
+        return 1
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) as shown to the user (EXIF rotation applied), reading only the header."""
     with Image.open(path) as im:
         w, h = im.size
-        try:
-            orient = im.getexif().get(0x0112, 1)
-        except Exception:  # noqa: BLE001 - broken EXIF must not hide the size
-            orient = 1
+        orient = _orientation(im)
     return (h, w) if orient in (5, 6, 7, 8) else (w, h)
 
 

@@ -8,6 +8,7 @@ results of an older generation (another folder was opened since) are dropped as 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -24,6 +25,25 @@ from trainer.paths import model_fingerprint
 log = logging.getLogger(__name__)
 
 CHUNK = 8  # images per bulk step: the urgent lane is checked between steps
+CLOSE_WAIT_MS = 100  # closing waits this long for the worker; an idle one ends well within it
+
+_DETACHED: dict[QThread, object] = {}  # busy worker threads shut down, kept alive until they end
+
+
+def _detach(thread: QThread, worker: QObject | None) -> None:
+    for t in [t for t in _DETACHED if t.isFinished()]:  # pruned here, on the UI thread, never from
+        del _DETACHED[t]  # the ending thread itself (a QThread must not die inside its finished)
+    _DETACHED[thread] = worker
+
+
+def wait_detached(timeout_ms: int = 30000) -> None:
+    """Wait for worker threads that were shut down while busy (before the interpreter exits)."""
+    for thread in list(_DETACHED):
+        thread.wait(timeout_ms)
+    _DETACHED.clear()
+
+
+atexit.register(wait_detached)
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,8 @@ class _Worker(QObject):
 
             from trainer.predict import Predictor
 
+            if self.stopping.is_set():
+                return
             if self.device in ("auto", "cpu"):
                 torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
             self.predictor = Predictor(self.model_spec, device=self.device, batch_size=CHUNK, num_workers=0)
@@ -182,7 +204,6 @@ class InferenceService(QObject):
         self._job_total = 0
         self._job_started = 0.0
         self._pending_urgent: list[Request] = []
-        self._finishing: list[QThread] = []  # threads shut down while busy, kept until they end
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -209,7 +230,11 @@ class InferenceService(QObject):
         self._load.emit()
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
-        """Cancel everything and wait for the worker thread to end."""
+        """Cancel everything and wait (at most ``timeout_ms``) for the worker thread to end.
+
+        A thread still busy after that (loading the model, or inside one model call) is left to
+        end on its own: it is kept referenced (see :data:`_DETACHED`) until it finishes.
+        """
         if self._thread is None:
             return
         w = self._worker
@@ -219,20 +244,21 @@ class InferenceService(QObject):
             w.bulk.clear()
         self._thread.quit()
         if not self._thread.wait(timeout_ms):
-            # still inside a model call: keep a reference until it ends, or Qt aborts the process
-            log.warning("inference thread did not stop within %d ms", timeout_ms)
-            thread = self._thread
-            self._finishing.append(thread)
-            thread.finished.connect(
-                lambda t=thread: self._finishing.remove(t) if t in self._finishing else None
-            )
+            # still loading the model or inside a model call: keep a reference until it ends (past
+            # this object's life: a QThread destroyed while running aborts the process)
+            log.info("inference thread still busy after %d ms; it ends on its own", timeout_ms)
+            _detach(self._thread, self._worker)
         self._thread = None
         self.available = False
 
     def close(self) -> None:
-        """Shut down for good: a start queued before the window closed must not revive it."""
+        """Shut down for good: a start queued before the window closed must not revive it.
+
+        An idle worker ends at once; closing never waits for a model still loading or a model call
+        in progress (the worker stops at its next check, and the app's exit does not wait for it).
+        """
         self._closed = True
-        self.shutdown()
+        self.shutdown(timeout_ms=CLOSE_WAIT_MS)
 
     def switch_model(self, model: str) -> None:
         """Load another model: the worker restarts with it and queued work is dropped."""

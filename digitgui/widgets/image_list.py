@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import (
     QAbstractListModel,
-    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
@@ -45,6 +45,18 @@ FILTERS = [
     ("Reviewed", Status.REVIEWED),
     ("Unreadable", "error"),
 ]
+
+
+NOTHING_READ = -1.0  # sorts before every score: the model found no number at all
+
+
+def sort_confidence(entry, text: str, threshold: float) -> float:
+    """Sort key of "lowest confidence first": a predicted image where nothing was read comes first
+    (the least confident answer of all), then the lowest shown score; 1.5/2.0 where nothing is
+    left to check."""
+    if not text and status_of(entry) == Status.PREDICTED and not entry.error:
+        return NOTHING_READ
+    return confidence(entry, threshold)
 
 
 def _dot(color: QColor) -> QIcon:
@@ -85,7 +97,7 @@ class ImageListModel(QAbstractListModel):
         if hit is None:
             e = self.doc.entry(row)
             text = self.doc.reading(row).text if (e.pred is not None or e.layer.boxes) else ""
-            hit = (text, confidence(e, self.doc.threshold))
+            hit = (text, sort_confidence(e, text, self.doc.threshold))
             self._cache[row] = hit
         return hit
 
@@ -181,7 +193,6 @@ class ImageList(QWidget):
     """The list with its filter and sort choices. Emits ``row_activated`` with document rows."""
 
     row_activated = Signal(int)
-    review_requested = Signal()  # Space in the list: the same "reviewed, next" as on the canvas
 
     def __init__(self, doc: Document, parent=None) -> None:
         super().__init__(parent)
@@ -192,6 +203,7 @@ class ImageList(QWidget):
         self.view = QListView(self)
         self.view.setModel(self.proxy)
         self.view.setUniformItemSizes(True)
+        self.view.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(200)
         self.filter = QComboBox(self)
@@ -210,25 +222,37 @@ class ImageList(QWidget):
         self.filter.currentIndexChanged.connect(lambda i: self.set_filter(FILTERS[i][1]))
         self.sort.currentIndexChanged.connect(lambda i: self.proxy.set_sort_by_confidence(i == 1))
         self.view.selectionModel().currentChanged.connect(self._on_current)
-        self.view.installEventFilter(self)
+        # predictions arriving change confidences: re-sort (coalesced), the current row held in place
+        self._resort_timer = QTimer(self)
+        self._resort_timer.setSingleShot(True)
+        self._resort_timer.setInterval(150)
+        self._resort_timer.timeout.connect(self._resort)
+        self.model.dataChanged.connect(lambda *_a: self.proxy.by_confidence and self._resort_timer.start())
         doc.current_changed.connect(self._follow_current)
         doc.reset.connect(lambda: self._follow_current(doc.current))
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
-        if (
-            obj is self.view
-            and event.type() == QEvent.Type.KeyPress
-            and event.key() == Qt.Key.Key_Space
-            and not event.modifiers()
-        ):
-            if not event.isAutoRepeat():
-                self.review_requested.emit()
-            return True
-        return super().eventFilter(obj, event)
 
     def set_filter(self, value) -> None:
         self.proxy.set_status_filter(value)
         self._follow_current(self.doc.current)
+
+    def _resort(self) -> None:
+        """Sort again, keeping the current row where it was on screen (or bringing it into view)."""
+        if not self.proxy.by_confidence:
+            return
+        view, bar = self.view, self.view.verticalScrollBar()
+        cur = QPersistentModelIndex(view.currentIndex())
+        before = view.visualRect(view.currentIndex()).top() if cur.isValid() else None
+        was_visible = before is not None and view.viewport().rect().intersects(
+            view.visualRect(view.currentIndex())
+        )
+        self.proxy.sort(0)
+        if not cur.isValid():
+            return
+        idx = self.proxy.index(cur.row(), 0)
+        if was_visible:
+            view.doItemsLayout()
+            bar.setValue(bar.value() + view.visualRect(idx).top() - before)
+        view.scrollTo(idx, QListView.ScrollHint.EnsureVisible)
 
     def _on_current(self, index: QModelIndex, _prev) -> None:
         if index.isValid():

@@ -33,6 +33,12 @@ class NumberDisplay(QWidget):
         doc.current_changed.connect(lambda _r: self.refresh())
         doc.image_changed.connect(lambda r: self.refresh() if r == doc.current else None)
         doc.threshold_changed.connect(lambda _t: self.refresh())
+        self.model_error: str | None = None
+
+    def set_model_error(self, message: str | None) -> None:
+        """No model to predict with (``None``: there is one again)."""
+        self.model_error = message
+        self.refresh()
 
     def refresh(self) -> None:
         e = self.doc.current_entry
@@ -42,10 +48,21 @@ class NumberDisplay(QWidget):
             return
         r = self.doc.reading()
         has_any = e.pred is not None or e.layer.boxes
-        self.number.setText(r.text if r.text else ("–" if has_any else "…"))
+        if r.text:
+            text = r.text
+        elif e.error:  # the engine could not read it, or its prediction failed
+            text = "⚠ prediction failed" if e.error.startswith("prediction") else "⚠ unreadable"
+        elif has_any:
+            text = "–"
+        elif self.model_error:
+            text = "no model"
+        else:
+            text = "…"  # waiting for the model
+        self.number.setText(text)
+        self.number.setToolTip(e.error or (self.model_error if text == "no model" else ""))
         parts = [f"{e.name} · id {e.image_id} · {status_of(e).label}"]
         if e.error:
-            parts.append("unreadable")
+            parts.append(e.error)
         if e.pred is not None and e.layer.boxes:
             model = read_number(e.pred.boxes, e.pred.scores, e.pred.digits, score_thresh=self.doc.threshold)
             parts.append(f"model reads {model.text or '–'}")
