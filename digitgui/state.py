@@ -167,9 +167,13 @@ def _iou(a: tuple[float, float, float, float], b: np.ndarray) -> np.ndarray:
 
 
 def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
-    """Indices of raw predictions shown at ``threshold`` (none once the image is reviewed)."""
+    """Indices of raw predictions shown at ``threshold``.
+
+    None once the image is reviewed, and none on an image with ground truth: its truth is what is
+    shown, read and exported (the model's own reading is named beside it, not mixed into it).
+    """
     pred, layer = entry.pred, entry.layer
-    if pred is None or layer.status == Status.REVIEWED or len(pred.scores) == 0:
+    if pred is None or layer.status == Status.REVIEWED or entry.has_gt or len(pred.scores) == 0:
         return []
     idx = [int(i) for i in np.nonzero(pred.scores >= threshold)[0]]
     if idx and layer.hidden:
@@ -219,7 +223,7 @@ def reading(entry: ImageEntry, threshold: float) -> Reading:
 
 def confidence(entry: ImageEntry, threshold: float) -> float:
     """Lowest score among shown predictions (2.0 when there is nothing uncertain to check)."""
-    if entry.pred is None or entry.layer.status == Status.REVIEWED:
+    if entry.pred is None or entry.layer.status == Status.REVIEWED or entry.has_gt:
         return 2.0
     idx = visible_predictions(entry, threshold)
     if not idx:

@@ -46,7 +46,7 @@ def test_w_after_clicking_the_list_draws_instead_of_moving_a_prediction(qtbot, p
     drag(qtbot, win.canvas, (cx - 4, cy - 4), (cx + 6, cy + 8))
     layer = win.doc.current_entry.layer
     assert len(layer.boxes) == 1 and layer.boxes[0].digit == UNKNOWN_DIGIT
-    assert not layer.suppressed  # no prediction was moved (moving one makes it a checked box)
+    assert not layer.hidden  # no prediction was moved (moving one makes it a checked box)
     # the digit typed next labels the new box, even with the list focused again
     click_current_row(qtbot, win)
     qtbot.keyClick(win.image_list.view, Qt.Key.Key_5)

@@ -31,7 +31,9 @@ def test_current_image_is_predicted_and_drawn(qtbot, window, dataset):
     assert len(shown) == len(win.canvas.items_by_key) > 0
     dashed = [it for it in win.canvas.items_by_key.values() if not it.shown.checked]
     solid = [it for it in win.canvas.items_by_key.values() if it.shown.checked]
-    assert dashed and solid  # predictions next to the ground-truth boxes
+    # an image with ground truth shows, reads and exports its truth; the model's reading is named
+    assert solid and not dashed
+    assert win.doc.entry(0).pred is not None and "model reads" in win.number.detail.text()
     assert win.number.text == win.doc.reading().text != ""
     text = win.image_list.model.data(win.image_list.model.index(0), Qt.ItemDataRole.DisplayRole)
     assert text.endswith(win.doc.reading(0).text)
