@@ -68,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=16)
     e.add_argument("--score-thresh", type=float, help="number-reading threshold (default: the model's)")
     e.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    e.add_argument(
+        "--show-failures",
+        type=int,
+        default=0,
+        metavar="N",
+        help="list the first N misread images (id, file, truth, read, cause)",
+    )
 
     r = sub.add_parser("predict", help="write pred.json (task 1) and pred.csv (task 2)")
     r.add_argument("images_dir", type=Path)
@@ -243,6 +250,7 @@ def _compare(old: str, new: str, tc) -> dict:
 
 
 def cmd_eval(a) -> int:
+    from .breakdown import breakdown_lines
     from .data import load_coco
     from .evaluate import evaluate
     from .predict import Predictor
@@ -255,8 +263,9 @@ def cmd_eval(a) -> int:
     m = evaluate(pred, coco.records, a.score_thresh, progress=lambda d, t: bar.update(d - bar.n))
     bar.close()
     out = {k: m[k] for k in ("mAP", "AP50", "AP75", "number_accuracy", "images", "images_per_second")}
+    errors = {**m["errors"], "failures": m["errors"]["failures"][: max(0, a.show_failures)]}
     if a.json:
-        print(json.dumps(out))
+        print(json.dumps({**out, "errors": errors}))
     else:
         print(f"model            {pred.model_path} ({pred.preset}, {pred.device_name})")
         print(f"mAP@[.5:.95]     {out['mAP']:.4f}")
@@ -264,6 +273,7 @@ def cmd_eval(a) -> int:
         print(f"AP75             {out['AP75']:.4f}")
         print(f"number accuracy  {out['number_accuracy']:.4f}  (score threshold {m['score_thresh']:.2f})")
         print(f"images           {out['images']}  ({out['images_per_second']:.1f} images/s)")
+        print("\n".join(breakdown_lines(m["errors"], a.show_failures)))
     return 0
 
 

@@ -187,12 +187,16 @@ def split_holdout(records: list[Record], share: float) -> tuple[list[Record], li
     return [r for r in records if id(r) not in ids], hold
 
 
+def gt_text(rec: Record) -> str:
+    """The digits a record's boxes spell, left to right by x-centre ("" without boxes)."""
+    order = np.argsort((rec.boxes[:, 0] + rec.boxes[:, 2]) / 2, kind="stable")
+    return "".join(str(int(c) - 1) for c in rec.labels[order])
+
+
 def gt_number(rec: Record) -> int:
     """The whole number a record's boxes spell, left to right (-1 without boxes)."""
-    if len(rec.labels) == 0:
-        return -1
-    order = np.argsort((rec.boxes[:, 0] + rec.boxes[:, 2]) / 2, kind="stable")
-    return int("".join(str(int(c) - 1) for c in rec.labels[order]))
+    text = gt_text(rec)
+    return int(text) if text else -1
 
 
 def read_image_or_raise(path: Path):

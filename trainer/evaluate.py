@@ -11,6 +11,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from .breakdown import error_breakdown
 from .data import Record, gt_number
 from .export import CATEGORIES, detection_entries
 from .imageio import image_size
@@ -100,13 +101,17 @@ def evaluate(
     score_thresh: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Run ``predictor`` over labelled records and score it. Uses the model's threshold by default."""
+    """Run ``predictor`` over labelled records and score it. Uses the model's threshold by default.
+
+    ``errors`` holds the error breakdown of :func:`trainer.breakdown.error_breakdown`.
+    """
     t0 = time.perf_counter()
     results = list(predictor.predict_paths([r.path for r in records], progress=progress))
     seconds = time.perf_counter() - t0
     bad = [r.path.name for r in results if r.error]
     thresh = predictor.score_thresh if score_thresh is None else score_thresh
     out = evaluate_results(records, results, thresh)
+    out["errors"] = error_breakdown(records, results, thresh)
     out["images_per_second"] = len(records) / seconds if seconds > 0 else 0.0
     out["unreadable"] = bad
     return out

@@ -16,14 +16,16 @@ class Reading:
     kept: tuple[int, ...]
 
 
-def _iou_matrix(a: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(a[:, None, 0], a[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], a[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], a[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], a[None, :, 3])
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of (N, 4) and (M, 4) xyxy boxes."""
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
     inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    union = area[:, None] + area[None, :] - inter
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
@@ -36,7 +38,8 @@ def suppress_duplicates(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_thresh: 
     if n == 0:
         return np.zeros(0, np.int64)
     order = np.argsort(-scores, kind="stable")
-    iou = _iou_matrix(boxes_xyxy[order].astype(np.float64))
+    sorted_boxes = boxes_xyxy[order].astype(np.float64)
+    iou = box_iou(sorted_boxes, sorted_boxes)
     alive = np.ones(n, bool)
     keep = []
     for i in range(n):

@@ -9,6 +9,7 @@ from pycocotools.coco import COCO
 
 from trainer import model as model_mod
 from trainer.__main__ import main
+from trainer.predict import Predictor
 
 
 def test_synth_writes_dataset_layout(tmp_path, capsys):
@@ -76,8 +77,63 @@ def test_eval_json_prints_exactly_one_object(synth_set, random_model, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1
     m = json.loads(out[0])
-    assert set(m) == {"mAP", "AP50", "AP75", "number_accuracy", "images", "images_per_second"}
+    assert set(m) == {"mAP", "AP50", "AP75", "number_accuracy", "images", "images_per_second", "errors"}
     assert m["images"] == 48 and 0 <= m["mAP"] <= 1
+    assert m["errors"]["failures"] == []  # listed only with --show-failures
+
+
+def _truths(ann) -> dict[int, str]:
+    """Each image's number straight from the COCO file: digits ordered by box x-centre."""
+    coco = json.loads(ann.read_text())
+    boxes: dict[int, list] = {i["id"]: [] for i in coco["images"]}
+    for a in coco["annotations"]:
+        x, _, w, _ = a["bbox"]
+        boxes[a["image_id"]].append((x + w / 2, str(a["category_id"] - 1)))
+    return {i: "".join(d for _, d in sorted(b)) for i, b in boxes.items()}
+
+
+def test_eval_error_breakdown_matches_predict_and_ground_truth(tmp_path, synth_set, random_model, capsys):
+    """The breakdown's truth comes from the boxes, its reading is what ``predict`` writes."""
+    images, ann = synth_set
+    # a threshold between the random model's best scores: it reads half the images, not the rest
+    pred = Predictor(str(random_model), "cpu", 16, num_workers=0)
+    best = sorted({float(r.scores.max()) for r in pred.predict_paths(sorted(images.glob("*.png")))})
+    thresh = (best[len(best) // 2 - 1] + best[len(best) // 2]) / 2
+    args = ["--model", str(random_model), "--device", "cpu", "--score-thresh", repr(thresh)]
+    assert main(["predict", str(images), "--out", str(tmp_path), *args]) == 0
+    predicted = {
+        int(r["image_id"]): int(r["pred_label"]) for r in csv.DictReader((tmp_path / "pred.csv").open())
+    }
+    capsys.readouterr()
+    assert (
+        main(["eval", "--images", str(images), "--ann", str(ann), *args, "--json", "--show-failures", "100"])
+        == 0
+    )
+    m = json.loads(capsys.readouterr().out)
+    e = m["errors"]
+    truths = _truths(ann)
+    wrong = {i for i, t in truths.items() if predicted[i] != int(t)}
+    assert e["images"] == 48 and e["failed"] == len(wrong) and e["correct"] == 48 - len(wrong)
+    assert e["correct"] / 48 == pytest.approx(m["number_accuracy"]) and e["score_thresh"] == thresh
+    assert sum(v["images"] for v in e["by_length"].values()) == 48
+    for k, v in e["by_length"].items():
+        n = [i for i, t in truths.items() if (str(len(t)) if len(t) < 4 else "4+") == k]
+        assert v["images"] == len(n) and v["correct"] == len([i for i in n if i not in wrong])
+    assert {f["image_id"] for f in e["failures"]} == wrong
+    assert sum(v["count"] for v in e["causes"].values()) == len(wrong)
+    causes = {c: 0 for c in e["causes"]}
+    for f in e["failures"]:
+        assert f["truth"] == truths[f["image_id"]] and f["file"] == f"{f['image_id']}.png"
+        assert (int(f["read"]) if f["read"] else -1) == predicted[f["image_id"]]
+        causes[f["cause"]] += 1
+    assert causes == {c: v["count"] for c, v in e["causes"].items()}
+    assert causes["nothing_read"] and causes["extra_digit"]  # the threshold gives more than one kind
+
+    assert main(["eval", "--images", str(images), "--ann", str(ann), *args, "--show-failures", "3"]) == 0
+    text = capsys.readouterr().out
+    assert f"failed numbers: {len(wrong)} of 48" in text
+    listed = text.split(f"failures (first 3 of {len(wrong)})\n")[1].splitlines()[1:]
+    assert [int(line.split()[0]) for line in listed] == [f["image_id"] for f in e["failures"][:3]]
 
 
 def test_pred_json_loads_against_ground_truth(tmp_path, synth_set, random_model):
