@@ -107,18 +107,6 @@ _ARROWS = {
     Qt.Key.Key_Up: (0, -1),
     Qt.Key.Key_Down: (0, 1),
 }
-_OWN_KEYS = {
-    Qt.Key.Key_Space,
-    Qt.Key.Key_Tab,
-    Qt.Key.Key_Backtab,
-    Qt.Key.Key_Delete,
-    Qt.Key.Key_Backspace,
-    Qt.Key.Key_W,
-    Qt.Key.Key_Escape,
-    *_ARROWS,
-    *range(Qt.Key.Key_0, Qt.Key.Key_9 + 1),
-}
-
 ROUTED_KEYS = {
     Qt.Key.Key_Space,
     Qt.Key.Key_Tab,
@@ -128,6 +116,7 @@ ROUTED_KEYS = {
     Qt.Key.Key_W,
     *range(Qt.Key.Key_0, Qt.Key.Key_9 + 1),
 }
+_OWN_KEYS = ROUTED_KEYS | {Qt.Key.Key_Escape, *_ARROWS}
 _TEXT_FIELDS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 _KEY_EVENTS = (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress, QEvent.Type.KeyRelease)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import OutputConflictError
+from .paths import file_sha256
 
 DET_THRESH = 0.05  # lowest score kept in task 1: a COCO mAP is computed over the whole score range
 EXPORT_MARK = "Digit Studio export"
@@ -165,17 +166,6 @@ def coco_text(coco: dict) -> str:
 # ------------------------------------------------------------------ files export wrote itself
 
 
-def _sha256(path: Path) -> str | None:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    except OSError:
-        return None
-    return h.hexdigest()
-
-
 def _read_manifest(folder: Path) -> dict[str, list[str]] | None:
     """``{file name: [sha256, ...]}`` of the manifest in ``folder``; {} when there is none, None
     when a file of that name exists but is not our manifest (it is then never replaced)."""
@@ -197,7 +187,7 @@ def written_by_export(path: str | os.PathLike) -> bool:
     path = Path(path)
     files = _read_manifest(path.parent) or {}
     hashes = files.get(path.name)
-    return bool(hashes) and _sha256(path) in hashes
+    return bool(hashes) and file_sha256(path) in hashes
 
 
 def output_conflicts(folder: str | os.PathLike, names: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -210,7 +200,7 @@ def output_conflicts(folder: str | os.PathLike, names: Iterable[str]) -> tuple[l
         path = folder / name
         if not path.exists():
             continue
-        if manifest and _sha256(path) in manifest.get(name, []):
+        if manifest and file_sha256(path) in manifest.get(name, []):
             earlier.append(name)
         else:
             foreign.append(name)

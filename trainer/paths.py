@@ -23,11 +23,16 @@ def model_fingerprint(path: str | os.PathLike) -> str:
 
 @lru_cache(maxsize=32)
 def _fingerprint(path: str, size: int, mtime_ns: int) -> str:
+    return (file_sha256(path) or "")[:16]
+
+
+def file_sha256(path: str | os.PathLike) -> str | None:
+    """Hex SHA-256 of a file's bytes, or None when it cannot be read."""
     h = hashlib.sha256()
     try:
         with open(path, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
     except OSError:
-        return ""
-    return h.hexdigest()[:16]
+        return None
+    return h.hexdigest()
