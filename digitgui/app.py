@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from . import __version__
@@ -67,6 +67,7 @@ def fast_exit(rc: int) -> None:
     The interpreter's own teardown with torch loaded takes most of a second, and it would wait
     for a model still loading in a worker thread: neither has anything left to save.
     """
+    QSettings().sync()  # preferences written during close (geometry, folders) reach the disk
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
