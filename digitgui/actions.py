@@ -6,6 +6,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QSlider, QToolBar
 
+from . import label_formats
+
 
 def _action(win, text: str, slot, shortcut=None, tip: str = "") -> QAction:
     act = QAction(text, win)
@@ -31,7 +33,20 @@ def build_actions(win) -> dict[str, QAction]:
     a = {
         "open": _action(win, "&Open folder…", win.choose_folder, QKeySequence.StandardKey.Open),
         "samples": _action(win, "Open &sample images", win.open_samples),
-        "coco": _action(win, "Open &annotations (COCO)…", win.choose_coco),
+        "coco": _action(
+            win,
+            "Open &annotations (COCO, VOC, YOLO, labelme)…",
+            win.choose_coco,
+            None,
+            "Ground truth from a COCO JSON or any VOC .xml, YOLO .txt or labelme .json of a folder",
+        ),
+        "open_predictions": _action(
+            win,
+            "Open p&redictions of another model…",
+            lambda: label_formats.choose_predictions(win),
+            None,
+            "Detections as a COCO results JSON or YOLO txt with confidences, shown to review",
+        ),
         "save": _action(
             win,
             "&Save",
@@ -89,6 +104,7 @@ def build_actions(win) -> dict[str, QAction]:
             "open",
             "samples",
             "coco",
+            "open_predictions",
             None,
             "save",
             "export",
@@ -112,6 +128,8 @@ def build_actions(win) -> dict[str, QAction]:
                 menu.addAction(a[n])
         if title == "&View":
             win.view_menu = menu
+        if title == "&File":
+            win.export_format_actions = label_formats.build_export_format_menu(win, menu)
     return a
 
 

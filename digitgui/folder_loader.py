@@ -10,9 +10,9 @@ import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from trainer.data import load_coco
 from trainer.errors import DigitError
 from trainer.export import written_by_export
+from trainer.formats import find_labels, load_annotations
 from trainer.imageio import leading_id, list_images
 
 from .journal import JOURNAL_NAME, read_journal
@@ -40,7 +40,8 @@ class OpenedFolder:
 
 
 def find_ground_truth(folder: Path, skipped: list[Path] | None = None) -> Path | None:
-    """COCO file of a folder in the dataset layout: ``folder/annotations.json`` or ``../<folder>.json``.
+    """COCO file of a folder in the dataset layout: ``folder/annotations.json`` or ``../<folder>.json``;
+    else the folder of VOC, YOLO or labelme files of its images (:func:`trainer.formats.find_labels`).
 
     A file an export wrote is results, not ground truth: it is passed over (and added to
     ``skipped``); *Open annotations* still loads it when the user asks for it.
@@ -52,17 +53,22 @@ def find_ground_truth(folder: Path, skipped: list[Path] | None = None) -> Path |
                     skipped.append(cand)
                 continue
             return cand
-    return None
+    found = find_labels(folder)  # VOC, YOLO or labelme files beside the images or in labels/, Annotations/
+    return found[1] if found else None
 
 
 def _gt_layers(gt: Path, folder: Path, out: OpenedFolder) -> tuple[dict[str, int], dict[str, Layer], dict]:
-    """Image ids, checked layers and sizes from a COCO file (errors become messages)."""
+    """Image ids, checked layers and sizes from a COCO file or a folder (or one file) of VOC, YOLO or
+    labelme labels (errors become messages)."""
     try:
-        coco = load_coco(gt, folder, check_files=False)
+        coco = load_annotations(gt, folder, check_files=False)
     except DigitError as exc:
         out.messages.append(f"Ground truth not loaded: {exc}")
         return {}, {}, {}
-    out.gt_warnings = list(coco.warnings)
+    if coco.fmt == "coco":
+        out.gt_warnings = list(coco.warnings)
+    elif coco.summary():
+        out.messages.append(coco.summary())
     root = folder.resolve()
     ids, layers, sizes = {}, {}, {}
     next_id = 1
@@ -140,7 +146,7 @@ def open_folder(
             project, msgs = read_project(existing)
             out.messages += msgs
             journal = existing.with_name(JOURNAL_NAME)
-    if gt is None and project.gt_source and Path(project.gt_source).is_file():
+    if gt is None and project.gt_source and Path(project.gt_source).exists():
         gt = Path(project.gt_source)
     if gt is None and use_gt:
         skipped: list[Path] = []

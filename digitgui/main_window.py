@@ -15,9 +15,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from trainer.errors import DigitError
+from trainer.errors import DigitError, describe_names
 
-from . import dialogs, settings
+from . import dialogs, label_formats, settings
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
 from .canvas_keys import KeyRouter
@@ -206,16 +206,16 @@ class MainWindow(QMainWindow):
 
     def choose_coco(self) -> None:
         start = str(self.doc.folder.parent if self.doc.folder else Path.home())
-        path = dialogs.choose_open_file(self, "Open COCO annotations", start, "COCO JSON (*.json)")
+        path = dialogs.choose_open_file(
+            self, "Open annotations", start, "COCO, VOC, YOLO or labelme (*.json *.xml *.txt)"
+        )
         if path:
             self.open_coco(Path(path))
 
     def open_coco(self, path: Path) -> bool:
-        """Load a COCO file as ground truth of the open folder (or of its sibling image folder)."""
-        folder = self.doc.folder
-        if folder is None:
-            sibling = path.with_suffix("")
-            folder = sibling if sibling.is_dir() else path.parent
+        """Load ground truth (a COCO file, or a VOC/YOLO/labelme file of a label folder) for the open
+        folder, or for the image folder it belongs to."""
+        folder = self.doc.folder or label_formats.image_folder_for(path)
         return self.open_folder(folder, path)
 
     def close_folder(self) -> None:
@@ -381,10 +381,11 @@ class MainWindow(QMainWindow):
                 return
             settings.set_export_folder(self.doc.folder, Path(out))
         out = Path(out)
-        foreign, earlier = export_conflicts(out)
+        fmt = label_formats.export_format(self)
+        foreign, earlier = export_conflicts(out, fmt)
         if foreign:
             return self._export_refused(
-                f"Not exported: {', '.join(foreign)} in {out} {'was' if len(foreign) == 1 else 'were'} not "
+                f"Not exported: {describe_names(foreign)} in {out} {'was' if len(foreign) == 1 else 'were'} not "
                 "written by Digit Studio's export, and export never replaces such a file (it may be "
                 "ground truth). Choose another folder with File ▸ Export to…",
                 "warning",
@@ -395,11 +396,13 @@ class MainWindow(QMainWindow):
         if earlier and not dialogs.confirm(
             self,
             "Replace the earlier export?",
-            f"{out} holds an earlier export ({', '.join(earlier)}). Replace it with this one?",
+            f"{out} holds an earlier export ({describe_names(earlier)}). Replace it with this one?",
         ):
             return self._export_refused(f"Export cancelled: the earlier export in {out} is kept.")
         self.store.flush()
-        job = ExportJob(self.doc, self.inference, out, self, repredict=repredict, replace_earlier=True)
+        job = ExportJob(
+            self.doc, self.inference, out, self, repredict=repredict, replace_earlier=True, fmt=fmt
+        )
         job.finished.connect(self._on_export_done)
         job.failed.connect(self._on_export_failed)
         self._export_job = job
@@ -537,7 +540,7 @@ class MainWindow(QMainWindow):
             p = Path(url.toLocalFile())
             if p.is_dir():
                 self.open_folder(p)
-            elif p.suffix.lower() == ".json":
+            elif p.suffix.lower() in (".json", ".xml"):
                 self.open_coco(p)
             elif p.is_file():
                 self.open_folder(p.parent)

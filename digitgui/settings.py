@@ -49,6 +49,16 @@ def set_export_folder(dataset: Path, folder: Path) -> None:
     settings().setValue("export_folder", str(folder))
 
 
+def export_format(dataset: Path) -> str:
+    """The ground-truth format this image folder's export writes ("coco", "voc", "yolo", "labelme")."""
+    value = settings().value(f"export_formats/{_folder_key(dataset)}", "coco")
+    return str(value) if value in ("coco", "voc", "yolo", "labelme") else "coco"
+
+
+def set_export_format(dataset: Path, fmt: str) -> None:
+    settings().setValue(f"export_formats/{_folder_key(dataset)}", fmt)
+
+
 def samples_dir() -> Path:
     """Cache folder for the generated sample images."""
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)

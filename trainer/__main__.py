@@ -1,4 +1,4 @@
-"""Command line: ``python -m trainer synth|train|eval|predict``."""
+"""Command line: ``python -m trainer synth|train|eval|predict|convert``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,11 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train or fine-tune a detector")
     t.add_argument("--train-images", action="append", help="image folder (repeatable)")
-    t.add_argument("--train-ann", action="append", help="COCO json (repeatable, paired)")
+    t.add_argument(
+        "--train-ann",
+        action="append",
+        help="COCO json, or a folder of VOC/YOLO/labelme files (repeatable, paired)",
+    )
     t.add_argument("--val-images")
     t.add_argument("--val-ann")
     t.add_argument(
@@ -62,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="COCO mAP and whole-number accuracy on a labelled set")
     e.add_argument("--images", required=True)
-    e.add_argument("--ann", required=True)
+    e.add_argument("--ann", required=True, help="COCO json, or a folder of VOC/YOLO/labelme files")
     e.add_argument("--model", default="default")
     e.add_argument("--device", default="auto")
     e.add_argument("--batch-size", type=int, default=16)
@@ -90,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto")
     r.add_argument("--batch-size", type=int, default=16)
     r.add_argument("--workers", type=int)
+    fmts = ["voc", "yolo", "labelme", "coco"]
+    c = sub.add_parser("convert", help="convert ground truth between COCO, VOC, YOLO and labelme")
+    c.add_argument("--images", required=True, type=Path, help="the images the labels belong to")
+    c.add_argument("--ann", type=Path, help="COCO: the JSON file; others: the label folder (default: found)")
+    c.add_argument("--from", dest="src", required=True, choices=fmts)
+    c.add_argument("--to", dest="dst", required=True, choices=fmts)
+    c.add_argument("--out", type=Path, help="COCO: a new JSON file; others: a folder (default: the images')")
     return p
 
 
@@ -230,17 +241,17 @@ def _watch_parent(stopper) -> None:
 
 def _compare(old: str, new: str, tc) -> dict:
     """Old and new model on the same validation photos, each at its own score threshold."""
-    from .data import load_coco
     from .engine import split_holdout
     from .evaluate import evaluate
+    from .formats import load_annotations
     from .predict import Predictor
 
     records = []
     if tc.val:
-        records += load_coco(tc.val[1], tc.val[0]).records
+        records += load_annotations(tc.val[1], tc.val[0]).records
     if tc.holdout:
         for images, ann in tc.train:
-            records += split_holdout(load_coco(ann, images).records, tc.holdout)[1]
+            records += split_holdout(load_annotations(ann, images).records, tc.holdout)[1]
     keys = ("mAP", "AP50", "AP75", "number_accuracy", "score_thresh")
     out = {"images": len(records)}
     for name, path in (("old", old), ("new", new)):
@@ -251,12 +262,12 @@ def _compare(old: str, new: str, tc) -> dict:
 
 def cmd_eval(a) -> int:
     from .breakdown import breakdown_lines
-    from .data import load_coco
     from .evaluate import evaluate
+    from .formats import load_annotations
     from .predict import Predictor
 
-    coco = load_coco(a.ann, a.images)
-    for w in coco.warnings:
+    coco = load_annotations(a.ann, a.images)
+    for w in coco.all_warnings():
         log.warning(w)
     pred = Predictor(a.model, a.device, a.batch_size)
     bar = _bar(len(coco.records), "eval", a.json)
@@ -313,11 +324,30 @@ def cmd_predict(a) -> int:
     return 0
 
 
+def cmd_convert(a) -> int:
+    from .formats.convert import convert
+
+    if a.dst == "coco" and a.out is None:
+        raise DigitError("--to coco needs --out FILE.json")
+    done = convert(a.images, a.ann, a.src, a.dst, a.out)
+    for w in done.labels.all_warnings() if a.src != "coco" else []:  # load_coco logs its own
+        print(f"warning: {w}", file=sys.stderr)
+    where = done.files[0] if len(done.files) == 1 else done.files[0].parent
+    print(f"wrote {done.images} images, {done.boxes} boxes as {a.dst} to {where} ({len(done.files)} files)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     a = _parser().parse_args(argv)
     try:
-        return {"synth": cmd_synth, "train": cmd_train, "eval": cmd_eval, "predict": cmd_predict}[a.cmd](a)
+        return {
+            "synth": cmd_synth,
+            "train": cmd_train,
+            "eval": cmd_eval,
+            "predict": cmd_predict,
+            "convert": cmd_convert,
+        }[a.cmd](a)
     except DigitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

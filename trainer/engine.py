@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from .data import Record, load_coco, read_image_or_raise, split_holdout  # noqa: F401
 from .errors import CheckpointError, TrainingError
 from .evaluate import evaluate_results
+from .formats import load_annotations
 from .model import build_detector, load_detector, read_checkpoint, save_checkpoint
 from .predict import Predictor, pick_device
 from .presets import get_preset
@@ -177,9 +178,9 @@ def _load_training_records(tc: TrainConfig, run_dir: Path, rank: int) -> tuple[l
             dist.barrier()
         pairs.append((str(syn / "images"), str(ann)))
     for images, ann in pairs:
-        coco = load_coco(ann, images)
+        coco = load_annotations(ann, images)  # COCO json, or a folder of VOC/YOLO/labelme files
         records += coco.records
-        warnings += coco.warnings
+        warnings += coco.all_warnings()
     return records, warnings
 
 
@@ -247,7 +248,7 @@ def fit(
     records, warnings = _load_training_records(tc, run_dir, rank)
     val_records: list[Record] = []
     if tc.val:
-        val_records = load_coco(tc.val[1], tc.val[0]).records
+        val_records = load_annotations(tc.val[1], tc.val[0]).records
     if tc.holdout > 0:
         real = [r for r in records if r.image_id < 10_000_000]
         syn = [r for r in records if r.image_id >= 10_000_000]

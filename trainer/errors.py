@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class DigitError(Exception):
     """Base class for every user-facing error raised by the engine."""
@@ -37,6 +39,20 @@ class TrainingError(DigitError):
     """Training cannot go on (non-finite losses, no data, ...)."""
 
 
+def describe_names(names: Iterable[str], shown: int = 6) -> str:
+    """File names for a message: those in subfolders counted per folder ("voc/ (342 files)")."""
+    top, per_dir = [], {}
+    for n in names:
+        head, _, rest = n.partition("/")
+        if rest:
+            per_dir[head] = per_dir.get(head, 0) + 1
+        else:
+            top.append(n)
+    parts = top[:shown] + [f"{d}/ ({k} file{'s' if k > 1 else ''})" for d, k in per_dir.items()]
+    more = f" and {len(top) - shown} more" if len(top) > shown else ""
+    return ", ".join(parts) + more
+
+
 class OutputConflictError(DigitError):
     """Writing results would replace files: ``foreign`` ones export did not write (never replaced),
     or ``earlier`` ones from a previous export (replaced only when the caller says so)."""
@@ -45,9 +61,9 @@ class OutputConflictError(DigitError):
         self.folder, self.foreign, self.earlier = folder, list(foreign), list(earlier)
         if self.foreign:
             msg = (
-                f"{', '.join(self.foreign)} in {folder} {'was' if len(self.foreign) == 1 else 'were'} "
+                f"{describe_names(self.foreign)} in {folder} {'was' if len(self.foreign) == 1 else 'were'} "
                 "not written by a Digit Studio export and will not be replaced; choose another folder"
             )
         else:
-            msg = f"{', '.join(self.earlier)} in {folder} hold an earlier export"
+            msg = f"{describe_names(self.earlier)} in {folder} hold an earlier export"
         super().__init__(msg)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import OutputConflictError
+from .errors import OutputConflictError, describe_names  # noqa: F401 (re-exported)
 from .paths import file_sha256
 
 DET_THRESH = 0.05  # lowest score kept in task 1: a COCO mAP is computed over the whole score range
@@ -185,18 +185,31 @@ def _read_manifest(folder: Path) -> dict[str, list[str]] | None:
 def written_by_export(path: str | os.PathLike) -> bool:
     """True when ``path`` is, byte for byte, a file an export wrote (its manifest says so)."""
     path = Path(path)
-    files = _read_manifest(path.parent) or {}
-    hashes = files.get(path.name)
-    return bool(hashes) and file_sha256(path) in hashes
+    for folder in (path.parent, path.parent.parent):  # a label file may lie in a subfolder ("voc/")
+        hashes = (_read_manifest(folder) or {}).get(path.relative_to(folder).as_posix())
+        if hashes:
+            return file_sha256(path) in hashes
+    return False
 
 
-def output_conflicts(folder: str | os.PathLike, names: Iterable[str]) -> tuple[list[str], list[str]]:
-    """(foreign, earlier): existing files among ``names`` that an export did not write / did write."""
+def output_conflicts(
+    folder: str | os.PathLike, names: Iterable[str], own_dirs: Iterable[str] = ()
+) -> tuple[list[str], list[str]]:
+    """(foreign, earlier): existing files among ``names`` that an export did not write / did write.
+
+    ``own_dirs``: subfolders the export writes into that must hold only files an export wrote
+    (a folder of the user's own label files is never mixed with ours); every file in them counts.
+    """
     folder = Path(folder)
     manifest = _read_manifest(folder)
     foreign = [MANIFEST_NAME] if manifest is None else []
     earlier = []
-    for name in names:
+    names = list(names)
+    for d in own_dirs:
+        sub = folder / d
+        if sub.is_dir():
+            names += sorted(p.relative_to(folder).as_posix() for p in sub.rglob("*") if p.is_file())
+    for name in dict.fromkeys(names):
         path = folder / name
         if not path.exists():
             continue
@@ -219,24 +232,61 @@ def _write_manifest(folder: Path, files: dict[str, list[str]]) -> None:
 
 
 def write_outputs(
-    folder: str | os.PathLike, texts: dict[str, str], replace_earlier: bool = False
+    folder: str | os.PathLike,
+    texts: dict[str, str],
+    replace_earlier: bool = False,
+    own_dirs: Iterable[str] = (),
+    supersede: Iterable[str] = (),
 ) -> list[Path]:
     """Write ``{file name: text}`` into ``folder`` atomically and record them in the manifest.
 
-    Raises :class:`OutputConflictError` before writing anything when a file would replace one an
-    export did not write, or (unless ``replace_earlier``) one an earlier export wrote.
+    Names may lie in subfolders ("voc/1.xml"). Raises :class:`OutputConflictError` before writing
+    anything when a file would replace one an export did not write (or, unless
+    ``replace_earlier``, one an earlier export wrote), or when one of ``own_dirs`` holds such a
+    file. A file that already holds exactly the text to write is left as it is (a user's own
+    ``classes.txt`` naming the same classes, say). After writing, files of an earlier export under
+    ``supersede`` (names or subfolders) that this one does not write again are removed, so the
+    folder holds one export, not a mix of two.
     """
     folder = Path(folder)
-    foreign, earlier = output_conflicts(folder, texts)
+    blobs = {name: text.encode("utf-8") for name, text in texts.items()}
+    foreign, earlier = output_conflicts(folder, texts, own_dirs)
+    same = {n for n in foreign if n in blobs and _same_bytes(folder / n, blobs[n])}
+    foreign = [n for n in foreign if n not in same]
     if foreign or (earlier and not replace_earlier):
         raise OutputConflictError(folder, foreign, earlier)
+    blobs = {n: b for n, b in blobs.items() if n not in same}
     folder.mkdir(parents=True, exist_ok=True)
-    blobs = {name: text.encode("utf-8") for name, text in texts.items()}
     new = {name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()}
     old = {k: v for k, v in (_read_manifest(folder) or {}).items() if (folder / k).exists()}
     # first claim both the old and the new content, so a crash mid-way leaves only files we own
     _write_manifest(folder, {**old, **{n: sorted(set(old.get(n, [])) | {h}) for n, h in new.items()}})
     for name, b in blobs.items():
         atomic_write_bytes(folder / name, b)
+    for name in _stale(folder, old, supersede, blobs):
+        try:
+            (folder / name).unlink()
+        except OSError:
+            continue
+        old.pop(name, None)
     _write_manifest(folder, {**old, **{n: [h] for n, h in new.items()}})
     return [folder / name for name in texts]
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _stale(folder: Path, old: dict[str, list[str]], supersede: Iterable[str], keep) -> list[str]:
+    """Files an earlier export wrote (unchanged since) under ``supersede`` that ``keep`` lacks."""
+    prefixes = [s.rstrip("/") for s in supersede]
+    out = []
+    for name, hashes in old.items():
+        if name in keep or not any(name == p or name.startswith(p + "/") for p in prefixes):
+            continue
+        if file_sha256(folder / name) in hashes:
+            out.append(name)
+    return out

@@ -1,4 +1,5 @@
-"""One-button export: task-1 ``pred.json``, task-2 ``pred.csv`` and ``annotations.json``.
+"""One-button export: task-1 ``pred.json``, task-2 ``pred.csv`` and the reviewed images' ground truth
+(``annotations.json``, or VOC/YOLO/labelme files in ``voc/``, ``yolo/``, ``labelme/``).
 
 Which boxes an image contributes (the same for every export and for what the window shows):
 
@@ -9,7 +10,11 @@ Which boxes an image contributes (the same for every export and for what the win
   does not filter them); for an image with a person's boxes (labelled, edited, reviewed), its
   checked boxes at score 1.0 plus the predictions still shown at that floor (none once reviewed;
   never one a person deleted or replaced);
-* **annotations.json**: the checked boxes of the reviewed images that can be read.
+* **annotations.json**: the checked boxes of the reviewed images that can be read. In another
+  format (:data:`GT_DIRS`) the same boxes go to one file per image in a subfolder named after the
+  format, which must hold nothing but export files: a folder of the user's own label files is
+  never written into, and a user's labels beside the images are never touched (they are not in
+  the export folder's subfolder even when the export folder is the image folder).
 
 Boxes without a digit ("?") and unreadable images are left out and counted. Images not predicted
 yet are predicted first (with progress); the files are then built and written off the UI thread,
@@ -27,12 +32,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from trainer.errors import DigitError
+from trainer.errors import DigitError, describe_names
 from trainer.export import (
     DET_THRESH,
     EXPORT_MARK,
     coco_ground_truth,
-    coco_text,
     detection_entries,
     output_conflicts,
     prediction_entries,
@@ -41,6 +45,7 @@ from trainer.export import (
     write_coco,
     write_outputs,
 )
+from trainer.formats import label_texts
 from trainer.imageio import READ_ERRORS, image_size
 
 from ..state import UNKNOWN_DIGIT, ImageEntry, Status, reading, shown_boxes
@@ -48,6 +53,7 @@ from ..state import UNKNOWN_DIGIT, ImageEntry, Status, reading, shown_boxes
 log = logging.getLogger(__name__)
 
 EXPORT_FILES = ("pred.json", "pred.csv", "annotations.json")
+GT_DIRS = {"voc": "voc", "yolo": "yolo", "labelme": "labelme"}  # format -> subfolder of the export
 
 
 @dataclass
@@ -67,7 +73,8 @@ class ExportSummary:
 
     def text(self) -> str:
         lines = [f"Wrote {len(self.files)} files to {self.folder}:"]
-        lines += [f"  • {p.name}" for p in self.files]
+        names = [p.relative_to(self.folder).as_posix() for p in self.files]
+        lines += [f"  • {n}" for n in describe_names(names, shown=len(names)).split(", ")]
         lines.append(
             f"{self.images} images: {self.reviewed} reviewed by you, "
             + (f"{self.labelled} labelled (ground truth), " if self.labelled else "")
@@ -170,18 +177,37 @@ def image_size_of(e: ImageEntry) -> tuple[int, int] | None:
     return (w, h) if w > 0 and h > 0 else None
 
 
-def export_conflicts(out: Path) -> tuple[list[str], list[str]]:
+def _gt_names(fmt: str) -> tuple[list[str], list[str]]:
+    """(file names, subfolders) of the ground truth an export in ``fmt`` writes."""
+    return (["annotations.json"], []) if fmt == "coco" else ([], [GT_DIRS[fmt]])
+
+
+def export_conflicts(out: Path, fmt: str = "coco") -> tuple[list[str], list[str]]:
     """(files export did not write, files of an earlier export) that an export to ``out`` would replace."""
-    return output_conflicts(out, EXPORT_FILES)
+    names, dirs = _gt_names(fmt)
+    return output_conflicts(out, ["pred.json", "pred.csv", *names], dirs)
 
 
 def write_export(
-    entries: list[ImageEntry], threshold: float, out: Path, replace_earlier: bool = False
+    entries: list[ImageEntry], threshold: float, out: Path, replace_earlier: bool = False, fmt: str = "coco"
 ) -> ExportSummary:
-    """Build and atomically write the three files into ``out`` (see :func:`write_outputs`)."""
+    """Build and atomically write the files into ``out`` (see :func:`write_outputs`): task 1, task 2
+    and the reviewed images' ground truth in ``fmt``. Ground truth an earlier export wrote in
+    another format is removed with the rest of that export."""
     dets, rows, coco, summary = build_export(entries, threshold, out)
-    texts = dict(zip(EXPORT_FILES, (task1_text(dets), task2_text(rows), coco_text(coco)), strict=True))
-    summary.files = write_outputs(out, texts, replace_earlier=replace_earlier)
+    texts = {"pred.json": task1_text(dets), "pred.csv": task2_text(rows)}
+    images_dir = entries[0].path.parent if entries else out
+    names, dirs = _gt_names(fmt)
+    sub = out / dirs[0] if dirs else out
+    for name, text in label_texts(fmt, coco, images_dir, sub).items():
+        texts[f"{dirs[0]}/{name}" if dirs else name] = text
+    summary.files = write_outputs(
+        out,
+        texts,
+        replace_earlier=replace_earlier,
+        own_dirs=dirs,
+        supersede=["annotations.json", *GT_DIRS.values()],
+    )
     return summary
 
 
@@ -247,9 +273,10 @@ class ExportJob(QObject):
         parent=None,
         repredict: list[int] = (),
         replace_earlier: bool = False,
+        fmt: str = "coco",
     ) -> None:
         super().__init__(parent)
-        self.doc, self.inference, self.out = doc, inference, Path(out)
+        self.doc, self.inference, self.out, self.fmt = doc, inference, Path(out), fmt
         self.repredict, self.replace_earlier = list(repredict), replace_earlier
         self._job = 0
         self._written.connect(self._on_written)
@@ -274,11 +301,11 @@ class ExportJob(QObject):
 
     def _write(self) -> None:
         entries, thr, out = _snapshot(self.doc.entries), self.doc.threshold, self.out
-        replace = self.replace_earlier
+        replace, fmt = self.replace_earlier, self.fmt
 
         def work() -> None:
             try:
-                self._written.emit(write_export(entries, thr, out, replace), None)
+                self._written.emit(write_export(entries, thr, out, replace, fmt), None)
             except (OSError, ValueError, DigitError) as exc:
                 self._written.emit(None, f"Export failed: {exc}")
 

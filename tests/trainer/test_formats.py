@@ -1,0 +1,292 @@
+"""VOC, YOLO and labelme readers and writers: exact coordinates, the other tools' layout, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trainer.data import Record
+from trainer.export import coco_ground_truth, written_by_export
+from trainer.formats import find_labels, label_texts, load_annotations, read_predictions, records_to_coco
+from trainer.formats.yolo import yaml_names
+
+
+def _images(folder: Path, sizes: dict[str, tuple[int, int]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, size in sizes.items():
+        Image.new("RGB", size, (200, 180, 160)).save(folder / name)
+    return folder
+
+
+def _coco(folder: Path, boxes: dict[str, list[tuple[float, float, float, float, int]]]) -> dict:
+    """A COCO ground-truth dict of the images of ``folder`` (ids = leading numbers)."""
+    images, anns = [], []
+    for name, items in boxes.items():
+        w, h = Image.open(folder / name).size
+        image_id = int(Path(name).stem)
+        images.append({"id": image_id, "file_name": name, "width": w, "height": h})
+        anns += [{"image_id": image_id, "bbox": [x, y, bw, bh], "digit": d} for x, y, bw, bh, d in items]
+    return coco_ground_truth(images, anns)
+
+
+def _write(texts: dict[str, str], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (out / name).write_text(text, encoding="utf-8")
+
+
+def _bboxes(coco: dict) -> dict[int, list]:
+    out: dict[int, list] = {}
+    for a in coco["annotations"]:
+        out.setdefault(a["image_id"], []).append((a["category_id"], *a["bbox"]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+@pytest.fixture
+def fractional(tmp_path) -> tuple[Path, dict]:
+    """Three images, one of them 4000 px wide, with boxes on the 0.01 px grid."""
+    rng = np.random.default_rng(5)
+    folder = _images(tmp_path / "img", {"1.png": (73, 37), "2.jpg": (640, 480), "3.png": (4000, 3000)})
+    boxes = {}
+    for name in ("1.png", "2.jpg", "3.png"):
+        w, h = Image.open(folder / name).size
+        items = []
+        for _ in range(4):
+            bw, bh = (round(float(v), 2) for v in rng.uniform(2, min(w, h) / 2, 2))
+            x, y = round(float(rng.uniform(0, w - bw)), 2), round(float(rng.uniform(0, h - bh)), 2)
+            items.append((x, y, bw, bh, int(rng.integers(10))))
+        boxes[name] = items
+    boxes["2.jpg"].append((0.0, 0.0, 640.0, 480.0, 1))  # the whole image, edges included
+    return folder, _coco(folder, boxes)
+
+
+@pytest.mark.parametrize("fmt", ["voc", "yolo", "labelme"])
+def test_round_trip_is_exact_to_a_hundredth_of_a_pixel(tmp_path, fractional, fmt):
+    folder, coco = fractional
+    out = tmp_path / fmt
+    _write(label_texts(fmt, coco, folder, out), out)
+    labels = load_annotations(out, folder)
+    assert labels.fmt == fmt and labels.warnings == [] and not labels.other_labels
+    back = records_to_coco(labels.records, folder)
+    assert back["images"] == sorted(coco["images"], key=lambda im: im["id"])
+    got, want = _bboxes(back), _bboxes(coco)
+    assert got.keys() == want.keys()
+    for k in want:
+        assert len(got[k]) == len(want[k])
+        for a, b in zip(got[k], want[k]):
+            assert a[0] == b[0] and max(abs(p - q) for p, q in zip(a[1:], b[1:])) <= 0.01 + 1e-9
+            assert a == b  # rounded to 0.01 px, the numbers are the very same
+
+
+def test_voc_file_has_labelimg_fields_and_layout(tmp_path, fractional):
+    folder, coco = fractional
+    text = label_texts("voc", coco, folder, tmp_path)["2.xml"]
+    assert text.startswith("<annotation>\n\t<folder>img</folder>\n\t<filename>2.jpg</filename>\n\t<path>")
+    root = ElementTree.fromstring(text)
+    assert [c.tag for c in root] == ["folder", "filename", "path", "source", "size", "segmented"] + [
+        "object"
+    ] * 5
+    assert root.findtext("path") == str((folder / "2.jpg").resolve())
+    assert [root.findtext(f"size/{k}") for k in ("width", "height", "depth")] == ["640", "480", "3"]
+    obj = root.findall("object")[-1]
+    assert [c.tag for c in obj] == ["name", "pose", "truncated", "difficult", "bndbox"]
+    assert obj.findtext("name") == "1" and obj.findtext("pose") == "Unspecified"
+    assert obj.findtext("truncated") == "1"  # touches the border, as labelImg marks it
+    assert [obj.findtext(f"bndbox/{k}") for k in ("xmin", "ymin", "xmax", "ymax")] == ["0", "0", "640", "480"]
+    x, y, w, h = coco["annotations"][4]["bbox"]
+    first = root.findall("object")[0]
+    assert float(first.findtext("bndbox/xmax")) == pytest.approx(round(x + w, 2), abs=1e-9)
+
+
+def test_labelme_file_has_labelme_keys(tmp_path, fractional):
+    folder, coco = fractional
+    out = tmp_path / "lm"
+    data = json.loads(label_texts("labelme", coco, folder, out)["1.json"])
+    assert set(data) == {"version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth"}
+    assert data["imageData"] is None and (data["imageWidth"], data["imageHeight"]) == (73, 37)
+    assert (out / data["imagePath"]).resolve() == (folder / "1.png").resolve()
+    s = data["shapes"][0]
+    assert s["shape_type"] == "rectangle" and len(s["points"]) == 2 and s["label"] in list("0123456789")
+    x, y, w, h = coco["annotations"][0]["bbox"]
+    assert s["points"] == [[x, y], [round(x + w, 2), round(y + h, 2)]]
+
+
+def test_yolo_writes_class_index_as_digit_and_classes_txt(tmp_path, fractional):
+    folder, coco = fractional
+    texts = label_texts("yolo", coco, folder, tmp_path)
+    assert texts["classes.txt"] == "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n"
+    line = texts["2.txt"].splitlines()[-1]
+    assert line == "1 0.500000 0.500000 1.000000 1.000000"
+    big = texts["3.txt"].splitlines()[0].split()
+    assert len(big[1].split(".")[1]) == 8  # a 4000 px image gets 8 decimals
+    assert int(big[0]) == coco["annotations"][9]["category_id"] - 1
+
+
+def test_names_other_than_digits_are_counted_and_kept_out(tmp_path):
+    folder = _images(tmp_path / "img", {"1.png": (100, 50)})
+    (folder / "1.xml").write_text(
+        "<annotation><size><width>100</width><height>50</height></size>"
+        + "".join(
+            f"<object><name>{n}</name><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>11</xmax><ymax>22</ymax></bndbox></object>"
+            for n in ("7", "car", "car", " 3 ", "10")
+        )
+        + "</annotation>"
+    )
+    labels = load_annotations(folder / "1.xml", folder)
+    assert labels.records[0].labels.tolist() == [8, 4]
+    assert labels.other_labels == {"car": 2, "10": 1}
+    assert "3 boxes whose label is not a digit" in labels.other_labels_text()
+    assert any("'car' x2" in w for w in labels.all_warnings())
+
+
+def test_data_yaml_names_in_every_layout(tmp_path):
+    assert yaml_names("path: x\nnames: ['0', '1', two]\n") == ["0", "1", "two"]
+    assert yaml_names("nc: 2\nnames:\n  - '5'\n  - cat\ntrain: a\n") == ["5", "cat"]
+    assert yaml_names("names:\n  0: '9'\n  2: dog\n") == ["9", "class 1", "dog"]
+    folder = _images(tmp_path / "ds" / "images" / "train", {"4.png": (200, 100)})
+    labels = tmp_path / "ds" / "labels" / "train"
+    labels.mkdir(parents=True)
+    (tmp_path / "ds" / "data.yaml").write_text("names:\n  0: cat\n  1: '6'\n")
+    (labels / "4.txt").write_text("1 0.5 0.5 0.1 0.2\n0 0.5 0.5 0.2 0.2\n")
+    assert find_labels(folder) == ("yolo", labels)
+    got = load_annotations(None, folder)
+    assert got.records[0].labels.tolist() == [7] and got.other_labels == {"cat": 1}
+    assert got.records[0].boxes.tolist() == [[90.0, 40.0, 110.0, 60.0]]
+
+
+def test_labels_are_found_beside_or_in_sibling_folders(tmp_path):
+    voc_root = tmp_path / "VOC"
+    folder = _images(voc_root / "JPEGImages", {"1.png": (40, 30), "2.png": (40, 30)})
+    assert find_labels(folder) is None
+    coco = _coco(folder, {"1.png": [(1, 2, 10, 20, 3)], "2.png": []})
+    _write(label_texts("voc", coco, folder, voc_root / "Annotations"), voc_root / "Annotations")
+    assert find_labels(folder) == ("voc", voc_root / "Annotations")
+    lm = _images(tmp_path / "lm", {"5.png": (40, 30)})
+    _write(label_texts("labelme", _coco(lm, {"5.png": [(1, 1, 5, 5, 0)]}), lm, lm), lm)
+    assert find_labels(lm) == ("labelme", lm)
+    bare = _images(tmp_path / "bare", {"6.png": (40, 30)})
+    (bare / "6.txt").write_text("3 0.5 0.5 0.2 0.2\n")  # no classes.txt: not taken automatically
+    assert find_labels(bare) is None
+    assert load_annotations(bare, bare).records[0].labels.tolist() == [4]  # explicit: class = digit
+
+
+def test_bad_voc_files_name_file_and_line_and_the_rest_opens(tmp_path):
+    folder = _images(tmp_path / "img", {f"{i}.png": (60, 40) for i in range(1, 6)})
+    good = "<annotation>\n<size><width>60</width><height>40</height></size>\n<object><name>4</name>\n<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>10</xmax><ymax>10</ymax></bndbox></object>\n</annotation>\n"
+    (folder / "1.xml").write_text(good)
+    (folder / "2.xml").write_text("<annotation>\n<size><width>60</width>\n</annotation>\n")
+    (folder / "3.xml").write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE a [\n<!ENTITY xxe SYSTEM "file:///etc/passwd">\n]>\n'
+        "<annotation><object><name>&xxe;</name></object></annotation>\n"
+    )
+    (folder / "4.xml").write_text(good.replace("<xmax>10</xmax>", "<xmax>90</xmax>"))
+    (folder / "5.xml").write_text(
+        good.replace("<xmin>1</xmin>", "<xmin>70</xmin>").replace("<xmax>10</xmax>", "<xmax>80</xmax>")
+    )
+    labels = load_annotations(folder, folder)
+    by = {r.path.name: r for r in labels.records}
+    assert sorted(by) == ["1.png", "4.png", "5.png"]
+    w = "\n".join(labels.warnings)
+    assert f"{folder / '2.xml'}:3: not well-formed XML" in w
+    assert f"{folder / '3.xml'}:3: unsafe XML refused" in w and "passwd" not in str(by)
+    assert f"{folder / '4.xml'}:3: box (1, 1, 90, 10) passes the edge of the 60x40 image; clipped" in w
+    assert by["4.png"].boxes.tolist() == [[1, 1, 60, 10]]
+    assert f"{folder / '5.xml'}:3: box (70, 1, 80, 10) outside the image (60x40); dropped" in w
+    assert len(by["5.png"].boxes) == 0
+    assert "file skipped" in labels.summary() and "2 file skipped" in labels.summary()
+
+
+def test_bad_yolo_lines_name_file_and_line(tmp_path):
+    folder = _images(tmp_path / "img", {"1.png": (100, 50), "2.png": (100, 50)})
+    (folder / "classes.txt").write_text("0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n")
+    (folder / "1.txt").write_text(
+        "3 0.5 0.5 0.2 0.2\n4 0.5 0.5 0.2\n12 0.5 0.5 0.2 0.2\n5 1.1 0.5 0.4 0.2\n6 0.1 0.5 0.4 0.2\n"
+    )
+    (folder / "2.txt").write_text("x y\n")
+    labels = load_annotations(folder, folder, "yolo")
+    w = "\n".join(labels.warnings)
+    f1 = folder / "1.txt"
+    assert f"{f1}:2: 4 numbers, a YOLO box line has 5 (class x_center y_center width height); dropped" in w
+    assert f"{f1}:3: class 12 but classes.txt names only 10 classes (0..9); dropped" in w
+    assert f"{f1}:4: box (90, 20, 130, 30) passes the edge of the 100x50 image; clipped" in w
+    assert f"{f1}:5: box (-10, 20, 30, 30) passes the edge" in w
+    assert f"{folder / '2.txt'}:1: 2 numbers" in w
+    rec = {r.path.name: r for r in labels.records}
+    assert rec["1.png"].labels.tolist() == [4, 6, 7]
+    assert rec["1.png"].boxes.tolist() == [[40, 20, 60, 30], [90, 20, 100, 30], [0, 20, 30, 30]]
+    assert len(rec["2.png"].boxes) == 0  # the file is there: the image is labelled, with nothing
+
+
+def test_labelme_with_embedded_image_and_broken_json(tmp_path):
+    folder = _images(tmp_path / "img", {"1.png": (60, 40), "2.png": (60, 40), "3.png": (60, 40)})
+    shape = {"label": "8", "points": [[10, 5], [2, 30]], "shape_type": "rectangle"}
+    base = {"version": "5.4.1", "shapes": [shape], "imagePath": "1.png", "imageHeight": 40, "imageWidth": 60}
+    text = json.dumps({**base, "imageData": "iVBORw0KGgo="}, indent=2)
+    (folder / "1.json").write_text(text)
+    data_line = text.splitlines().index('  "imageData": "iVBORw0KGgo="') + 1
+    (folder / "2.json").write_text('{\n  "shapes": [\n    {"label": "1",\n')
+    (folder / "3.json").write_text(json.dumps({**base, "imageData": "x", "imageWidth": 600}, indent=2))
+    labels = load_annotations(folder / "1.json", folder)
+    assert labels.fmt == "labelme"
+    w = "\n".join(labels.warnings)
+    assert f"{folder / '1.json'}:{data_line}: embedded image (imageData) not decoded" in w
+    assert f"{folder / '2.json'}:4: not valid JSON" in w
+    assert f"{folder / '3.json'}:" in w and "600x40 but 3.png is 60x40" in w
+    (rec,) = labels.records
+    assert rec.path.name == "1.png" and rec.boxes.tolist() == [[2, 5, 10, 30]] and rec.labels.tolist() == [9]
+
+
+def test_predictions_from_coco_results_and_yolo_with_confidence(tmp_path):
+    folder = _images(tmp_path / "img", {"7.png": (100, 50), "8.png": (100, 50)})
+    res = [
+        {"image_id": 7, "bbox": [10.5, 5, 20, 30], "score": 0.87, "category_id": 4},
+        {"image_id": 99, "bbox": [1, 1, 2, 2], "score": 0.5, "category_id": 1},
+        {"image_id": 8, "bbox": [1, 1, 2, 2], "score": 0.5, "category_id": 11},
+    ]
+    (tmp_path / "r.json").write_text(json.dumps(res))
+    det = read_predictions(tmp_path / "r.json", folder)
+    boxes, scores, digits = det.by_name["7.png"]
+    assert boxes.tolist() == [[10.5, 5, 20, 30]] and scores.tolist() == [pytest.approx(0.87)]
+    assert digits.tolist() == [3] and len(det.by_name["8.png"][0]) == 0
+    assert det.other_labels == {"category 11": 1} and "image ids not in this folder" in det.warnings[0]
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    (pred / "8.txt").write_text("2 0.5 0.5 0.2 0.4 0.625\n")
+    det = read_predictions(pred, folder)
+    assert list(det.by_name) == ["8.png"]
+    boxes, scores, digits = det.by_name["8.png"]
+    assert boxes.tolist() == [[40, 15, 20, 20]] and scores.tolist() == [0.625] and digits.tolist() == [2]
+
+
+def test_records_to_coco_reads_missing_sizes_from_headers(tmp_path):
+    folder = _images(tmp_path / "img", {"3.png": (31, 17)})
+    rec = Record(3, folder / "3.png", boxes=np.array([[1, 2, 5, 9]], np.float32), labels=np.array([2]))
+    coco = records_to_coco([rec], folder)
+    assert coco["images"] == [{"id": 3, "file_name": "3.png", "width": 31, "height": 17}]
+    assert (
+        coco["annotations"][0]["bbox"] == [1.0, 2.0, 4.0, 7.0] and coco["annotations"][0]["category_id"] == 2
+    )
+
+
+def test_export_files_are_ours_in_the_manifest(tmp_path, fractional):
+    from trainer.errors import OutputConflictError
+    from trainer.export import write_outputs
+
+    folder, coco = fractional
+    out = tmp_path / "out"
+    texts = {f"voc/{k}": v for k, v in label_texts("voc", coco, folder, out / "voc").items()}
+    write_outputs(out, texts, own_dirs=["voc"])
+    assert all(written_by_export(out / n) for n in texts)
+    (out / "voc" / "mine.xml").write_text("<annotation/>")  # the user's own file in our folder
+    with pytest.raises(OutputConflictError) as exc:
+        write_outputs(out, texts, replace_earlier=True, own_dirs=["voc"])
+    assert exc.value.foreign == ["voc/mine.xml"]
+    (out / "voc" / "mine.xml").unlink()
+    fewer = {k: v for k, v in texts.items() if not k.endswith("3.xml")}
+    write_outputs(out, fewer, replace_earlier=True, own_dirs=["voc"], supersede=["voc"])
+    assert not (out / "voc" / "3.xml").exists() and (out / "voc" / "1.xml").exists()
