@@ -112,6 +112,8 @@ def build_actions(win) -> dict[str, QAction]:
                 menu.addAction(a[n])
         if title == "&View":
             win.view_menu = menu
+        elif title == "&Edit":
+            win.edit_menu = menu
     return a
 
 
