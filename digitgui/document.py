@@ -250,7 +250,9 @@ class Document(QObject):
         """
         row = self.current
         entry = self.entries[row]
-        plan = number_entry.plan_number(self.shown(row), text, entry.size)
+        plan = number_entry.plan_number(
+            self.shown(row), text, entry.size, state.weak_predictions(entry, self.threshold)
+        )
         slots = [(s.key, s.rect, s.digit) for s in plan.slots]
         layer, keys = state.with_number(entry, slots, plan.removed, self.next_box_id)
         self._push(row, layer, f"Type number {text.strip()}")

@@ -12,10 +12,12 @@ x-centre) and the typed digits are laid onto them in order:
   showing their typed digit, then (2) need the least room that is not there for the new boxes
   (in digit widths: a gap between two boxes, or the image edge past the row's ends), then (3)
   put new boxes into gaps between boxes before the end of the row, and after the last box before
-  the first. New boxes have the row's median height and top and the mean digit width; between
-  two boxes they are spread evenly from one box's centre to the next's, past the row's ends they
-  follow at the row's mean pitch. All are clamped inside the image. They are meant to be
-  adjusted;
+  the first. A new box that finds a detection too weak to be shown where it goes (its centre
+  within half a pitch, in the row, on no other box of the number) takes that detection's box,
+  and such a find counts like a box already showing its digit in (1). Otherwise new boxes have
+  the row's median height and top and the mean digit width; between two boxes they are spread
+  evenly from one box's centre to the next's, past the row's ends they follow at the row's mean
+  pitch. All are clamped inside the image. They are meant to be adjusted;
 * **no boxes at all**: a row of boxes in the middle of the image, 70% of its height, digits half
   as wide as high (narrower when the row would not fit).
 """
@@ -35,6 +37,7 @@ MAX_DIGITS = 12  # the longest number the editor accepts
 EMPTY_ROW_HEIGHT = 0.7  # of the image height, for a row placed on an image without boxes
 DIGIT_ASPECT = 0.5  # width / height of a new digit box when there is no row to copy
 GAP = 0.15  # space between new boxes, in digit widths, when there is no row to copy
+OVERLAP = 0.5  # a weak detection covering this much of a box of the number is that digit again
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,18 @@ def parse_number(text: str) -> list[int]:
     return [int(c) for c in text]
 
 
-def plan_number(boxes: Sequence[Shown], text: str, image_size: tuple[int, int] | None) -> Plan:
+def plan_number(
+    boxes: Sequence[Shown],
+    text: str,
+    image_size: tuple[int, int] | None,
+    candidates: Sequence[tuple[Rect, float]] = (),
+) -> Plan:
     """Lay the typed number ``text`` onto the shown ``boxes`` (see the module docstring).
 
     ``image_size`` (w, h) clamps new boxes; it is needed when there are no boxes at all.
+    ``candidates`` are (rect, score) of detections too weak to be shown: a new box takes the
+    best-scored one whose centre lies within half a pitch of where the row puts it (and that
+    overlaps no box of the number), since the model often saw the missing digit, just not surely.
     """
     digits = parse_number(text)
     row = sorted(boxes, key=lambda b: (b.x + b.w / 2, b.y))
@@ -80,8 +91,8 @@ def plan_number(boxes: Sequence[Shown], text: str, image_size: tuple[int, int] |
         slots = tuple(Slot(row[i].key, row[i].rect, d) for i, d in zip(keep, digits))
         removed = tuple(row[i].key for i in range(m) if i not in set(keep))
         return Plan(slots, removed)
-    positions = _positions(row, digits, image_size)
-    rects = _place(row, positions, n, image_size)
+    positions = _positions(row, digits, image_size, candidates)
+    rects = _place(row, positions, n, image_size, candidates)[0]
     by_pos = dict(zip(positions, row))
     slots = tuple(Slot(by_pos[j].key if j in by_pos else None, rects[j], digits[j]) for j in range(n))
     return Plan(slots, ())
@@ -140,7 +151,10 @@ def _row_of(row: Sequence[Shown]) -> _Row:
 
 
 def _positions(
-    row: Sequence[Shown], digits: list[int], image_size: tuple[int, int] | None
+    row: Sequence[Shown],
+    digits: list[int],
+    image_size: tuple[int, int] | None,
+    candidates: Sequence[tuple[Rect, float]] = (),
 ) -> tuple[int, ...]:
     """Which typed positions the existing boxes take (the others get new boxes)."""
     m, n = len(row), len(digits)
@@ -161,15 +175,22 @@ def _positions(
                 gap = row[i].x - (row[i - 1].x + row[i - 1].w)
                 lack += max(0.0, k * r.width - gap) / r.width
                 inner += k
-        return (matches, -round(lack, 6), inner, lead == 0)
+        supported = _place(row, pos, n, image_size, candidates)[1] if candidates else 0
+        return (matches + supported, -round(lack, 6), inner, lead == 0)
 
     return max(itertools.combinations(range(n), m), key=key)
 
 
 def _place(
-    row: Sequence[Shown], positions: tuple[int, ...], n: int, image_size: tuple[int, int] | None
-) -> list[Rect]:
+    row: Sequence[Shown],
+    positions: tuple[int, ...],
+    n: int,
+    image_size: tuple[int, int] | None,
+    candidates: Sequence[tuple[Rect, float]] = (),
+) -> tuple[list[Rect], int]:
+    """Rects of all ``n`` digits, and how many new ones sit on a weak detection."""
     r = _row_of(row)
+    supported = 0
     rects: list[Rect | None] = [None] * n
     for b, p in zip(row, positions):
         rects[p] = b.rect
@@ -186,8 +207,37 @@ def _place(
             a = max(p for p in positions if p < j)
             b = min(p for p in positions if p > j)
             cx = centre[a] + (centre[b] - centre[a]) * (j - a) / (b - a)
-        rects[j] = _clamp((cx - r.width / 2, r.top, r.width, r.height), image_size)
-    return [rr for rr in rects if rr is not None]
+        found = _candidate(cx, r, [rr for rr in rects if rr is not None], candidates)
+        supported += found is not None
+        rects[j] = found or _clamp((cx - r.width / 2, r.top, r.width, r.height), image_size)
+    return [rr for rr in rects if rr is not None], supported
+
+
+def _candidate(
+    cx: float, r: _Row, taken: list[Rect], candidates: Sequence[tuple[Rect, float]]
+) -> Rect | None:
+    """The best-scored weak detection near ``cx`` in the row, overlapping no box already placed."""
+    best: tuple[float, Rect] | None = None
+    for rect, score in candidates:
+        x, y, w, h = rect
+        if abs(x + w / 2 - cx) > r.pitch / 2:
+            continue
+        if min(y + h, r.top + r.height) - max(y, r.top) < 0.5 * min(h, r.height):
+            continue  # not in the row
+        if any(_overlap(rect, t) > OVERLAP for t in taken):
+            continue
+        if best is None or score > best[0]:
+            best = (score, rect)
+    return tuple(round(float(v), 2) for v in best[1]) if best else None
+
+
+def _overlap(a: Rect, b: Rect) -> float:
+    """Intersection over the smaller box."""
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return iw * ih / max(min(a[2] * a[3], b[2] * b[3]), 1e-9)
 
 
 def _empty_row(n: int, image_size: tuple[int, int]) -> list[Rect]:

@@ -196,6 +196,22 @@ def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
     return sorted(int(i) for i in sub[keep])
 
 
+def weak_predictions(entry: ImageEntry, threshold: float) -> list[tuple[Rect, float]]:
+    """(rect, score) of detections under ``threshold``, except on spots the person emptied: where a
+    typed number looks for the digits the model saw but was not sure of."""
+    pred = entry.pred
+    if pred is None or len(pred.scores) == 0:
+        return []
+    out = []
+    hidden = np.asarray(sorted(entry.layer.hidden), np.float64).reshape(-1, 4)
+    for i in np.nonzero(pred.scores < threshold)[0]:
+        rect = tuple(float(v) for v in pred.boxes[i])
+        if len(hidden) and _iou(rect, hidden).max() >= HIDE_IOU:
+            continue
+        out.append((rect, float(pred.scores[i])))
+    return out
+
+
 def shown_boxes(entry: ImageEntry, threshold: float) -> list[Shown]:
     """Every box drawn for an image: checked boxes first, then visible predictions."""
     out = [Shown(b.id, b.x, b.y, b.w, b.h, b.digit, b.score, True) for b in entry.layer.boxes]

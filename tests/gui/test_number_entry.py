@@ -193,3 +193,19 @@ def test_display_lut():
     assert DisplayAdjust.from_dict(a.brighter(2).inverted().to_dict()) == DisplayAdjust(0.2, 1.0, 1.0, True)
     assert DisplayAdjust.from_dict({"brightness": "x"}) == DisplayAdjust()
     assert DisplayAdjust.from_dict({"invert": "true", "gamma": "9"}) == DisplayAdjust(0.0, 1.0, 4.0, True)
+
+
+def test_a_new_box_takes_a_weak_detection_where_it_goes():
+    # 7 and 6 are shown; the model also saw a 2 between them, too weakly to show it. Typing 725
+    # keeps 7, puts the new 2 on that detection and relabels the 6 as 5 (instead of adding a box
+    # after the row, where there is room but nothing was seen)
+    boxes = [_box(-1, 31, 7, 0.98, y=2, w=19, h=40), _box(-2, 58, 6, 0.62, y=8, w=20, h=40)]
+    weak = [((47.0, 5.0, 15.0, 41.0), 0.25), ((59.0, 8.0, 18.0, 40.0), 0.47), ((200.0, 5.0, 15.0, 41.0), 0.4)]
+    plan = plan_number(boxes, "725", (107, 50), weak)
+    assert plan.slots == (
+        Slot(-1, (31, 2, 19, 40), 7),
+        Slot(None, (47.0, 5.0, 15.0, 41.0), 2),
+        Slot(-2, (58, 8, 20, 40), 5),
+    )
+    # without it, the new digit follows the row
+    assert [s.key for s in plan_number(boxes, "725", (107, 50)).slots] == [-1, -2, None]
