@@ -89,13 +89,13 @@ def type_number(win, text: str) -> None:
     """Lay the typed number onto the boxes (one undo step) and select the first new box."""
     if win.doc.current_entry is None:
         return
-    before = {s.key for s in win.doc.shown()}
+    before = {s.rect for s in win.doc.shown()}  # a prediction kept becomes a checked box in place
     try:
         keys = win.doc.type_number(text)
     except ValueError as exc:
         win.statusBar().showMessage(f"Number not typed: {exc}.", 8000)
         return
-    new = [k for k in keys if k not in before]
+    new = [k for k in keys if (s := win.doc.find_shown(k)) is not None and s.rect not in before]
     win.canvas.set_selected(new[0] if new else 0)
     if new:
         n = len(new)

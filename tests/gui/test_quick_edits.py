@@ -70,6 +70,7 @@ def test_enter_types_the_number_onto_the_boxes_in_one_undo_step(qtbot, editing):
     assert new.x == pytest.approx(before[2].x + 28, abs=0.5)  # the row goes on at its pitch
     assert (new.y, new.w, new.h) == pytest.approx((before[2].y, before[2].w, before[2].h), abs=0.5)
     assert win.canvas.selected == new.id  # the new box is selected, ready to be adjusted
+    assert win.statusBar().currentMessage().startswith("1 new box placed")
     qtbot.keyClick(win.canvas, Qt.Key.Key_Right)
     assert boxes_left_to_right(win)[3].x == pytest.approx(new.x + 1, abs=0.01)
     assert stack.count() == 5 and stack.text(3) == "Type number 4509"
@@ -135,6 +136,8 @@ def test_typing_makes_the_predictions_checked_boxes(qtbot, editing):
     shown = win.doc.shown()
     assert all(s.checked for s in shown) and len(shown) == len(text)
     assert win.number.text == text and win.doc.current_entry.layer.status == Status.EDITED
+    # no new box (at most as many digits as boxes): nothing is selected, nothing to adjust
+    assert win.canvas.selected == 0 and "new box" not in win.statusBar().currentMessage()
     win.doc.set_threshold(0.05)
     assert all(s.checked for s in win.doc.shown())  # nothing under them shows again
     qtbot.keyClick(win.canvas, Qt.Key.Key_Z, CTRL)
