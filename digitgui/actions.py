@@ -128,6 +128,8 @@ def build_actions(win) -> dict[str, QAction]:
                 menu.addAction(a[n])
         if title == "&View":
             win.view_menu = menu
+        elif title == "&Edit":
+            win.edit_menu = menu
         if title == "&File":
             win.export_format_actions = label_formats.build_export_format_menu(win, menu)
     return a

@@ -5,7 +5,9 @@ dragged item's preview rectangle moves, and the edit is committed to the documen
 
 Keys (when the canvas has focus): W then drag draws a box (then type its digit), 0-9 relabel
 the selected box, Delete removes it, Tab/Shift+Tab cycle boxes, arrows nudge (Shift: 10 px),
-Space marks the image reviewed (Space-drag pans), Esc cancels. Wheel zooms, middle-drag pans.
+Space marks the image reviewed (Space-drag pans), Esc cancels, Enter asks to type the number.
+Wheel zooms, middle-drag pans. The photo is shown through the display adjustment (brightness,
+contrast, gamma, invert: :mod:`digitgui.display_adjust`), applied once per picture.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from .box_item import BoxItem, resized
 from .canvas_keys import CanvasKeys
+from .display_adjust import DisplayAdjust, apply_lut
 from .document import Document
 from .services.images import ImageLoader
 from .state import UNKNOWN_DIGIT, Shown
@@ -42,6 +45,8 @@ class Canvas(CanvasKeys, QGraphicsView):
     selection_changed = Signal(int)  # key of the selected box, 0 for none
     review_requested = Signal()  # Space pressed and released without panning
     zoom_changed = Signal(float)
+    number_requested = Signal()  # Enter: open the editor of the number
+    display_adjusted = Signal(object)  # the DisplayAdjust now used for the photo
 
     def __init__(self, doc: Document, loader: ImageLoader, parent=None) -> None:
         super().__init__(parent)
@@ -75,6 +80,8 @@ class Canvas(CanvasKeys, QGraphicsView):
         self._space_down = False
         self._space_panned = False
         self._auto_fit = True
+        self._source = None  # the decoded QImage on screen, before the display adjustment
+        self.display_adjust = DisplayAdjust()
         self.prompt = QLabel("Digit? Type 0–9", self.viewport())
         self.prompt.setStyleSheet(
             "background:#e74c3c;color:white;padding:3px 6px;border-radius:3px;font-weight:bold"
@@ -141,7 +148,8 @@ class Canvas(CanvasKeys, QGraphicsView):
             self.image_shown.emit(e.name)
             return
         self._set_note("")
-        pm = QPixmap.fromImage(decoded.image)
+        self._source = decoded.image
+        pm = self._display_pixmap()
         w, h = decoded.size
         self.image_size = (w, h)
         self._pixmap.setPixmap(pm)
@@ -161,6 +169,38 @@ class Canvas(CanvasKeys, QGraphicsView):
             self.fit()
         self.rebuild()
         self.image_shown.emit(e.name)
+
+    def _display_pixmap(self) -> QPixmap:
+        img = self._source
+        if not self.display_adjust.identity:
+            img = apply_lut(img, self.display_adjust.lut())
+        return QPixmap.fromImage(img)
+
+    def set_display_adjust(self, adjust: DisplayAdjust) -> None:
+        """Show the photo brighter, darker, more contrasted or inverted (the data never changes)."""
+        if adjust == self.display_adjust:
+            return
+        self.display_adjust = adjust
+        if self._source is not None and self.image_size is not None:
+            self._pixmap.setPixmap(self._display_pixmap())
+
+    def adjust_display(self, op: str) -> None:
+        """One step of the display keys: brighter, darker, contrast_up/down, gamma_up/down,
+        invert, reset."""
+        a = self.display_adjust
+        new = {
+            "brighter": lambda: a.brighter(1),
+            "darker": lambda: a.brighter(-1),
+            "contrast_up": lambda: a.more_contrast(1),
+            "contrast_down": lambda: a.more_contrast(-1),
+            "gamma_up": lambda: a.more_gamma(1),
+            "gamma_down": lambda: a.more_gamma(-1),
+            "invert": a.inverted,
+            "reset": DisplayAdjust,
+        }[op]()
+        if new != a:
+            self.set_display_adjust(new)
+            self.display_adjusted.emit(new)
 
     def _on_image_changed(self, row: int) -> None:
         if row == self.doc.current:

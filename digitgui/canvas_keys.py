@@ -2,9 +2,11 @@
 
 0-9 label the selected box (the digit typed right after drawing a box merges into the same undo
 step), Delete removes it, Tab/Shift+Tab cycle boxes, arrows nudge by 1 px (Shift: 10 px), W arms
-drawing, Esc cancels, Space marks the image reviewed on release (unless it was held to pan).
+drawing, Esc cancels, Space marks the image reviewed on release (unless it was held to pan),
+Enter opens the editor of the whole number (``number_requested``). The photo's display: [ and ]
+darker/brighter, { and } less/more contrast, G and Shift+G gamma up/down, I invert, \\ reset.
 
-:class:`KeyRouter` sends the editing keys (digits, Delete, W, Space, Tab) to the canvas from
+:class:`KeyRouter` sends the editing keys (digits, Delete, W, Space, Tab, Enter) to the canvas from
 anywhere in the main window — the image list, its combo boxes, the box list, the toolbar — except
 text and number fields, so a key never does something else because a click moved the focus.
 """
@@ -60,6 +62,12 @@ class CanvasKeys:
             dx, dy = _ARROWS[k]
             step = 10.0 if shift else 1.0
             self.nudge(dx * step, dy * step)
+        elif k in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if not event.isAutoRepeat():
+                self.number_requested.emit()
+        elif k in DISPLAY_KEYS and not (k == Qt.Key.Key_I and shift):
+            op = DISPLAY_KEYS[k]
+            self.adjust_display("gamma_down" if op == "gamma_up" and shift else op)
         elif k == Qt.Key.Key_W:
             self.arm_draw()
         elif k == Qt.Key.Key_Escape:
@@ -107,6 +115,15 @@ _ARROWS = {
     Qt.Key.Key_Up: (0, -1),
     Qt.Key.Key_Down: (0, 1),
 }
+DISPLAY_KEYS = {
+    Qt.Key.Key_BracketLeft: "darker",
+    Qt.Key.Key_BracketRight: "brighter",
+    Qt.Key.Key_BraceLeft: "contrast_down",
+    Qt.Key.Key_BraceRight: "contrast_up",
+    Qt.Key.Key_G: "gamma_up",  # with Shift: gamma_down
+    Qt.Key.Key_I: "invert",
+    Qt.Key.Key_Backslash: "reset",
+}
 ROUTED_KEYS = {
     Qt.Key.Key_Space,
     Qt.Key.Key_Tab,
@@ -114,6 +131,9 @@ ROUTED_KEYS = {
     Qt.Key.Key_Delete,
     Qt.Key.Key_Backspace,
     Qt.Key.Key_W,
+    Qt.Key.Key_Return,
+    Qt.Key.Key_Enter,
+    *DISPLAY_KEYS,
     *range(Qt.Key.Key_0, Qt.Key.Key_9 + 1),
 }
 _OWN_KEYS = ROUTED_KEYS | {Qt.Key.Key_Escape, *_ARROWS}

@@ -15,7 +15,7 @@ from PySide6.QtGui import QUndoStack
 
 from trainer.numbers import Reading
 
-from . import state
+from . import number_entry, state
 from .commands import LayerCommand
 from .state import Box, ImageEntry, Layer, Prediction, Shown, Status
 
@@ -239,6 +239,51 @@ class Document(QObject):
             return
         layer = state.reviewed(self.entries[row], self.threshold, self.next_box_id)
         self._push(row, layer, f"Review {self.entries[row].name}")
+
+    def type_number(self, text: str) -> list[int]:
+        """Lay a typed number onto the current image's shown boxes, as one undo step.
+
+        Boxes are relabelled left to right, added or removed where the count differs (see
+        :mod:`digitgui.number_entry`); every box of the number becomes a checked box. Returns the
+        checked box ids left to right. ``ValueError`` for a text that is not 1..12 digits, or for
+        an image with no boxes whose size is not known yet.
+        """
+        row = self.current
+        entry = self.entries[row]
+        plan = number_entry.plan_number(
+            self.shown(row), text, entry.size, state.weak_predictions(entry, self.threshold)
+        )
+        slots = [(s.key, s.rect, s.digit) for s in plan.slots]
+        layer, keys = state.with_number(entry, slots, plan.removed, self.next_box_id)
+        self._push(row, layer, f"Type number {text.strip()}")
+        return keys
+
+    def duplicate_box(self, key: int) -> int:
+        """Add a copy of a shown box just right of it (same size and digit); returns the copy's key."""
+        s = self.find_shown(key)
+        if s is None:
+            return 0
+        row = self.current
+        x, y, w, h = self._clip(row, state.duplicate_rect(s.rect, self.entries[row].size))
+        box = Box(self.next_box_id(), x, y, w, h, s.digit)
+        shown = "?" if s.digit == state.UNKNOWN_DIGIT else str(s.digit)
+        self._push(row, state.with_box(self.entries[row].layer, box), f"Duplicate box {shown}")
+        return box.id
+
+    def copy_boxes_from(self, source: int) -> int:
+        """Copy the boxes shown on image ``source`` onto the current image as checked boxes (one
+        undo step; boxes already there are not doubled). Returns how many were copied."""
+        row = self.current
+        if not (0 <= source < len(self.entries)) or source == row:
+            return 0
+        entry = self.entries[row]
+        items = state.copied_boxes(self.shown(source), entry.layer.boxes, entry.size)
+        layer = entry.layer
+        for rect, digit in items:
+            layer = state.with_box(layer, Box(self.next_box_id(), *rect, digit))
+        n = len(items)
+        self._push(row, layer, f"Copy {n} box{'es' if n != 1 else ''} from {self.entries[source].name}")
+        return n
 
     def shift_inside(self, row: int, rect) -> tuple[float, float, float, float]:
         """Slide a rectangle (keeping its size) until it lies inside the image of ``row``."""

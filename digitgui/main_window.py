@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from trainer.errors import DigitError, describe_names
 
-from . import dialogs, label_formats, settings
+from . import dialogs, label_formats, quick_edits, settings
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
 from .canvas_keys import KeyRouter
@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self._quiet_threshold = False
         self.models = ModelControl(self, model)
         self.key_router = KeyRouter(self, self.canvas, lambda: self.stack.currentIndex() == 1)
+        quick_edits.install(self)  # type the number, duplicate, copy boxes, photo display
         self._update_actions()
         if start_inference:
             QTimer.singleShot(0, self.inference.start)

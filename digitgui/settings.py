@@ -78,3 +78,19 @@ def _folder_key(folder: Path) -> str:
     import hashlib
 
     return hashlib.sha1(str(Path(folder).resolve()).encode()).hexdigest()[:16]
+
+
+def display_adjust() -> dict:
+    """Brightness, contrast, gamma and invert of the photo on screen (see ``display_adjust``)."""
+    s = settings()
+    return {
+        k: s.value(f"display/{k}")
+        for k in ("brightness", "contrast", "gamma", "invert")
+        if s.contains(f"display/{k}")
+    }
+
+
+def set_display_adjust(values: dict) -> None:
+    s = settings()
+    for k, v in values.items():
+        s.setValue(f"display/{k}", v)

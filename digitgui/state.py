@@ -196,6 +196,22 @@ def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
     return sorted(int(i) for i in sub[keep])
 
 
+def weak_predictions(entry: ImageEntry, threshold: float) -> list[tuple[Rect, float]]:
+    """(rect, score) of detections under ``threshold``, except on spots the person emptied: where a
+    typed number looks for the digits the model saw but was not sure of."""
+    pred = entry.pred
+    if pred is None or len(pred.scores) == 0:
+        return []
+    out = []
+    hidden = np.asarray(sorted(entry.layer.hidden), np.float64).reshape(-1, 4)
+    for i in np.nonzero(pred.scores < threshold)[0]:
+        rect = tuple(float(v) for v in pred.boxes[i])
+        if len(hidden) and _iou(rect, hidden).max() >= HIDE_IOU:
+            continue
+        out.append((rect, float(pred.scores[i])))
+    return out
+
+
 def shown_boxes(entry: ImageEntry, threshold: float) -> list[Shown]:
     """Every box drawn for an image: checked boxes first, then visible predictions."""
     out = [Shown(b.id, b.x, b.y, b.w, b.h, b.digit, b.score, True) for b in entry.layer.boxes]
@@ -281,3 +297,77 @@ def reviewed(entry: ImageEntry, threshold: float, next_id) -> Layer:
         x, y, w, h = (float(v) for v in entry.pred.boxes[i])
         new.append(Box(next_id(), x, y, w, h, int(entry.pred.digits[i]), 1.0))
     return Layer(layer.boxes + tuple(new), layer.hidden, Status.REVIEWED)
+
+
+def with_number(entry: ImageEntry, slots, removed, next_id) -> tuple[Layer, list[int]]:
+    """The layer after typing a number (see :mod:`digitgui.number_entry`). Returns (layer, keys).
+
+    ``slots`` are (key or None, rect, digit) left to right: every box kept or made becomes a
+    checked box with its typed digit (the person stated the number), a prediction's spot is
+    hidden as when it is changed by hand, and each ``removed`` box is deleted ("no digit here").
+    ``keys`` are the resulting checked box ids, in the order of ``slots``.
+    """
+    layer = entry.layer
+    boxes = {b.id: b for b in layer.boxes}
+    hidden = set(layer.hidden)
+    pred = entry.pred
+    for key in removed:
+        if key > 0:
+            box = boxes.pop(key, None)
+            if box is not None:
+                hidden.add(spot(box.rect))
+        else:
+            hidden.add(spot(pred.boxes[pred_index(key)]))
+    keys = []
+    for key, rect, digit in slots:
+        x, y, w, h = (float(v) for v in rect)
+        if key is not None and key > 0:
+            boxes[key] = replace(boxes[key], x=x, y=y, w=w, h=h, digit=int(digit))
+            keys.append(key)
+            continue
+        if key is not None:
+            hidden.add(spot(pred.boxes[pred_index(key)]))
+        box = Box(next_id(), x, y, w, h, int(digit), 1.0)
+        boxes[box.id] = box
+        keys.append(box.id)
+    return replace(layer, boxes=tuple(boxes.values()), hidden=frozenset(hidden), status=_edited(layer)), keys
+
+
+def duplicate_rect(rect: Rect, image_size: tuple[int, int] | None) -> Rect:
+    """Where Ctrl+D puts a copy of a box: just right of it (a tenth of its width apart), same size,
+    slid back inside the image (to the left of the box when there is no room on its right)."""
+    x, y, w, h = (float(v) for v in rect)
+    nx = x + w * 1.1
+    if image_size:
+        w, h = min(w, float(image_size[0])), min(h, float(image_size[1]))
+        if nx + w > image_size[0]:
+            nx = max(0.0, x - w * 1.1) if x - w * 1.1 >= 0 else image_size[0] - w
+        y = min(max(0.0, y), image_size[1] - h)
+    return (round(nx, 2), round(y, 2), round(w, 2), round(h, 2))
+
+
+def copied_boxes(
+    source: list[Shown], target: tuple[Box, ...], image_size: tuple[int, int] | None
+) -> list[tuple[Rect, int]]:
+    """(rect, digit) of the ``source`` boxes to copy onto an image with checked boxes ``target``.
+
+    Rects are cut to the image (a box wholly outside it is left out), and a box on the spot of a
+    checked box already there (IoU > :data:`DUPLICATE_IOU`) is left out, so copying twice adds
+    nothing the second time.
+    """
+    out: list[tuple[Rect, int]] = []
+    taken = [b.rect for b in target]
+    for s in sorted(source, key=lambda s: s.x):
+        x, y, w, h = s.rect
+        if image_size:
+            x2, y2 = min(x + w, float(image_size[0])), min(y + h, float(image_size[1]))
+            x, y = max(0.0, x), max(0.0, y)
+            w, h = x2 - x, y2 - y
+            if w < 1 or h < 1:
+                continue
+        rect = (round(x, 2), round(y, 2), round(w, 2), round(h, 2))
+        if taken and _iou(rect, np.asarray(taken, np.float64)).max() > DUPLICATE_IOU:
+            continue
+        taken.append(rect)
+        out.append((rect, s.digit))
+    return out
