@@ -11,6 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
 
+from trainer.paths import licence_note
+
 from . import __version__
 from .settings import APP, ORG
 
@@ -29,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.epilog = licence_note()
     return p.parse_args(argv)
 
 
