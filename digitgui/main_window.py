@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from trainer.errors import DigitError
 
-from . import dialogs, settings
+from . import desktop, dialogs, settings
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
 from .canvas_keys import KeyRouter
@@ -101,6 +101,8 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(dock.toggleViewAction())
         self.toolbar, self.slider, self.slider_label = build_toolbar(self, self.actions_by_name)
         self._build_status_bar()
+        desktop.restore_window(self)
+        self._show_editor(False)
 
         self.start_page.open_folder.connect(self.choose_folder)
         self.start_page.open_recent.connect(lambda f: self.open_folder(Path(f)))
@@ -138,6 +140,7 @@ class MainWindow(QMainWindow):
 
     def message(self, level: str, text: str, popup: bool = False) -> None:
         """Tell the user: status bar always, a non-modal box for warnings, errors and ``popup``."""
+        log.log(logging.WARNING if level in ("warning", "error") else logging.INFO, "%s", text)
         self.messages.append((level, text))
         self.statusBar().showMessage(text.splitlines()[0], 15000)
         if popup or level in ("warning", "error"):
@@ -549,6 +552,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.store.close()
+        desktop.save_window(self)
         self.inference.close()
         self.loader.shutdown()
         super().closeEvent(event)

@@ -151,6 +151,7 @@ class ModelControl(QObject):
             self._recount.timeout.connect(lambda: self.dock.isVisible() and self.dock.refresh())
             self.win.doc.image_changed.connect(lambda _r: self._recount.start())
             self.win.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+            self.win.restoreDockWidget(self.dock)  # where it was in the last session, if anywhere
             self.dock.show()
             return
         self.dock.setVisible(not self.dock.isVisible())

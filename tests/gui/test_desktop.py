@@ -1,0 +1,91 @@
+"""Desktop basics through the real window: remembered layout, log file, crash trace, names."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pyproject_version() -> str:
+    return re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+
+
+def test_window_size_and_dock_layout_are_remembered(qtbot, make_window, plain_folder):
+    win = make_window()
+    win.open_folder(plain_folder)
+    images = win.findChild(QDockWidget, "dock-images")
+    assert win.dockWidgetArea(images) == Qt.DockWidgetArea.LeftDockWidgetArea
+    win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, images)
+    win.close_folder()
+    # the height only: restoring fits a window to its screen, and the offscreen one is 800 px wide
+    win.resize(win.width(), 610)
+    qtbot.waitUntil(lambda: win.height() == 610)
+    win.close()
+    win2 = make_window()
+    assert win2.height() == 610
+    images2 = win2.findChild(QDockWidget, "dock-images")
+    assert win2.dockWidgetArea(images2) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert not images2.isVisible()  # the start page has no docks; they come with a folder
+    win2.open_folder(plain_folder)
+    assert images2.isVisible() and win2.dockWidgetArea(images2) == Qt.DockWidgetArea.RightDockWidgetArea
+
+
+def test_python_m_digitgui_logs_to_a_file_migrates_old_names_and_a_crash_leaves_a_trace(
+    tmp_path, plain_folder, model_path
+):
+    import os
+    import signal
+    import time
+
+    config, data = tmp_path / "config", tmp_path / "data"
+    old_ini = config / "DigitStudio" / "DigitStudio.ini"  # the names up to 0.1.0
+    old_ini.parent.mkdir(parents=True)
+    old_ini.write_text(f"[General]\nrecent_folders={tmp_path}\n")
+    old_card = data / "DigitStudio" / "DigitStudio" / "models" / "run1" / "card.json"
+    old_card.parent.mkdir(parents=True)
+    old_card.write_text('{"title": "Retrained run1"}')
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(config),
+        XDG_DATA_HOME=str(data),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        PYTHONPATH=str(ROOT),
+    )
+    cmd = [sys.executable, "-m", "digitgui", str(plain_folder), "--model", str(model_path), "--device", "cpu"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    logs = data / "DigitStudio" / "digit-studio" / "logs"
+    try:
+        end = time.monotonic() + 120
+        while time.monotonic() < end and proc.poll() is None:
+            log_file = logs / "digit-studio.log"
+            if log_file.is_file() and "loaded on" in log_file.read_text():
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        text = (logs / "digit-studio.log").read_text()
+        assert f"Digit Studio {_pyproject_version()}" in text
+        assert f"model {model_path} loaded on CPU" in text
+        assert "moved from the old names: settings" in text and "moved from the old names: user data" in text
+        os.kill(proc.pid, signal.SIGSEGV)  # what a crash in Qt or torch looks like from outside
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGSEGV
+    crash = (logs / "crash.log").read_text()
+    assert "Fatal Python error: Segmentation fault" in crash
+    assert re.search(r'File ".*digitgui[/\\]app\.py", line \d+ in main', crash), crash[-2000:]
+    # settings and user data now live under the new names
+    new_ini = config / "DigitStudio" / "digit-studio.ini"
+    assert str(tmp_path) in new_ini.read_text() and str(plain_folder) in new_ini.read_text()
+    assert (data / "DigitStudio" / "digit-studio" / "models" / "run1" / "card.json").is_file()
+    assert not old_card.exists()
