@@ -17,12 +17,13 @@ from PySide6.QtWidgets import (
 
 from trainer.errors import DigitError
 
-from . import desktop, dialogs, settings
+from . import desktop, dialogs, folder_lock, settings
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
 from .canvas_keys import KeyRouter
 from .document import Document
 from .folder_loader import open_folder
+from .folder_lock import FolderLocked
 from .model_control import ModelControl
 from .project_store import Location, ProjectStore
 from .services.export import (
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self._quiet_threshold = False
         self._export_job: ExportJob | None = None
         self._predict_all_queued = False  # Predict all was asked for while the model loads
+        self.folder_lock: folder_lock.FolderLock | None = None  # one instance per folder
 
         self.canvas = Canvas(self.doc, self.loader, self)
         self.number = NumberDisplay(self.doc, self)
@@ -165,6 +167,12 @@ class MainWindow(QMainWindow):
         if not opened.entries:
             self.message("warning", f"No images (png, jpg, jpeg, bmp, webp) in {opened.folder}.")
             return False
+        try:
+            project_dir = opened.location.project.parent
+            self.folder_lock = folder_lock.switch(self.folder_lock, project_dir, opened.folder, self)
+        except FolderLocked as exc:
+            self.message("warning", str(exc))
+            return False
         self.store.pause(True)
         self.store.bind(None)
         self._predict_all_queued = False
@@ -227,6 +235,7 @@ class MainWindow(QMainWindow):
         self._predict_all_queued = False
         self.inference.new_generation()
         self.doc.load(None, [])
+        self.folder_lock = folder_lock.switch(self.folder_lock, None, None, self)
         self._show_editor(False)
         self._update_actions()
 
@@ -552,6 +561,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.store.close()
+        self.folder_lock = folder_lock.switch(self.folder_lock, None, None, self)
         desktop.save_window(self)
         self.inference.close()
         self.loader.shutdown()

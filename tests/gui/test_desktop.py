@@ -1,14 +1,18 @@
-"""Desktop basics through the real window: remembered layout, log file, crash trace, names."""
+"""Desktop basics through the real window: remembered layout, one instance per folder, log file,
+crash trace, names."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
+
+from digitgui.folder_lock import LOCK_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +39,69 @@ def test_window_size_and_dock_layout_are_remembered(qtbot, make_window, plain_fo
     assert not images2.isVisible()  # the start page has no docks; they come with a folder
     win2.open_folder(plain_folder)
     assert images2.isVisible() and win2.dockWidgetArea(images2) == Qt.DockWidgetArea.RightDockWidgetArea
+
+
+def test_a_second_window_on_the_same_folder_is_refused(qtbot, make_window, plain_folder, isolated_user_dirs):
+    first = make_window()
+    assert first.open_folder(plain_folder)
+    assert (plain_folder / LOCK_NAME).is_file()
+    second = make_window()
+    assert not second.open_folder(plain_folder)
+    assert second.doc.folder is None and second.stack.currentIndex() == 0
+    level, text = isolated_user_dirs[-1]
+    assert level == "warning" and "open in another Digit Studio window" in text and str(plain_folder) in text
+    # reopening in the window that holds it is fine; closing the folder frees it
+    assert first.open_folder(plain_folder)
+    first.close_folder()
+    assert not (plain_folder / LOCK_NAME).exists()
+    assert second.open_folder(plain_folder)
+    second.close()
+    assert not (plain_folder / LOCK_NAME).exists()
+
+
+_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from PySide6.QtCore import QCoreApplication, QLockFile
+    app = QCoreApplication([])
+    lock = QLockFile(sys.argv[1])
+    print("locked" if lock.tryLock(0) else "failed", flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_a_live_instance_keeps_the_folder_and_a_killed_ones_lock_is_taken_over(
+    qtbot, make_window, plain_folder, isolated_user_dirs
+):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(plain_folder / LOCK_NAME)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        win = make_window()
+        assert not win.open_folder(plain_folder)
+        assert f"process {holder.pid}" in isolated_user_dirs[-1][1]
+    finally:
+        holder.kill()  # as a crash would: the lock file stays behind
+        holder.wait()
+    assert (plain_folder / LOCK_NAME).is_file()
+    assert win.open_folder(plain_folder) and len(win.doc) == 8
+    assert (plain_folder / LOCK_NAME).read_text().split("\n")[0] == str(__import__("os").getpid())
+
+
+def test_a_folder_copied_with_its_lock_opens(qtbot, make_window, plain_folder, tmp_path):
+    import shutil
+
+    win = make_window()
+    assert win.open_folder(plain_folder)
+    copy = tmp_path / "copy"
+    shutil.copytree(plain_folder, copy)  # the lock names this process, which holds the original
+    assert (copy / LOCK_NAME).is_file()
+    win2 = make_window()
+    assert win2.open_folder(copy)
+    other = make_window()
+    assert not other.open_folder(copy)  # and now it is really held
 
 
 def test_python_m_digitgui_logs_to_a_file_migrates_old_names_and_a_crash_leaves_a_trace(
