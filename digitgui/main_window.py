@@ -24,6 +24,7 @@ from .canvas_keys import KeyRouter
 from .document import Document
 from .folder_loader import open_folder
 from .folder_lock import FolderLocked
+from .help import HelpMenu
 from .model_control import ModelControl
 from .project_store import Location, ProjectStore
 from .services.export import (
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(dock.toggleViewAction())
         self.toolbar, self.slider, self.slider_label = build_toolbar(self, self.actions_by_name)
         self._build_status_bar()
+        self.help = HelpMenu(self)
         desktop.restore_window(self)
         self._show_editor(False)
 

@@ -1,5 +1,4 @@
-"""Desktop basics through the real window: remembered layout, one instance per folder, log file,
-crash trace, names."""
+"""Desktop basics through the real window: Help menu, remembered layout, one instance per folder."""
 
 from __future__ import annotations
 
@@ -9,9 +8,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
+from digitgui import desktop, help
+from digitgui.canvas_keys import _OWN_KEYS, KEY_HELP
 from digitgui.folder_lock import LOCK_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +21,76 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _pyproject_version() -> str:
     return re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+
+
+def test_f1_lists_every_key_of_the_window_and_of_the_image_view(qtbot, window):
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    sw = window.help.shortcuts_window
+    qtbot.waitUntil(lambda: sw is not None and sw.isVisible(), timeout=2000)
+    rows = sw.rows()
+    shown = {(keys, what) for keys, what, _where in rows}
+
+    # every action of the window with a shortcut, under its own key names
+    def keys_of(act):
+        seqs = [s for s in act.shortcuts() if not s.isEmpty()]  # Quit has none on some systems
+        return ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in seqs)
+
+    with_keys = [a for a in window.findChildren(QAction) if keys_of(a) and a.text()]
+    assert len(with_keys) >= 15
+    for act in with_keys:
+        keys = keys_of(act)
+        assert any(k == keys and act.text().replace("&", "").startswith(w.rstrip("…")) for k, w in shown), (
+            act.text(),
+            keys,
+        )
+    # every key the image view handles itself has a line, and each of those lines is listed
+    covered = {k for keys, _label, _what in KEY_HELP for k in keys}
+    assert set(_OWN_KEYS) <= covered
+    for _keys, label, what in KEY_HELP:
+        assert (label, what, help.IMAGE_VIEW) in rows
+    assert ("F1", "Keyboard shortcuts", "Help") in rows
+    # built from the actions as they are now: a key added later shows up on the next F1
+    extra = QAction("Frobnicate the boxes", window)
+    extra.setShortcut(QKeySequence("Ctrl+Shift+F"))
+    window.addAction(extra)
+    sw.close()
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    assert ("Ctrl+Shift+F", "Frobnicate the boxes", "Window") in sw.rows()
+
+
+def test_about_box_shows_version_model_card_and_licences(qtbot, make_window):
+    win = make_window(model="default")
+    win.actions_by_name["about"].trigger()
+    box = win.help.about_box
+    assert box.isVisible()
+    text = box.text.text()
+    card = __import__("json").loads((ROOT / "trainer/resources/models/default.json").read_text())
+    assert f"Digit Studio {_pyproject_version()}</h2>" in text
+    assert "Bundled default model" in text and f"{card['score_thresh']:.2f}" in text
+    assert f"mAP {card['eval']['mAP']:.3f}" in text
+    assert "SVHN" in text and "non-commercial" in text and "MIT licence" in text and "DejaVu" in text
+    assert str(desktop.log_dir()) in text
+
+
+class _UrlCatcher(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url)
+
+
+def test_open_log_folder_opens_the_folder_of_the_log_file(qtbot, window):
+    catcher = _UrlCatcher()
+    QDesktopServices.setUrlHandler("file", catcher, "open")
+    try:
+        window.actions_by_name["log_folder"].trigger()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert [Path(u.toLocalFile()) for u in catcher.urls] == [desktop.log_dir()]
+    assert desktop.log_dir().is_dir()
 
 
 def test_window_size_and_dock_layout_are_remembered(qtbot, make_window, plain_folder):
