@@ -99,6 +99,9 @@ def test_window_size_and_dock_layout_are_remembered(qtbot, make_window, plain_fo
     images = win.findChild(QDockWidget, "dock-images")
     assert win.dockWidgetArea(images) == Qt.DockWidgetArea.LeftDockWidgetArea
     win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, images)
+    win.actions_by_name["training"].trigger()  # made on first use, at the bottom
+    assert win.dockWidgetArea(win.training_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    win.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, win.training_dock)
     win.close_folder()
     # the height only: restoring fits a window to its screen, and the offscreen one is 800 px wide
     win.resize(win.width(), 610)
@@ -111,6 +114,9 @@ def test_window_size_and_dock_layout_are_remembered(qtbot, make_window, plain_fo
     assert not images2.isVisible()  # the start page has no docks; they come with a folder
     win2.open_folder(plain_folder)
     assert images2.isVisible() and win2.dockWidgetArea(images2) == Qt.DockWidgetArea.RightDockWidgetArea
+    win2.actions_by_name["training"].trigger()
+    assert win2.training_dock.isVisible()
+    assert win2.dockWidgetArea(win2.training_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
 
 
 def test_a_second_window_on_the_same_folder_is_refused(qtbot, make_window, plain_folder, isolated_user_dirs):
