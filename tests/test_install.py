@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,17 @@ def test_the_wheel_installed_elsewhere_predicts_with_its_model_and_starts_the_ap
         timeout=300,
     )
     (wheel,) = wheels.glob("digit_studio-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        entry_points = z.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+        desktop_entry = z.read(
+            next(n for n in names if n.endswith("share/applications/digit-studio.desktop"))
+        )
+    # the desktop entry starts the GUI script and names the icon the wheel installs
+    keys = dict(line.split("=", 1) for line in desktop_entry.decode().splitlines() if "=" in line)
+    assert keys["Exec"].split()[0] + " = digitgui.app:main" in entry_points.split("[gui_scripts]")[1]
+    assert any(n.endswith(f"share/icons/hicolor/scalable/apps/{keys['Icon']}.svg") for n in names)
+    assert any(n.endswith("licenses/LICENSE") for n in names)
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, timeout=300)
     env = dict(
         os.environ,

@@ -234,3 +234,21 @@ def test_python_m_digitgui_logs_to_a_file_migrates_old_names_and_a_crash_leaves_
     assert str(tmp_path) in new_ini.read_text() and str(plain_folder) in new_ini.read_text()
     assert (data / "DigitStudio" / "digit-studio" / "models" / "run1" / "card.json").is_file()
     assert not old_card.exists()
+
+
+def test_start_up_names_and_icon(qtbot, window):
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    before = (app.organizationName(), app.applicationName(), app.applicationDisplayName(), app.windowIcon())
+    try:
+        desktop.configure_application(app)  # what app.main does first
+        assert (app.organizationName(), app.applicationName()) == ("DigitStudio", "digit-studio")
+        assert app.applicationDisplayName() == "Digit Studio" and app.desktopFileName() == "digit-studio"
+        assert not window.windowIcon().isNull() and not window.windowIcon().pixmap(48, 48).isNull()
+        assert desktop.data_dir().parts[-2:] == ("DigitStudio", "digit-studio")
+    finally:
+        app.setOrganizationName(before[0])
+        app.setApplicationName(before[1])
+        app.setApplicationDisplayName(before[2])
+        app.setWindowIcon(before[3])
