@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup clean-venv
+.PHONY: run test lint setup clean-venv install-desktop
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -21,6 +21,15 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest
+
+# Linux: a menu entry and icon for this clone's app (Exec points into .venv).
+DESKTOP_DIR ?= $(HOME)/.local/share/applications
+ICON_DIR ?= $(HOME)/.local/share/icons/hicolor/scalable/apps
+install-desktop: $(STAMP)
+	mkdir -p $(DESKTOP_DIR) $(ICON_DIR)
+	cp digitgui/resources/digit-studio.svg $(ICON_DIR)/digit-studio.svg
+	sed 's|^Exec=digit-studio|Exec=$(abspath $(VENV))/bin/digit-studio|' resources/digit-studio.desktop \
+		> $(DESKTOP_DIR)/digit-studio.desktop
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,5 +1,7 @@
 """Digit Studio: the Qt desktop shell around the ``trainer`` engine."""
 
+from trainer.paths import version
+
 __all__ = ["__version__"]
 
-__version__ = "0.1.0"
+__version__ = version()

@@ -8,11 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QSettings, QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from trainer.paths import licence_note
+
 from . import __version__
-from .settings import APP, ORG
+from .desktop import configure_application, migrate_old_names, setup_logging
 
 MODEL_ENV = "DIGIT_STUDIO_MODEL"
 
@@ -29,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.epilog = licence_note()
     return p.parse_args(argv)
 
 
@@ -37,18 +40,15 @@ def model_choice(arg: str | None) -> str:
     return arg or os.environ.get(MODEL_ENV) or "default"
 
 
-def configure_application(app: QCoreApplication) -> None:
-    app.setOrganizationName(ORG)
-    app.setApplicationName(APP)
-    app.setApplicationVersion(__version__)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Start the app; returns the exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure_application(app)
+    moved = migrate_old_names()
+    setup_logging()
+    for m in moved:
+        logging.getLogger(__name__).info("moved from the old names: %s", m)
     from .main_window import MainWindow
 
     win = MainWindow(model=model_choice(args.model), device=args.device)

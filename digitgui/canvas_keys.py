@@ -185,3 +185,19 @@ class KeyRouter(QObject):
         else:
             self.canvas.keyReleaseEvent(event)
         return True
+
+
+# What each key of the image view does, for Help ▸ Keyboard shortcuts: (keys, as shown, what it
+# does). Every key the canvas handles itself (_OWN_KEYS) must be here; a test checks it.
+KEY_HELP: tuple[tuple[tuple[Qt.Key, ...], str, str], ...] = (
+    (tuple(Qt.Key(Qt.Key.Key_0 + i) for i in range(10)), "0 – 9", "Type the digit of the selected box"),
+    ((Qt.Key.Key_W,), "W, then drag", "Draw a box, then type its digit"),
+    ((Qt.Key.Key_Delete, Qt.Key.Key_Backspace), "Delete, Backspace", "Delete the selected box"),
+    ((Qt.Key.Key_Tab, Qt.Key.Key_Backtab), "Tab, Shift+Tab", "Select the next / previous box"),
+    (tuple(_ARROWS), "Arrows", "Move the selected box by 1 px (with Shift: 10 px)"),
+    ((Qt.Key.Key_Escape,), "Esc", "Stop drawing; clear the selection"),
+    ((Qt.Key.Key_Space,), "Space", "Mark the image reviewed and open the next"),
+    ((), "Space+drag, middle drag", "Pan"),
+    ((), "Wheel", "Zoom"),
+    ((), "Drag a box or its handles", "Move or resize it"),
+)

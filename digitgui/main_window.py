@@ -17,12 +17,14 @@ from PySide6.QtWidgets import (
 
 from trainer.errors import DigitError, describe_names
 
-from . import dialogs, label_formats, quick_edits, settings
+from . import desktop, dialogs, folder_lock, label_formats, quick_edits, settings
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
 from .canvas_keys import KeyRouter
 from .document import Document
 from .folder_loader import open_folder
+from .folder_lock import FolderLocked
+from .help import HelpMenu
 from .model_control import ModelControl
 from .project_store import Location, ProjectStore
 from .services.export import (
@@ -68,6 +70,7 @@ class MainWindow(QMainWindow):
         self._quiet_threshold = False
         self._export_job: ExportJob | None = None
         self._predict_all_queued = False  # Predict all was asked for while the model loads
+        self.folder_lock: folder_lock.FolderLock | None = None  # one instance per folder
 
         self.canvas = Canvas(self.doc, self.loader, self)
         self.number = NumberDisplay(self.doc, self)
@@ -101,6 +104,9 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(dock.toggleViewAction())
         self.toolbar, self.slider, self.slider_label = build_toolbar(self, self.actions_by_name)
         self._build_status_bar()
+        self.help = HelpMenu(self)
+        desktop.restore_window(self)
+        self._show_editor(False)
 
         self.start_page.open_folder.connect(self.choose_folder)
         self.start_page.open_recent.connect(lambda f: self.open_folder(Path(f)))
@@ -139,6 +145,7 @@ class MainWindow(QMainWindow):
 
     def message(self, level: str, text: str, popup: bool = False) -> None:
         """Tell the user: status bar always, a non-modal box for warnings, errors and ``popup``."""
+        log.log(logging.WARNING if level in ("warning", "error") else logging.INFO, "%s", text)
         self.messages.append((level, text))
         self.statusBar().showMessage(text.splitlines()[0], 15000)
         if popup or level in ("warning", "error"):
@@ -162,6 +169,12 @@ class MainWindow(QMainWindow):
             return False
         if not opened.entries:
             self.message("warning", f"No images (png, jpg, jpeg, bmp, webp) in {opened.folder}.")
+            return False
+        try:
+            project_dir = opened.location.project.parent
+            self.folder_lock = folder_lock.switch(self.folder_lock, project_dir, opened.folder, self)
+        except FolderLocked as exc:
+            self.message("warning", str(exc))
             return False
         self.store.pause(True)
         self.store.bind(None)
@@ -225,6 +238,7 @@ class MainWindow(QMainWindow):
         self._predict_all_queued = False
         self.inference.new_generation()
         self.doc.load(None, [])
+        self.folder_lock = folder_lock.switch(self.folder_lock, None, None, self)
         self._show_editor(False)
         self._update_actions()
 
@@ -553,6 +567,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.store.close()
+        self.folder_lock = folder_lock.switch(self.folder_lock, None, None, self)
+        desktop.save_window(self)
         self.inference.close()
         self.loader.shutdown()
         super().closeEvent(event)

@@ -150,7 +150,8 @@ class ModelControl(QObject):
             self._recount = QTimer(self, singleShot=True, interval=300)
             self._recount.timeout.connect(lambda: self.dock.isVisible() and self.dock.refresh())
             self.win.doc.image_changed.connect(lambda _r: self._recount.start())
-            self.win.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+            if not self.win.restoreDockWidget(self.dock):  # where it was in the last session
+                self.win.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
             self.dock.show()
             return
         self.dock.setVisible(not self.dock.isVisible())

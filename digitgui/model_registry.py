@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.export import atomic_write_text
-from trainer.paths import DEFAULT_MODEL
+from trainer.paths import DEFAULT_MODEL, bundled_card
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class ModelRegistry:
         out: list[ModelInfo] = []
         self.problems = []
         if DEFAULT_MODEL.is_file():
-            out.append(ModelInfo(DEFAULT_KEY, DEFAULT_MODEL, "Bundled default", _bundled_card()))
+            out.append(ModelInfo(DEFAULT_KEY, DEFAULT_MODEL, "Bundled default", bundled_card()))
         if not self.root.is_dir():
             return out
         for d in sorted((p for p in self.root.iterdir() if p.is_dir()), reverse=True):
@@ -68,14 +68,6 @@ class ModelRegistry:
 
     def write_card(self, run_dir: Path, card: dict) -> None:
         atomic_write_text(run_dir / "card.json", json.dumps(card, indent=2))
-
-
-def _bundled_card() -> dict:
-    side = DEFAULT_MODEL.with_suffix(".json")
-    try:
-        return json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
 
 
 def _looks_like_checkpoint(path: Path) -> bool:

@@ -1,4 +1,10 @@
-"""Persistent preferences (QSettings, INI format, organisation and app "DigitStudio")."""
+"""Persistent preferences (QSettings, INI format).
+
+Organisation "DigitStudio", application "digit-studio" (the command's name): settings in
+``~/.config/DigitStudio/digit-studio.ini`` and user data in ``~/.local/share/DigitStudio/digit-studio``
+on Linux. Up to 0.1.0 both names were "DigitStudio"; :func:`digitgui.desktop.migrate_old_names`
+moves such data once.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
-ORG = APP = "DigitStudio"
+ORG = "DigitStudio"
+APP = "digit-studio"
+DISPLAY_NAME = "Digit Studio"
 MAX_RECENT = 10
 
 

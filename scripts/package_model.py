@@ -1,6 +1,6 @@
 """Turn a training run into a shippable model: fp16 weights plus a model card.
 
-    .venv/bin/python scripts/package_model.py runs/default --out resources/models/default.pt \
+    .venv/bin/python scripts/package_model.py runs/default --out trainer/resources/models/default.pt \
         --eval-images ../shared/data/svhn/valid --eval-ann ../shared/data/svhn/valid.json \
         --command "python -m trainer train --config configs/default_model.json --out runs/default"
 
@@ -38,7 +38,7 @@ def main() -> None:
     from trainer.errors import DigitError
     from trainer.evaluate import evaluate
     from trainer.export import atomic_write_text
-    from trainer.model import load_detector, read_checkpoint, save_checkpoint
+    from trainer.model import load_detector, read_checkpoint, resolve_model_path, save_checkpoint
     from trainer.predict import Predictor
 
     torch.set_num_threads(2)
@@ -50,7 +50,8 @@ def main() -> None:
     parent = None
     if init:  # warm-started: keep the lineage and the training time accumulated so far
         try:
-            parent = read_checkpoint(ROOT / init).get("card")  # an absolute init stays as it is
+            init_path = resolve_model_path(init) if init == "default" else ROOT / init  # absolute stays
+            parent = read_checkpoint(init_path).get("card")
         except DigitError:
             parent = None
     prev = (parent or {}).get("training", {})

@@ -1,3 +1,5 @@
 """Qt-free engine: train, evaluate and run Faster R-CNN digit detectors."""
 
-__version__ = "0.1.0"
+from .paths import version
+
+__version__ = version()

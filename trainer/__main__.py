@@ -11,12 +11,14 @@ from pathlib import Path
 
 from .errors import DigitError
 from .export import DET_THRESH
+from .paths import licence_note, version
 
 log = logging.getLogger("trainer")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__, epilog=licence_note())
+    p.add_argument("--version", action="version", version=f"digit-trainer {version()}")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("synth", help="write synthetic multi-digit photos with exact boxes")
@@ -64,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=float, help="wall-clock budget; the LR schedule anneals over it")
     t.add_argument("--config", type=Path, help="JSON file of default values for these options")
 
-    e = sub.add_parser("eval", help="COCO mAP and whole-number accuracy on a labelled set")
+    e = sub.add_parser(
+        "eval", help="COCO mAP and whole-number accuracy on a labelled set", epilog=licence_note()
+    )
     e.add_argument("--images", required=True)
     e.add_argument("--ann", required=True, help="COCO json, or a folder of VOC/YOLO/labelme files")
     e.add_argument("--model", default="default")
@@ -80,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
         help="list the first N misread images (id, file, truth, read, cause)",
     )
 
-    r = sub.add_parser("predict", help="write pred.json (task 1) and pred.csv (task 2)")
+    r = sub.add_parser(
+        "predict", help="write pred.json (task 1) and pred.csv (task 2)", epilog=licence_note()
+    )
     r.add_argument("images_dir", type=Path)
     r.add_argument("--out", required=True, type=Path)
     r.add_argument("--model", default="default")

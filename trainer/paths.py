@@ -1,11 +1,60 @@
 """Locations shared by the engine and the app, and model identity (no heavy imports here)."""
 
 import hashlib
+import json
 import os
+import re
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "resources" / "models" / "default.pt"
+DISTRIBUTION = "digit-studio"
+
+# Files shipped inside the package (package data): the same place in a clone and in an install.
+RESOURCES = Path(str(resources.files("trainer").joinpath("resources")))
+DEFAULT_MODEL = RESOURCES / "models" / "default.pt"
+DEFAULT_CARD = DEFAULT_MODEL.with_suffix(".json")
+FONTS_DIR = RESOURCES / "fonts"
+
+CODE_LICENCE = "MIT"
+
+
+def bundled_card() -> dict:
+    """The bundled default model's card ({} when it is absent or unreadable)."""
+    try:
+        card = json.loads(DEFAULT_CARD.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def licence_note() -> str:
+    """What may be done with the code and the bundled model (for --help and the About box)."""
+    model = bundled_card().get("licence") or "see its model card"
+    return f"Code: {CODE_LICENCE} licence. Bundled default model: {model}"
+
+
+@lru_cache(maxsize=1)
+def version() -> str:
+    """The project's one version, written in pyproject.toml only.
+
+    Installed: the package metadata. In a source checkout, pyproject.toml itself, so a clone never
+    reports the version of some other copy that happens to be installed in the same environment.
+    """
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    m = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)
+    if m and f'name = "{DISTRIBUTION}"' in text:
+        return m.group(1)
+    from importlib import metadata
+
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 def model_fingerprint(path: str | os.PathLike) -> str:

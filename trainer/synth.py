@@ -12,21 +12,16 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from .export import CATEGORIES, atomic_write_text
-
-_FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts")
+from .paths import FONTS_DIR
 
 
 @lru_cache(maxsize=1)
 def font_files() -> tuple[str, ...]:
-    """DejaVu (and other TrueType) fonts found on this machine; may be empty."""
-    found: list[str] = []
-    for d in _FONT_DIRS:
-        p = Path(d)
-        if p.is_dir():
-            found += sorted(str(f) for f in p.rglob("*.ttf") if "Symbol" not in f.name)
-        if found:
-            break
-    return tuple(dict.fromkeys(found))
+    """The DejaVu fonts shipped with the package, so a seed draws the same photos on every system.
+
+    Never the system's fonts: which ones a machine has would change the data.
+    """
+    return tuple(sorted(str(f) for f in FONTS_DIR.glob("*.ttf")))
 
 
 def _font(rng: random.Random, size: int) -> ImageFont.FreeTypeFont:

@@ -113,6 +113,7 @@ class _Worker(QObject):
             return
         p = self.predictor
         desc = f"{Path(p.model_path).name} ({p.preset})"
+        log.info("model %s loaded on %s", p.model_path, p.device_name)
         self.ready.emit(p.device_name, desc, float(p.score_thresh))
 
     @Slot()
