@@ -16,7 +16,8 @@ class Reading:
     kept: tuple[int, ...]
 
 
-def _iou_matrix(a: np.ndarray) -> np.ndarray:
+def iou_matrix(a: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of xyxy boxes."""
     x1 = np.maximum(a[:, None, 0], a[None, :, 0])
     y1 = np.maximum(a[:, None, 1], a[None, :, 1])
     x2 = np.minimum(a[:, None, 2], a[None, :, 2])
@@ -36,7 +37,7 @@ def suppress_duplicates(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_thresh: 
     if n == 0:
         return np.zeros(0, np.int64)
     order = np.argsort(-scores, kind="stable")
-    iou = _iou_matrix(boxes_xyxy[order].astype(np.float64))
+    iou = iou_matrix(boxes_xyxy[order].astype(np.float64))
     alive = np.ones(n, bool)
     keep = []
     for i in range(n):
