@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=16)
     e.add_argument("--score-thresh", type=float, help="number-reading threshold (default: the model's)")
     e.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    e.add_argument(
+        "--scales",
+        choices=["auto", "single"],
+        default="auto",
+        help="auto: find numbers at any size in the photo; single: one pass at the model's input size",
+    )
 
     r = sub.add_parser("predict", help="write pred.json (task 1) and pred.csv (task 2)")
     r.add_argument("images_dir", type=Path)
@@ -83,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto")
     r.add_argument("--batch-size", type=int, default=16)
     r.add_argument("--workers", type=int)
+    r.add_argument(
+        "--scales",
+        choices=["auto", "single"],
+        default="auto",
+        help="auto: find numbers at any size in the photo; single: one pass at the model's input size",
+    )
     return p
 
 
@@ -250,7 +262,7 @@ def cmd_eval(a) -> int:
     coco = load_coco(a.ann, a.images)
     for w in coco.warnings:
         log.warning(w)
-    pred = Predictor(a.model, a.device, a.batch_size)
+    pred = Predictor(a.model, a.device, a.batch_size, scales=a.scales)
     bar = _bar(len(coco.records), "eval", a.json)
     m = evaluate(pred, coco.records, a.score_thresh, progress=lambda d, t: bar.update(d - bar.n))
     bar.close()
@@ -274,7 +286,7 @@ def cmd_predict(a) -> int:
     from .predict import Predictor
 
     records = folder_records(a.images_dir)
-    pred = Predictor(a.model, a.device, a.batch_size, a.workers)
+    pred = Predictor(a.model, a.device, a.batch_size, a.workers, scales=a.scales)
     thresh = pred.score_thresh if a.score_thresh is None else a.score_thresh
     bar = _bar(len(records), "predict", False)
     entries, rows, skipped = [], [], []
