@@ -40,7 +40,7 @@ class ScaleSearch:
     max_pixels: int = 2_000_000  # pyramid pixels run per image; the finest levels go first
     cand_thresh: float = 0.3  # lowest score of a detection that makes a number worth re-reading
     max_regions: int = 48  # numbers re-read per image (best candidates first)
-    decode_pixels: int = 6_000_000  # images are decoded reduced to about this many pixels
+    decode_pixels: int = 3_000_000  # images are decoded reduced to about this many pixels (JPEG draft)
     pad_y: float = 0.3  # re-read crop padding above and below, in digit heights (SVHN-like)
     pad_x: float = 0.5  # ... left and right
 
