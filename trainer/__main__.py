@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="list the first N misread images (id, file, truth, read, cause)",
     )
+    e.add_argument(
+        "--scales",
+        choices=["auto", "single"],
+        default="auto",
+        help="auto: find numbers at any size in the photo; single: one pass at the model's input size",
+    )
 
     r = sub.add_parser(
         "predict", help="write pred.json (task 1) and pred.csv (task 2)", epilog=licence_note()
@@ -100,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto")
     r.add_argument("--batch-size", type=int, default=16)
     r.add_argument("--workers", type=int)
+    r.add_argument(
+        "--scales",
+        choices=["auto", "single"],
+        default="auto",
+        help="auto: find numbers at any size in the photo; single: one pass at the model's input size",
+    )
     fmts = ["voc", "yolo", "labelme", "coco"]
     c = sub.add_parser("convert", help="convert ground truth between COCO, VOC, YOLO and labelme")
     c.add_argument("--images", required=True, type=Path, help="the images the labels belong to")
@@ -275,7 +287,7 @@ def cmd_eval(a) -> int:
     coco = load_annotations(a.ann, a.images)
     for w in coco.all_warnings():
         log.warning(w)
-    pred = Predictor(a.model, a.device, a.batch_size)
+    pred = Predictor(a.model, a.device, a.batch_size, scales=a.scales)
     bar = _bar(len(coco.records), "eval", a.json)
     m = evaluate(pred, coco.records, a.score_thresh, progress=lambda d, t: bar.update(d - bar.n))
     bar.close()
@@ -301,7 +313,7 @@ def cmd_predict(a) -> int:
     from .predict import Predictor
 
     records = folder_records(a.images_dir)
-    pred = Predictor(a.model, a.device, a.batch_size, a.workers)
+    pred = Predictor(a.model, a.device, a.batch_size, a.workers, scales=a.scales)
     thresh = pred.score_thresh if a.score_thresh is None else a.score_thresh
     bar = _bar(len(records), "predict", False)
     entries, rows, skipped = [], [], []

@@ -14,8 +14,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.functional import pil_to_tensor
 
-from .imageio import READ_ERRORS, load_rgb
+from .errors import DigitError
+from .imageio import READ_ERRORS, load_rgb, load_rgb_reduced
 from .model import load_detector, resolve_model_path
+from .multiscale import ScaleSearch, search_image
 from .transforms import boxes_to_original, resize
 
 log = logging.getLogger(__name__)
@@ -63,20 +65,32 @@ def prepare(img: Image.Image, spec: dict) -> tuple[torch.Tensor, tuple[float, fl
     return pil_to_tensor(small).float().div_(255.0), scale
 
 
+SCALES = ("single", "auto")
+
+
 class _PathDataset(Dataset):
-    def __init__(self, paths: Sequence[Path], spec: dict) -> None:
-        self.paths, self.spec = list(paths), spec
+    """Decodes and prepares one image; ``keep_image`` also returns the decoded image.
+
+    With ``max_pixels`` a big image is decoded reduced (JPEG draft), and sizes stay original.
+    """
+
+    def __init__(self, paths: Sequence[Path], spec: dict, max_pixels: int | None = None) -> None:
+        self.paths, self.spec, self.max_pixels = list(paths), spec, max_pixels
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
         try:
-            img = load_rgb(self.paths[i])
+            if self.max_pixels:
+                img, size = load_rgb_reduced(self.paths[i], self.max_pixels)
+            else:
+                img = load_rgb(self.paths[i])
+                size = img.size
             t, scale = prepare(img, self.spec)
         except (*READ_ERRORS, MemoryError) as exc:
-            return i, None, None, None, f"cannot read {self.paths[i].name}: {exc}"
-        return i, t, scale, img.size, None
+            return i, None, None, None, f"cannot read {self.paths[i].name}: {exc}", None
+        return i, t, scale, size, None, img if self.max_pixels else None
 
 
 def _collate(batch):
@@ -93,7 +107,12 @@ class Predictor:
         batch_size: int = 8,
         num_workers: int | None = None,
         amp: bool = True,
+        scales: str = "auto",
     ) -> None:
+        """``scales="auto"`` finds numbers at any size in the photo (see :mod:`trainer.multiscale`);
+        ``"single"`` is one pass over the whole image resized to the model's input size."""
+        if scales not in SCALES:
+            raise DigitError(f"unknown scales {scales!r}; choose one of {', '.join(SCALES)}")
         self.model_path = resolve_model_path(model)
         self.model, self.cfg, blob = load_detector(self.model_path)
         self.device = pick_device(device)
@@ -103,6 +122,8 @@ class Predictor:
         self.amp = amp  # fp16 autocast on CUDA
         self.score_thresh = float(blob.get("score_thresh", self.cfg.get("score_thresh", 0.5)))
         self.card = blob.get("card", {})
+        self.search = ScaleSearch()
+        self.scales = scales
 
     @classmethod
     def from_model(cls, model, cfg: dict, device: torch.device, score_thresh: float, batch_size: int = 16):
@@ -111,7 +132,13 @@ class Predictor:
         self.model_path, self.model, self.cfg, self.device = None, model, cfg, device
         self.batch_size, self.num_workers, self.score_thresh, self.card = batch_size, 0, score_thresh, {}
         self.amp = True
+        self.search, self.scales = ScaleSearch(), "single"  # training validates on crops
         return self
+
+    @property
+    def multiscale(self) -> bool:
+        """Whether the scale search runs (only models that keep the aspect ratio support it)."""
+        return self.scales == "auto" and self.cfg["resize"].get("mode") == "keep"
 
     @property
     def device_name(self) -> str:
@@ -148,6 +175,25 @@ class Predictor:
             (out["labels"][ok] - 1).astype(np.int64),
         )
 
+    def _finish(self, out: dict, img: Image.Image | None, scale, size, path) -> ImageResult:
+        """Result of the whole-image pass ``out``, after the scale search when it runs."""
+        if img is None:
+            return self._to_result(out, scale, size, path)
+        found = search_image(
+            img, out, scale, self._run, self.cfg["resize"], self.search, self.batch_size, self.score_thresh
+        )
+        decoded = (img.width / size[0], img.height / size[1])
+        return self._to_result(found, decoded, size, path)
+
+    def _decoded(self, img: Image.Image) -> tuple[Image.Image, tuple[int, int]]:
+        """An in-memory image reduced like a decoded file would be (bounded search cost)."""
+        size = img.size
+        limit = self.search.decode_pixels
+        if self.multiscale and size[0] * size[1] > limit:
+            k = (limit / (size[0] * size[1])) ** 0.5
+            img = img.resize((max(1, int(size[0] * k)), max(1, int(size[1] * k))), Image.BILINEAR)
+        return img, size
+
     def predict_images(self, images: Iterable[Image.Image]) -> list[ImageResult]:
         """Predict already decoded RGB images (batched)."""
         results: list[ImageResult] = []
@@ -156,12 +202,13 @@ class Predictor:
 
         def flush():
             outs = self._run([b[0] for b in batch])
-            results.extend(self._to_result(o, b[1], b[2], None) for o, b in zip(outs, batch))
+            results.extend(self._finish(o, b[3], b[1], b[2], None) for o, b in zip(outs, batch))
             batch.clear()
 
         for img in images:
+            img, size = self._decoded(img)
             t, scale = prepare(img, spec)
-            batch.append((t, scale, img.size))
+            batch.append((t, scale, size, img if self.multiscale else None))
             if len(batch) >= self.batch_size:
                 flush()
         if batch:
@@ -179,8 +226,9 @@ class Predictor:
         workers = self.num_workers
         if workers is None:
             workers = min(4, os.cpu_count() or 1) if len(paths) >= 64 else 0
+        reduce_to = self.search.decode_pixels if self.multiscale else None
         loader = DataLoader(
-            _PathDataset(paths, self.cfg["resize"]),
+            _PathDataset(paths, self.cfg["resize"], reduce_to),
             batch_size=self.batch_size,
             num_workers=workers,
             collate_fn=_collate,
@@ -191,8 +239,15 @@ class Predictor:
                 return
             good = [b for b in batch if b[4] is None]
             outs = self._run([b[1] for b in good]) if good else []
-            by_index = {b[0]: self._to_result(o, b[2], b[3], paths[b[0]]) for o, b in zip(outs, good)}
-            for i, _t, _s, _size, err in batch:
+            by_index = {}
+            for o, (i, _t, scale, size, _err, img) in zip(outs, good):
+                if cancelled is not None and cancelled():
+                    return
+                if img is None:
+                    by_index[i] = self._to_result(o, scale, size, paths[i])
+                else:
+                    by_index[i] = self._finish(o, img, scale, size, paths[i])
+            for i, _t, _s, _size, err, _img in batch:
                 if err is not None:
                     log.warning(err)
                     yield ImageResult(paths[i], 0, 0, error=err)
