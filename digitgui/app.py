@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication, QStandardPaths, QTimer
 from PySide6.QtWidgets import QApplication
 
 from . import __version__
@@ -43,12 +44,36 @@ def configure_application(app: QCoreApplication) -> None:
     app.setApplicationVersion(__version__)
 
 
+_fault_log = None  # kept open for the life of the process
+
+
+def fault_log_path() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base) / "logs" / "faults.log"
+
+
+def enable_fault_log() -> Path | None:
+    """Write the Python stacks of a hard crash (segfault, abort) to a log file, not to nowhere."""
+    global _fault_log
+    path = fault_log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _fault_log = path.open("a", encoding="utf-8")
+    except OSError as exc:
+        logging.getLogger(__name__).warning("no fault log (%s)", exc)
+        faulthandler.enable()
+        return None
+    faulthandler.enable(_fault_log, all_threads=True)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the app; returns the exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure_application(app)
+    enable_fault_log()
     from .main_window import MainWindow
 
     win = MainWindow(model=model_choice(args.model), device=args.device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -133,3 +134,40 @@ def test_open_coco_menu_loads_ground_truth(qtbot, window, dataset, monkeypatch):
     assert window.doc.folder == dataset.resolve()
     assert window.doc.gt_source == gt.resolve()
     assert all(e.has_gt for e in window.doc.entries)
+
+
+def test_a_hard_crash_leaves_a_trace_in_the_fault_log(model_path, tmp_path):
+    """faulthandler writes the Python stacks of a crash (here a SIGSEGV) into a log file."""
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        PYTHONPATH=str(ROOT),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "--model", str(model_path), "--device", "cpu"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        import time
+
+        end = time.monotonic() + 60
+        logs: list[Path] = []
+        while not logs and time.monotonic() < end and proc.poll() is None:
+            time.sleep(0.2)
+            logs = list((tmp_path / "data").rglob("faults.log"))
+        assert logs, "no fault log was opened at start-up"
+        time.sleep(1.0)
+        os.kill(proc.pid, signal.SIGSEGV)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = logs[0].read_text()
+    assert "Fatal Python error: Segmentation fault" in text and "main.py" in text
