@@ -25,7 +25,7 @@ from .document import Document
 from .folder_loader import open_folder
 from .folder_lock import FolderLocked
 from .help import HelpMenu
-from .model_control import ModelControl
+from .model_control import ModelController
 from .project_store import Location, ProjectStore
 from .services.export import (
     ExportJob,
@@ -127,7 +127,9 @@ class MainWindow(QMainWindow):
         self._quiet_threshold = True
         self._on_threshold(self.doc.threshold)
         self._quiet_threshold = False
-        self.models = ModelControl(self, model)
+        self.models = ModelController(self.doc, self.inference, model, parent=self)
+        self._training_dock = None
+        self._wire_models()
         self.key_router = KeyRouter(self, self.canvas, lambda: self.stack.currentIndex() == 1)
         quick_edits.install(self)  # type the number, duplicate, copy boxes, photo display
         self._update_actions()
@@ -506,12 +508,46 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ misc
 
+    def _wire_models(self) -> None:
+        m, act = self.models, self.actions_by_name["repredict"]
+        m.stale_changed.connect(
+            lambda n: (
+                act.setEnabled(n > 0),
+                act.setText(f"&Re-predict {n} stale images" if n else "&Re-predict stale images"),
+            )
+        )
+        m.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        m.model_loading.connect(lambda title: self.model_label.setText(f"Model: loading {title}…"))
+
     def toggle_training_dock(self) -> None:
-        self.models.toggle_dock()
+        if self._training_dock is None:
+            from .widgets.training_dock import TrainingDock
+
+            self._training_dock = TrainingDock(self.models, self)
+            if not self.restoreDockWidget(self._training_dock):  # where it was in the last session
+                self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self._training_dock)
+            self._training_dock.show()
+            return
+        self._training_dock.setVisible(not self._training_dock.isVisible())
+        if self._training_dock.isVisible():
+            self._training_dock.refresh(models=True)
 
     @property
     def training_dock(self):
-        return self.models.dock
+        return self._training_dock
+
+    def _may_close_training(self) -> bool:
+        """Ask before closing mid-run; stop the child (no orphan) when the user agrees."""
+        if not self.models.training_running:
+            return True
+        if not dialogs.confirm(
+            self,
+            "Training is running",
+            "A training run is going. Stop it and quit? The last checkpoint is kept.",
+        ):
+            return False
+        self.models.shutdown()
+        return True
 
     def current_model_path(self) -> Path | None:
         return self.models.current_model_path()
@@ -563,7 +599,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         """Save, cancel the workers and wait for their threads before closing."""
-        if not self.models.may_close():
+        if not self._may_close_training():
             event.ignore()
             return
         self.store.close()

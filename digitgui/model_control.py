@@ -1,20 +1,33 @@
-"""Which model the app uses, the model registry, the training dock, and stale predictions.
+"""The one owner of models and training: which model is in use, the registry of trained models,
+their cards, the training service, and the predictions a previous model left (stale).
 
-Kept out of the main window so it stays wiring only: the window forwards Ctrl+T, folder
-changes and close requests here.
+Not a widget: it takes the document and the inference service explicitly and talks through
+signals and plain methods. The training dock renders its signals and forwards clicks; the window
+wires the status bar and menus to it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
+from trainer.cards import training_card
+from trainer.events import CompareEvent, DoneEvent, EpochEvent, StartEvent, StoppedEvent
 from trainer.paths import DEFAULT_MODEL, model_fingerprint
 
-from . import dialogs, settings
-from .model_registry import DEFAULT_KEY, ModelInfo, ModelRegistry
+from . import settings
+from .model_registry import DEFAULT_KEY, ModelInfo, ModelRegistry, folder_bytes
+from .services.training import (
+    TrainingPlan,
+    TrainingService,
+    build_training_data,
+    cannot_start_reason,
+    count_training_data,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,27 +37,47 @@ def registry_root() -> Path:
     return Path(base) / "models"
 
 
-class ModelControl(QObject):
+class ModelController(QObject):
     model_switched = Signal(str)  # registry key or file path now in use
+    model_loading = Signal(str)  # title of the model being loaded
     stale_changed = Signal(int)  # images still showing the previous model's predictions
+    message = Signal(str)  # for the status bar
+    models_changed = Signal()  # the registry changed (a run finished, a model was deleted)
+    counts_changed = Signal(dict, str)  # training data counts, why Start is disabled ("" if not)
+    # one training run: the engine's typed events (trainer.events)
+    run_started = Signal(object)  # StartEvent
+    progress = Signal(object)  # ProgressEvent
+    epoch = Signal(object)  # EpochEvent
+    compared = Signal(object)  # CompareEvent
+    log_line = Signal(str)
+    running_changed = Signal(bool)
+    run_finished = Signal(object)  # DoneEvent or StoppedEvent, after the card is written
+    failed = Signal(str, str)  # message, last log lines
 
-    def __init__(self, window, model_spec: str) -> None:
-        super().__init__(window)
-        self.win = window
-        self.spec = model_spec
-        self.registry = ModelRegistry(registry_root())
-        self.dock = None
+    def __init__(self, doc, inference, model_spec: str, root: Path | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.doc, self.inference, self.spec = doc, inference, model_spec
+        self.registry = ModelRegistry(root or registry_root())
+        self.service = TrainingService(self)
         self.stale: set[str] = set()  # images whose predictions another model made
         self.current_id = self._fingerprint()
-        window.inference.results.connect(self._on_results)
-        window.doc.reset.connect(self._on_reset)
-        act = window.actions_by_name["repredict"]
-        self.stale_changed.connect(
-            lambda n: (
-                act.setEnabled(n > 0),
-                act.setText(f"&Re-predict {n} stale images" if n else "&Re-predict stale images"),
-            )
-        )
+        self.new_model: ModelInfo | None = None
+        self.last_compare: CompareEvent | None = None
+        self.plan = self.saved_plan()
+        self._run: dict = {}
+        self._recount = QTimer(self, singleShot=True, interval=300)
+        self._recount.timeout.connect(self.recount)
+        inference.results.connect(self._on_results)
+        doc.reset.connect(self._on_reset)
+        doc.image_changed.connect(lambda _r: self._recount.start())
+        s = self.service
+        s.started.connect(self._on_started)
+        s.progress.connect(self.progress)
+        s.epoch_done.connect(self._on_epoch)
+        s.compared.connect(self._on_compared)
+        s.log_line.connect(self.log_line)
+        s.finished.connect(self._on_finished)
+        s.failed.connect(self._on_failed)
 
     # ---------------------------------------------------------------- current model
 
@@ -60,6 +93,9 @@ class ModelControl(QObject):
         path = DEFAULT_MODEL if self.spec == "default" else Path(self.spec)
         return path if path.is_file() else None
 
+    def models(self) -> list[ModelInfo]:
+        return self.registry.models()
+
     def _fingerprint(self) -> str:
         path = self.current_model_path()
         return model_fingerprint(path) if path is not None else ""
@@ -73,7 +109,7 @@ class ModelControl(QObject):
         cur = self.current_id
         self.stale = {
             e.name
-            for e in self.win.doc.entries
+            for e in self.doc.entries
             if e.pred is not None and (e.pred.model or unknown_too) and e.pred.model != cur
         }
 
@@ -84,31 +120,31 @@ class ModelControl(QObject):
             return
         self.spec = spec
         self.current_id = self._fingerprint()
-        doc = self.win.doc
         self._find_stale(unknown_too=True)
-        self.win.inference.switch_model(spec)
-        if doc.folder is not None:
-            settings.set_folder_model(doc.folder, info.key)
-            cur = doc.current_entry
+        self.inference.switch_model(spec)
+        if self.doc.folder is not None:
+            settings.set_folder_model(self.doc.folder, info.key)
+            cur = self.doc.current_entry
             if cur is not None:
-                self.win.inference.request([(cur.name, cur.path)])
-        self.win.model_label.setText(f"Model: loading {info.title}…")
+                self.inference.request([(cur.name, cur.path)])
+        self.model_loading.emit(info.title)
         if self.stale:
-            self.win.statusBar().showMessage(
+            self.message.emit(
                 f"Switched to {info.title}: {len(self.stale)} images show the previous model's "
-                "predictions (Model ▸ Re-predict stale images).",
-                15000,
+                "predictions (Model ▸ Re-predict stale images)."
             )
         self.stale_changed.emit(len(self.stale))
         self.model_switched.emit(info.key)
-        if self.dock is not None:
-            self.dock.refresh_models()
+
+    def switch_to_key(self, key: str) -> None:
+        info = self.registry.find(key)
+        if info is not None and key != self.current_model_key():
+            self.switch_to(info)
 
     def repredict_stale(self) -> int:
-        doc = self.win.doc
-        items = [(e.name, e.path) for e in doc.entries if e.name in self.stale]
+        items = [(e.name, e.path) for e in self.doc.entries if e.name in self.stale]
         if items:
-            self.win.inference.predict_all(items)
+            self.inference.predict_all(items)
         return len(items)
 
     def _on_results(self, results) -> None:
@@ -120,57 +156,174 @@ class ModelControl(QObject):
 
     def _on_reset(self) -> None:
         """A folder was opened: use the model chosen for it before, and mark what others predicted."""
-        doc = self.win.doc
-        if doc.folder is not None:
-            key = settings.folder_model(doc.folder)
+        if self.doc.folder is not None:
+            key = settings.folder_model(self.doc.folder)
             if key and key != self.current_model_key():
-                info = self.registry.find(key)
-                if info is not None:
-                    self.switch_to(info)
+                self.switch_to_key(key)
         self._find_stale(unknown_too=False)
         self.stale_changed.emit(len(self.stale))
         if self.stale:
-            self.win.statusBar().showMessage(
+            self.message.emit(
                 f"{len(self.stale)} images show predictions of another model "
-                "(Model ▸ Re-predict stale images).",
-                15000,
+                "(Model ▸ Re-predict stale images)."
             )
-        if doc.folder is not None and self.dock is not None:
-            self.dock.refresh(models=True)
+        self.recount()
+        self.models_changed.emit()
 
-    # ---------------------------------------------------------------- training dock
+    # ---------------------------------------------------------------- deleting
 
-    def toggle_dock(self) -> None:
-        if self.dock is None:
-            from .widgets.training_dock import TrainingDock
+    def deletable_models(self) -> list[ModelInfo]:
+        """Trained models that may be deleted: not the bundled one, not the one in use."""
+        cur = self.current_model_key()
+        return [m for m in self.registry.models() if m.key not in (DEFAULT_KEY, cur)]
 
-            self.dock = TrainingDock(self.win, self.registry)
-            self.dock.use_model.connect(self.switch_to)
-            # recount after edits, at most a few times a second and only while the dock is shown
-            self._recount = QTimer(self, singleShot=True, interval=300)
-            self._recount.timeout.connect(lambda: self.dock.isVisible() and self.dock.refresh())
-            self.win.doc.image_changed.connect(lambda _r: self._recount.start())
-            if not self.win.restoreDockWidget(self.dock):  # where it was in the last session
-                self.win.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
-            self.dock.show()
-            return
-        self.dock.setVisible(not self.dock.isVisible())
-        if self.dock.isVisible():
-            self.dock.refresh(models=True)
+    def unfinished_runs(self) -> tuple[int, int]:
+        """(count, bytes) of run folders that never became a model."""
+        dirs = self.registry.unfinished(self.service.run_dir if self.training_running else None)
+        return len(dirs), sum(folder_bytes(d) for d in dirs)
+
+    def delete_model(self, key: str) -> None:
+        if key in (DEFAULT_KEY, self.current_model_key()):
+            raise ValueError("the bundled model and the model in use cannot be deleted")
+        self.registry.delete(key)
+        if self.new_model is not None and self.new_model.key == key:
+            self.new_model = None
+        self.models_changed.emit()
+
+    def delete_unfinished(self) -> None:
+        for d in self.registry.unfinished(self.service.run_dir if self.training_running else None):
+            self.registry.delete_folder(d)
+        self.models_changed.emit()
+
+    # ---------------------------------------------------------------- training
 
     @property
     def training_running(self) -> bool:
-        return self.dock is not None and self.dock.service.running
+        return self.service.running
 
-    def may_close(self) -> bool:
-        """Ask before closing mid-run; stop the child (no orphan) when the user agrees."""
-        if not self.training_running:
-            return True
-        if not dialogs.confirm(
-            self.win,
-            "Training is running",
-            "A training run is going. Stop it and quit? The last checkpoint is kept.",
-        ):
-            return False
-        self.dock.service.shutdown()
-        return True
+    @staticmethod
+    def saved_plan() -> TrainingPlan:
+        """The settings of the last run (epochs, device, ...), remembered across restarts."""
+        s = settings.settings()
+        plan = TrainingPlan()
+        for key, kind in (("preset", str), ("epochs", int), ("batch_size", int), ("device", str)):
+            value = s.value(f"training/{key}", None)
+            if value is not None:
+                try:
+                    setattr(plan, key, kind(value))
+                except (TypeError, ValueError):
+                    pass
+        return plan
+
+    def set_plan(self, plan: TrainingPlan) -> None:
+        """The panel's settings changed: remember them and recount."""
+        self.plan = plan
+        s = settings.settings()
+        for key in ("preset", "epochs", "batch_size", "device"):
+            s.setValue(f"training/{key}", getattr(plan, key))
+        self._recount.start()
+
+    def recount(self) -> dict:
+        """Count the training data (cheap: no file reads) and say whether Start is allowed."""
+        counts = count_training_data(self.doc.entries, self.plan) if self.doc.entries else {}
+        reason = cannot_start_reason(counts, self.training_running)
+        if reason is None and self.doc.folder is None:
+            reason = "Open a folder first."
+        self.counts_changed.emit(counts, reason or "")
+        return counts
+
+    def start_training(self, plan: TrainingPlan, from_current: bool = True) -> str | None:
+        """Start a run on the reviewed images; returns why it cannot start, or None."""
+        if from_current:
+            plan.init = self.current_model_path()
+        self.plan = plan
+        data = build_training_data(self.doc.entries, self.doc.threshold, plan)
+        reason = cannot_start_reason(data.counts, self.training_running)
+        if reason is None and self.doc.folder is None:
+            reason = "Open a folder first."
+        if reason:
+            self.counts_changed.emit(data.counts, reason)
+            return reason
+        run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        n = 1
+        while (self.registry.root / run_id).exists():  # two runs within one second
+            n += 1
+            run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{n}"
+        run_dir = self.registry.new_run_dir(run_id)
+        self._run = {"id": run_id, "plan": plan, "counts": data.counts, "start": None, "epoch": None}
+        self.new_model, self.last_compare = None, None
+        self.service.start(self.doc.folder, run_dir, data, plan)
+        self.running_changed.emit(True)
+        self.recount()
+        return None
+
+    def cancel_training(self) -> None:
+        self.service.cancel()
+
+    def shutdown(self) -> None:
+        """Stop a run (the app closes): the child is waited for, none is left behind."""
+        self.service.shutdown()
+
+    def _on_started(self, ev: StartEvent) -> None:
+        self._run["start"] = ev
+        self.run_started.emit(ev)
+
+    def _on_epoch(self, ev: EpochEvent) -> None:
+        self._run["epoch"] = ev
+        self.epoch.emit(ev)
+
+    def _on_compared(self, ev: CompareEvent) -> None:
+        self.last_compare = ev
+        self.compared.emit(ev)
+
+    def _on_finished(self, ev: DoneEvent | StoppedEvent) -> None:
+        """A run ended: a model to use gets its card; a run without one leaves nothing behind."""
+        run_dir = Path(ev.run_dir)
+        if isinstance(ev, StoppedEvent) and not ev.best:
+            self.registry.delete_folder(run_dir)
+        else:
+            self._write_card(run_dir, "done" if isinstance(ev, DoneEvent) else "cancelled")
+        self._ended()
+        self.run_finished.emit(ev)
+
+    def _on_failed(self, message: str, tail: str) -> None:
+        run_dir = self.service.run_dir
+        if run_dir is not None and run_dir.is_dir():
+            if (run_dir / "best.pt").is_file():
+                self._write_card(run_dir, "failed")
+            else:
+                self.registry.delete_folder(run_dir)
+        self._ended()
+        self.failed.emit(message, tail)
+
+    def _ended(self) -> None:
+        self.running_changed.emit(False)
+        self.models_changed.emit()
+        self.recount()
+
+    def _write_card(self, run_dir: Path, status: str) -> None:
+        run, plan = self._run, self._run.get("plan") or TrainingPlan()
+        start, epoch = run.get("start"), run.get("epoch")
+        title = f"Retrained {run.get('id', run_dir.name)}"
+        if status != "done":
+            title += f" ({status} after epoch {epoch.epoch if epoch else 0})"
+        validation = None
+        if epoch is not None and epoch.mAP is not None:
+            validation = {
+                "images": start.val_images if start else 0,
+                **{k: getattr(epoch, k) for k in ("mAP", "AP50", "number_accuracy")},
+            }
+        card = training_card(
+            title=title,
+            preset=plan.preset,
+            created=dt.datetime.now().isoformat(timespec="seconds"),
+            data=run.get("counts", {}),
+            settings={k: str(v) for k, v in asdict(plan).items()},
+            status=status,
+            comparison=self.last_compare if status == "done" else None,
+            validation=validation,
+            folder=str(self.doc.folder or ""),
+        )
+        self.registry.write_card(run_dir, card)
+        if status == "done":
+            self.new_model = self.registry.find(run_dir.name)

@@ -6,12 +6,12 @@ and ``card.json``. The bundled default model is always listed first.
 
 from __future__ import annotations
 
-import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.export import atomic_write_text
+from trainer.cards import CARD_NAME, read_card, write_card
 from trainer.paths import DEFAULT_MODEL, bundled_card
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,12 @@ class ModelRegistry:
         if not self.root.is_dir():
             return out
         for d in sorted((p for p in self.root.iterdir() if p.is_dir()), reverse=True):
-            card_path = d / "card.json"
+            card_path = d / CARD_NAME
             if not card_path.is_file():
                 continue  # a run still going, or one that never finished
             try:
-                card = json.loads(card_path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
+                card = read_card(card_path)
+            except (OSError, ValueError) as exc:
                 self.problems.append(f"{d.name}: unreadable model card ({exc})")
                 continue
             model = d / "best.pt"
@@ -67,7 +67,34 @@ class ModelRegistry:
         return next((m for m in self.models() if m.key == key), None)
 
     def write_card(self, run_dir: Path, card: dict) -> None:
-        atomic_write_text(run_dir / "card.json", json.dumps(card, indent=2))
+        write_card(run_dir / CARD_NAME, card)
+
+    def unfinished(self, going: Path | None = None) -> list[Path]:
+        """Run folders without a model card (runs that never finished), except the one ``going``."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            d
+            for d in self.root.iterdir()
+            if d.is_dir() and not (d / CARD_NAME).is_file() and (going is None or d != Path(going))
+        )
+
+    def delete(self, key: str) -> None:
+        """Delete a trained model and its run folder (never the bundled model)."""
+        if key == DEFAULT_KEY or not key or "/" in key or key in (".", ".."):
+            raise ValueError(f"not a registry model: {key!r}")
+        shutil.rmtree(self.root / key, ignore_errors=True)
+
+    def delete_folder(self, run_dir: Path) -> None:
+        """Delete a run folder of this registry (an unfinished or failed run)."""
+        run_dir = Path(run_dir)
+        if run_dir.parent.resolve() != self.root.resolve():
+            raise ValueError(f"{run_dir} is not a run folder of {self.root}")
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
 def _looks_like_checkpoint(path: Path) -> bool:

@@ -104,8 +104,12 @@ def check_training(a) -> bool:
         }
 
     all_ids = {im["id"] for im in images}
+    val = set(sorted(all_ids - held)[:: max(2, len(images) // 12)])  # apart from the compared ones
     data = TrainingData(
-        subset(all_ids - held), subset(held), {"train": len(all_ids - held), "held_out": len(held)}
+        subset(all_ids - held - val),
+        subset(held),
+        val=subset(val),
+        counts={"train": len(all_ids - held - val), "val": len(val), "held_out": len(held)},
     )
     plan = TrainingPlan(epochs=1, batch_size=8, device=a.device, init=resolve_model_path(a.model))
     svc = TrainingService()
@@ -113,7 +117,8 @@ def check_training(a) -> bool:
     svc.progress.connect(lambda ev: events.append("progress"))
     svc.epoch_done.connect(lambda ev: events.append("epoch"))
     end: dict = {}
-    svc.finished.connect(lambda ev: end.update(ev))
+    svc.compared.connect(lambda ev: end.update(compare=ev.to_dict()))
+    svc.finished.connect(lambda ev: end.update(status=ev.status))
     svc.failed.connect(lambda msg, tail: end.update({"status": "failed", "message": msg, "tail": tail}))
     t0 = time.perf_counter()
     svc.start(a.train_images, a.out / "dock_run", data, plan)

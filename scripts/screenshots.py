@@ -34,12 +34,12 @@ def training_panel(win, doc, pump, save, out: Path) -> None:
     dock.refresh()
     dock.start()
     epochs = []
-    dock.service.epoch_done.connect(epochs.append)
-    pump(600, lambda: len(epochs) >= 2 or not dock.service.running)
+    win.models.epoch.connect(epochs.append)
+    pump(600, lambda: len(epochs) >= 2 or not win.models.training_running)
     pump(3)
     save("training_panel.png")
     dock.grab().save(str(out / "training_panel_dock.png"))
-    dock.service.shutdown()
+    win.models.shutdown()
 
 
 def main() -> int:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .errors import DigitError
+from .events import Event
 from .export import DET_THRESH
 from .paths import licence_note, version
 
@@ -27,44 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
 
     t = sub.add_parser("train", help="train or fine-tune a detector")
-    t.add_argument("--train-images", action="append", help="image folder (repeatable)")
-    t.add_argument(
-        "--train-ann",
-        action="append",
-        help="COCO json, or a folder of VOC/YOLO/labelme files (repeatable, paired)",
-    )
-    t.add_argument("--val-images")
-    t.add_argument("--val-ann")
-    t.add_argument(
-        "--holdout",
-        type=float,
-        default=0.0,
-        help="share of the training photos held out as validation, stable by image id",
-    )
-    t.add_argument("--preset", default="default")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--out", required=True, type=Path, help="run folder")
-    t.add_argument("--init", help="warm-start weights from a checkpoint of the same preset")
-    t.add_argument("--backbone-weights", help="local torchvision backbone state dict")
-    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--synthetic", type=int, default=0, help="mix in N synthetic images")
-    t.add_argument("--workers", type=int)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
-    t.add_argument("--log-every", type=int, default=10)
-    t.add_argument("--resume", action="store_true", help="continue RUN_DIR/last.pt")
-    t.add_argument(
-        "--compare-with", help="after training, score this model and the new one on the validation set"
-    )
-    t.add_argument(
-        "--exit-with-parent",
-        action="store_true",
-        help="stop (saving a checkpoint) when the launching process goes away",
-    )
-    t.add_argument("--max-minutes", type=float, help="wall-clock budget; the LR schedule anneals over it")
-    t.add_argument("--config", type=Path, help="JSON file of default values for these options")
+    _train_options(t)
 
     e = sub.add_parser(
         "eval", help="COCO mAP and whole-number accuracy on a labelled set", epilog=licence_note()
@@ -122,6 +86,51 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _train_options(t: argparse.ArgumentParser) -> None:
+    t.add_argument("--train-images", action="append", help="image folder (repeatable)")
+    t.add_argument(
+        "--train-ann",
+        action="append",
+        help="COCO json, or a folder of VOC/YOLO/labelme files (repeatable, paired)",
+    )
+    t.add_argument("--val-images")
+    t.add_argument("--val-ann")
+    t.add_argument(
+        "--holdout",
+        type=float,
+        default=0.0,
+        help="share of the training photos held out as validation, stable by image id",
+    )
+    t.add_argument("--preset", default="default")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--out", required=True, type=Path, help="run folder")
+    t.add_argument("--init", help="warm-start weights from a checkpoint of the same preset")
+    t.add_argument("--backbone-weights", help="local torchvision backbone state dict")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--synthetic", type=int, default=0, help="mix in N synthetic images")
+    t.add_argument("--workers", type=int)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
+    t.add_argument("--log-every", type=int, default=10)
+    t.add_argument("--resume", action="store_true", help="continue RUN_DIR/last.pt")
+    t.add_argument(
+        "--compare-with",
+        help="after training, score this model and the new one on the comparison images "
+        "(--compare-images/--compare-ann; else the validation set)",
+    )
+    t.add_argument("--compare-images", help="images kept apart from validation to compare models on")
+    t.add_argument("--compare-ann")
+    t.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop (saving a checkpoint) when the launching process goes away",
+    )
+    t.add_argument("--max-minutes", type=float, help="wall-clock budget; the LR schedule anneals over it")
+    t.add_argument("--config", type=Path, help="JSON file of default values for these options")
+
+
 def _bar(total: int, desc: str, quiet: bool):
     from tqdm import tqdm
 
@@ -137,21 +146,17 @@ def cmd_synth(a) -> int:
 
 
 def cmd_train(a) -> int:
-    from .engine import TrainConfig, _dist_info, _Stopper, fit
+    from .engine import Stopper, TrainConfig, fit
 
     if a.config:  # a recipe file: its values fill every option not given on the command line
-        defaults = vars(_parser().parse_args(["train", "--out", "x"]))
-        for k, v in json.loads(a.config.read_text()).items():
-            key = k.replace("-", "_")
-            if key not in defaults:
-                raise DigitError(f"{a.config}: unknown option {k!r}")
-            if getattr(a, key) == defaults[key]:
-                setattr(a, key, v)
+        _apply_recipe(a, a.config, getattr(a, "given", set()))
     if not a.train_images or not a.train_ann or len(a.train_images) != len(a.train_ann):
         raise DigitError("give one --train-ann for every --train-images")
     val = (a.val_images, a.val_ann) if a.val_images and a.val_ann else None
     if bool(a.val_images) != bool(a.val_ann):
         raise DigitError("--val-images and --val-ann go together")
+    if bool(a.compare_images) != bool(a.compare_ann):
+        raise DigitError("--compare-images and --compare-ann go together")
     tc = TrainConfig(
         train=list(zip(a.train_images, a.train_ann)),
         out=str(a.out),
@@ -170,8 +175,10 @@ def cmd_train(a) -> int:
         log_every=a.log_every,
         holdout=a.holdout,
         max_seconds=a.max_minutes * 60 if a.max_minutes else None,
+        compare_with=a.compare_with,
+        compare=(a.compare_images, a.compare_ann) if a.compare_images else None,
     )
-    stopper = _Stopper()
+    stopper = Stopper()
 
     def on_signal(signum, _frame):
         stopper.stop(signal.Signals(signum).name)
@@ -183,15 +190,15 @@ def cmd_train(a) -> int:
 
     if a.json_progress:
 
-        def on_event(ev: dict) -> None:
+        def on_event(ev: Event) -> None:
             # one write per event: a line must never be split by another process's output
-            sys.stdout.write(json.dumps(ev, default=str) + "\n")
+            sys.stdout.write(ev.to_json() + "\n")
             sys.stdout.flush()
     else:
         state = {"bar": None}
 
-        def on_event(ev: dict) -> None:
-            kind = ev["event"]
+        def on_event(ev: Event) -> None:
+            kind, ev = ev.kind, ev.to_dict()
             if kind == "progress":
                 bar = state["bar"]
                 if bar is None or bar.desc != f"epoch {ev['epoch']}/{ev['epochs']}":
@@ -211,7 +218,11 @@ def cmd_train(a) -> int:
                 if state["bar"] is not None:
                     state["bar"].close()
                     state["bar"] = None
-                keys = [k for k in ("loss", "mAP", "AP50", "number_accuracy", "score_thresh") if k in ev]
+                keys = [
+                    k
+                    for k in ("loss", "mAP", "AP50", "number_accuracy", "score_thresh")
+                    if ev.get(k) is not None
+                ]
                 print(f"epoch {ev['epoch']}: " + "  ".join(f"{k}={ev[k]:.4f}" for k in keys), flush=True)
             elif kind == "start":
                 print(
@@ -224,18 +235,7 @@ def cmd_train(a) -> int:
             elif kind in ("done", "stopped", "compare"):
                 print(json.dumps(ev, default=str), flush=True)
 
-    try:
-        summary = fit(tc, on_event, stopper)
-        if _dist_info()[0] == 0 and a.compare_with and summary["status"] == "done" and (val or a.holdout):
-            on_event({"event": "compare", **_compare(a.compare_with, summary["best"], tc)})
-    except DigitError as exc:
-        if a.json_progress:
-            print(json.dumps({"event": "error", "message": str(exc)}), flush=True)
-        raise
-    except Exception as exc:
-        if a.json_progress:
-            print(json.dumps({"event": "error", "message": f"{type(exc).__name__}: {exc}"}), flush=True)
-        raise
+    fit(tc, on_event, stopper)  # a failure is reported by fit itself (an "error" event), then raised
     return 0
 
 
@@ -255,27 +255,6 @@ def _watch_parent(stopper) -> None:
             time.sleep(1.0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _compare(old: str, new: str, tc) -> dict:
-    """Old and new model on the same validation photos, each at its own score threshold."""
-    from .engine import split_holdout
-    from .evaluate import evaluate
-    from .formats import load_annotations
-    from .predict import Predictor
-
-    records = []
-    if tc.val:
-        records += load_annotations(tc.val[1], tc.val[0]).records
-    if tc.holdout:
-        for images, ann in tc.train:
-            records += split_holdout(load_annotations(ann, images).records, tc.holdout)[1]
-    keys = ("mAP", "AP50", "AP75", "number_accuracy", "score_thresh")
-    out = {"images": len(records)}
-    for name, path in (("old", old), ("new", new)):
-        m = evaluate(Predictor(path, tc.device, 16, num_workers=0), records)
-        out[name] = {k: m[k] for k in keys}
-    return out
 
 
 def cmd_eval(a) -> int:
@@ -342,6 +321,65 @@ def cmd_predict(a) -> int:
     return 0
 
 
+def _given_train_options(argv: list[str]) -> set[str]:
+    """The train options written on the command line: a second parse in which nothing defaults."""
+    q = argparse.ArgumentParser(add_help=False)
+    _train_options(q)
+    for act in q._actions:
+        act.default = argparse.SUPPRESS
+    return set(vars(q.parse_args(argv)))
+
+
+def _apply_recipe(a: argparse.Namespace, path: Path, given: set[str]) -> None:
+    """Fill the options not given on the command line from a JSON recipe, checking each value."""
+    try:
+        recipe = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DigitError(f"{path}: cannot read the recipe ({exc.strerror or exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DigitError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(recipe, dict):
+        raise DigitError(f"{path}: a recipe must be a JSON object of option names and values")
+    q = argparse.ArgumentParser(add_help=False)
+    _train_options(q)
+    options = {act.dest: act for act in q._actions if act.dest not in ("config",)}
+    for k, v in recipe.items():
+        key = k.replace("-", "_")
+        act = options.get(key)
+        if act is None:
+            raise DigitError(f"{path}: unknown option {k!r}")
+        value = _recipe_value(path, k, v, act)
+        if key not in given:
+            setattr(a, key, value)
+
+
+def _recipe_value(path: Path, name: str, v, act: argparse.Action):
+    def bad(want: str):
+        return DigitError(f"{path}: option {name!r} must be {want}, not {json.dumps(v)}")
+
+    if act.nargs == 0:  # a flag
+        if not isinstance(v, bool):
+            raise bad("true or false")
+        return v
+    if isinstance(act, argparse._AppendAction):
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise bad("a list of strings")
+        return v
+    if v is None:
+        return None
+    kind = act.type or str
+    if kind is int and (isinstance(v, bool) or not isinstance(v, int)):
+        raise bad("a whole number")
+    if kind is float and (isinstance(v, bool) or not isinstance(v, int | float)):
+        raise bad("a number")
+    if kind in (str, Path) and not isinstance(v, str):
+        raise bad("a string")
+    value = kind(v)
+    if act.choices is not None and value not in act.choices:
+        raise bad("one of " + ", ".join(map(str, act.choices)))
+    return value
+
+
 def cmd_convert(a) -> int:
     from .formats.convert import convert
 
@@ -357,7 +395,10 @@ def cmd_convert(a) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else list(argv)
     a = _parser().parse_args(argv)
+    if a.cmd == "train":
+        a.given = _given_train_options(argv[1:])
     try:
         return {
             "synth": cmd_synth,

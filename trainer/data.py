@@ -178,13 +178,24 @@ def folder_records(folder: str | Path) -> list[Record]:
     return [Record(ids[p], p) for p in paths]
 
 
-def split_holdout(records: list[Record], share: float) -> tuple[list[Record], list[Record]]:
-    """Stable split by image id: the same ids are held out every time (a hash, not a shuffle)."""
+def split_holdout(records: list[Record], share: float, salt: int = 0) -> tuple[list[Record], list[Record]]:
+    """Stable split by image id: the same ids are held out every time (a hash, not a shuffle).
+
+    A different ``salt`` draws an independent share (to split the rest a second time).
+    """
     if share <= 0:
         return records, []
-    hold = [r for r in records if (r.image_id * 2654435761 % 2**32) / 2**32 < share]
+    hold = [r for r in records if held_out(r.image_id, share, salt)]
     ids = {id(r) for r in hold}
     return [r for r in records if id(r) not in ids], hold
+
+
+def held_out(image_id: int, share: float, salt: int = 0) -> bool:
+    """Whether ``image_id`` falls in the stable held-out ``share`` (see :func:`split_holdout`)."""
+    h = (image_id * 2654435761 + salt * 0x9E3779B9) % 2**32
+    if salt:
+        h = (h ^ (h >> 16)) * 0x45D9F3B % 2**32
+    return h / 2**32 < share
 
 
 def gt_text(rec: Record) -> str:

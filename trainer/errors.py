@@ -67,3 +67,7 @@ class OutputConflictError(DigitError):
         else:
             msg = f"{describe_names(self.earlier)} in {folder} hold an earlier export"
         super().__init__(msg)
+
+
+class DeviceError(DigitError):
+    """The device asked for (``--device cuda``, say) is not available on this machine."""

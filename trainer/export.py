@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import OutputConflictError, describe_names  # noqa: F401 (re-exported)
+from .fileio import atomic_write_bytes, atomic_write_text  # noqa: F401 - re-exported
 from .paths import file_sha256
 
 DET_THRESH = 0.05  # lowest score kept in task 1: a COCO mAP is computed over the whole score range
@@ -30,41 +30,6 @@ EXPORT_MARK = "Digit Studio export"
 MANIFEST_NAME = "digitstudio-export.json"
 
 CATEGORIES = [{"id": d + 1, "name": str(d), "supercategory": "digit"} for d in range(10)]
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder, fsync, then replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, _file_mode(path))
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """UTF-8 text, written atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _file_mode(path: Path) -> int:
-    """The existing file's mode, or what a plain open() would give (mkstemp makes 0600)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
 
 
 def detection_entries(image_id: int, boxes_xywh, scores, digits) -> list[dict]:

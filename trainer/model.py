@@ -19,6 +19,7 @@ from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 
 from .data import NUM_CLASSES
 from .errors import CheckpointError, NoDefaultModelError
+from .fileio import atomic_write
 from .paths import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
@@ -188,9 +189,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: dict, **extr
         "model": state,
         **extra,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: torch.save(blob, f))
 
 
 def resolve_model_path(model: str | os.PathLike | None) -> Path:

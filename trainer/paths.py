@@ -1,7 +1,6 @@
 """Locations shared by the engine and the app, and model identity (no heavy imports here)."""
 
 import hashlib
-import json
 import os
 import re
 from functools import lru_cache
@@ -21,11 +20,12 @@ CODE_LICENCE = "MIT"
 
 def bundled_card() -> dict:
     """The bundled default model's card ({} when it is absent or unreadable)."""
+    from .cards import read_card
+
     try:
-        card = json.loads(DEFAULT_CARD.read_text(encoding="utf-8"))
+        return read_card(DEFAULT_CARD)
     except (OSError, ValueError):
         return {}
-    return card if isinstance(card, dict) else {}
 
 
 def licence_note() -> str:

@@ -14,7 +14,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.functional import pil_to_tensor
 
-from .errors import DigitError
+from .errors import DeviceError, DigitError
 from .imageio import READ_ERRORS, load_rgb, load_rgb_reduced
 from .model import load_detector, resolve_model_path
 from .multiscale import ScaleSearch, search_image
@@ -46,7 +46,9 @@ def pick_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was asked for but no CUDA device is available")
+        raise DeviceError("--device cuda: CUDA was asked for but no CUDA device is available")
+    if name == "mps" and not getattr(getattr(torch.backends, "mps", None), "is_available", lambda: False)():
+        raise DeviceError("--device mps: Apple MPS was asked for but is not available")
     return torch.device(name)
 
 

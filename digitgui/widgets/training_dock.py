@@ -1,13 +1,16 @@
-"""The dockable training panel: data counts, settings, live chart, log, old-vs-new comparison."""
+"""The dockable training panel: data counts, settings, live chart, log, old-vs-new comparison.
+
+It renders what the model controller (:mod:`digitgui.model_control`) reports and forwards clicks
+to it; it never starts a process, writes a file or reads the window.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -25,14 +29,16 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from trainer.cards import scores_text
 from trainer.presets import PRESETS
 
-from ..model_registry import ModelInfo, ModelRegistry
-from ..services.training import TrainingPlan, TrainingService, build_training_data, cannot_start_reason
+from .. import dialogs
+from ..services.training import TrainingPlan
 
 log = logging.getLogger(__name__)
 
@@ -49,30 +55,66 @@ def _fmt_eta(seconds: float | None) -> str:
 class TrainingDock(QDockWidget):
     """Retrain on the reviewed images of the open folder without blocking the app."""
 
-    use_model = Signal(object)  # ModelInfo the user switched to
-    run_finished = Signal(dict)
-
-    def __init__(self, window, registry: ModelRegistry, service: TrainingService | None = None) -> None:
-        super().__init__("Training", window)
+    def __init__(self, controller, parent=None) -> None:
+        super().__init__("Training", parent)
         self.setObjectName("dock-training")
-        self.win = window
-        self.registry = registry
-        self.service = service or TrainingService(self)
-        self.new_model: ModelInfo | None = None
+        self.ctl = controller
+        self._iters_per_epoch = 1
         self._build()
-        s = self.service
-        s.started.connect(self._on_started)
-        s.progress.connect(self._on_progress)
-        s.epoch_done.connect(self._on_epoch)
-        s.log_line.connect(self.log.appendPlainText)
-        s.compared.connect(self._on_compare)
-        s.finished.connect(self._on_finished)
-        s.failed.connect(self._on_failed)
+        self._show_plan(controller.plan)
+        c = controller
+        c.run_started.connect(self._on_started)
+        c.progress.connect(self._on_progress)
+        c.epoch.connect(self._on_epoch)
+        c.log_line.connect(self.log.appendPlainText)
+        c.compared.connect(self._on_compare)
+        c.run_finished.connect(self._on_finished)
+        c.failed.connect(self._on_failed)
+        c.running_changed.connect(self.cancel_btn.setEnabled)
+        c.counts_changed.connect(self._show_counts)
+        c.models_changed.connect(self.refresh_models)
+        c.model_switched.connect(lambda _k: self.refresh_models())
+        self._watch_plan()
         self.refresh(models=True)
 
     # ---------------------------------------------------------------- layout
 
     def _build(self) -> None:
+        outer = QWidget()
+        top = QVBoxLayout(outer)
+        top.setContentsMargins(4, 4, 4, 4)
+        # the actions stay in view whatever the dock's height: only the rest scrolls
+        actions = QHBoxLayout()
+        self.start_btn = QPushButton("Start")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.start_btn.clicked.connect(self.start)
+        self.cancel_btn.clicked.connect(self.ctl.cancel_training)
+        self.bar = QProgressBar()
+        self.bar.setFormat("idle")
+        self.bar.setValue(0)
+        self.use_btn = QPushButton("Use this model")
+        self.use_btn.setEnabled(False)
+        self.use_btn.clicked.connect(self._use_new)
+        self.picker = QComboBox()
+        self.picker.setMinimumContentsLength(24)
+        self.picker.activated.connect(self._picked)
+        self.delete_btn = QToolButton(text="Delete…", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.delete_menu = QMenu(self.delete_btn)
+        self.delete_btn.setMenu(self.delete_menu)
+        for w in (self.start_btn, self.cancel_btn):
+            actions.addWidget(w)
+        actions.addWidget(self.bar, 1)
+        actions.addWidget(self.use_btn)
+        actions.addWidget(QLabel("Model in use"))
+        actions.addWidget(self.picker, 1)
+        actions.addWidget(self.delete_btn)
+        top.addLayout(actions)
+        self.reason = QLabel()
+        self.reason.setWordWrap(True)
+        self.reason.setStyleSheet("color: #b35c00")
+        top.addWidget(self.reason)
+
         body = QWidget()
         columns = QHBoxLayout(body)
         left, right = QVBoxLayout(), QVBoxLayout()
@@ -88,19 +130,20 @@ class TrainingDock(QDockWidget):
         self.include_gt.setChecked(True)
         self.synthetic = QSpinBox(maximum=20000, singleStep=100)
         self.holdout = QSpinBox(minimum=5, maximum=50, suffix=" %", value=15)
+        self.holdout.setToolTip(
+            "Share of the reviewed images held out to compare the models; as many again choose "
+            "the epoch, the input size and the threshold."
+        )
         f.addRow(self.counts)
         f.addRow(self.include_gt)
         f.addRow("Synthetic images", self.synthetic)
         f.addRow("Held out of reviewed", self.holdout)
-        for w in (self.include_gt, self.synthetic, self.holdout):
-            (w.toggled if isinstance(w, QCheckBox) else w.valueChanged).connect(lambda *_: self.refresh())
         lay.addWidget(data)
 
         sett = QGroupBox("Settings")
         g = QFormLayout(sett)
         self.preset = QComboBox()
         self.preset.addItems(list(PRESETS))
-        self.preset.setCurrentText("default")
         self.epochs = QSpinBox(minimum=1, maximum=500, value=10)
         self.lr = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=1.0, singleStep=1e-4, value=0.0)
         self.lr.setSpecialValueText("preset (a tenth when fine-tuning)")
@@ -119,43 +162,18 @@ class TrainingDock(QDockWidget):
             g.addRow(label, w)
         g.addRow(self.from_current)
         lay.addWidget(sett)
-
-        row = QHBoxLayout()
-        self.start_btn = QPushButton("Start")
-        self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.setEnabled(False)
-        self.start_btn.clicked.connect(self.start)
-        self.cancel_btn.clicked.connect(self.service.cancel)
-        row.addWidget(self.start_btn)
-        row.addWidget(self.cancel_btn)
-        lay.addLayout(row)
-        self.reason = QLabel()
-        self.reason.setWordWrap(True)
-        self.reason.setStyleSheet("color: #b35c00")
-        lay.addWidget(self.reason)
-
-        pick = QGroupBox("Model in use")
-        p = QHBoxLayout(pick)
-        self.picker = QComboBox()
-        self.picker.activated.connect(self._picked)
-        p.addWidget(self.picker, 1)
-        lay.addWidget(pick)
         lay.addStretch(1)
 
         lay = right
-        self.bar = QProgressBar()
-        self.bar.setFormat("idle")
-        self.bar.setValue(0)
-        lay.addWidget(self.bar)
         charts = QHBoxLayout()
         lay.addLayout(charts, 1)
-
         self.chart = QChart()
-        self.chart.setTitle("Training loss and held-out mAP")
+        self.chart.setTitle("Training loss and validation mAP")
         self.loss_series = QLineSeries(name="loss (per iteration)")
-        self.map_series = QLineSeries(name="held-out mAP (per epoch)")
-        self.chart.addSeries(self.loss_series)
-        self.chart.addSeries(self.map_series)
+        self.map_series = QLineSeries(name="validation mAP (per epoch)")
+        for s in (self.loss_series, self.map_series):
+            s.setPointsVisible(True)  # a run of one epoch (one point) still shows
+            self.chart.addSeries(s)
         self.x_axis = QValueAxis(titleText="iteration")
         self.loss_axis = QValueAxis(titleText="loss")
         self.map_axis = QValueAxis(titleText="mAP", min=0.0, max=1.0)
@@ -165,19 +183,16 @@ class TrainingDock(QDockWidget):
         for s, ax in ((self.loss_series, self.loss_axis), (self.map_series, self.map_axis)):
             s.attachAxis(self.x_axis)
             s.attachAxis(ax)
-        view = QChartView(self.chart)
-        view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        view.setMinimumHeight(220)
-        charts.addWidget(view, 3)
+        self.chart_view = QChartView(self.chart)
+        self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.chart_view.setMinimumHeight(220)
+        charts.addWidget(self.chart_view, 3)
         side = QVBoxLayout()
         charts.addLayout(side, 2)
-
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(300)
         self.log.setMinimumHeight(90)
         side.addWidget(self.log, 1)
-        lay = side
-
         cmp_box = QGroupBox("Current model vs new model (same held-out images)")
         c = QVBoxLayout(cmp_box)
         self.table = QTableWidget(len(ROWS), 2)
@@ -185,170 +200,162 @@ class TrainingDock(QDockWidget):
         self.table.setVerticalHeaderLabels([r[1] for r in ROWS])
         self.table.setMaximumHeight(120)
         c.addWidget(self.table)
-        self.use_btn = QPushButton("Use this model")
-        self.use_btn.setEnabled(False)
-        self.use_btn.clicked.connect(self._use_new)
-        c.addWidget(self.use_btn)
-        lay.addWidget(cmp_box)
+        side.addWidget(cmp_box)
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
-        self.setWidget(scroll)
+        top.addWidget(scroll, 1)
+        self.setWidget(outer)
 
-    # ---------------------------------------------------------------- state
+    # ---------------------------------------------------------------- settings and counts
 
     def plan(self) -> TrainingPlan:
+        """The settings as chosen (the controller fills ``init`` from "start from current")."""
         return TrainingPlan(
             preset=self.preset.currentText(),
             epochs=self.epochs.value(),
             lr=self.lr.value() or None,
             batch_size=self.batch.value(),
             device=self.device.currentText(),
-            init=self.win.current_model_path() if self.from_current.isChecked() else None,
             include_gt=self.include_gt.isChecked(),
             synthetic=self.synthetic.value(),
             holdout=self.holdout.value() / 100.0,
         )
 
+    def _show_plan(self, plan: TrainingPlan) -> None:
+        self.preset.setCurrentText(plan.preset)
+        self.epochs.setValue(plan.epochs)
+        self.batch.setValue(plan.batch_size)
+        self.device.setCurrentText(plan.device)
+
+    def _watch_plan(self) -> None:
+        forward = lambda *_: self.ctl.set_plan(self.plan())  # noqa: E731
+        for w in (self.include_gt, self.from_current):
+            w.toggled.connect(forward)
+        for w in (self.synthetic, self.holdout, self.epochs, self.batch):
+            w.valueChanged.connect(forward)
+        self.lr.valueChanged.connect(forward)
+        for w in (self.preset, self.device):
+            w.currentTextChanged.connect(forward)
+
     def refresh(self, models: bool = False) -> None:
-        """Recount the data and decide whether Start is allowed (and rescan models if asked)."""
-        doc = self.win.doc
-        data = (
-            build_training_data(doc.entries, doc.threshold, self.plan(), read_sizes=False)
-            if doc.entries
-            else None
-        )
-        counts = data.counts if data else {}
-        self.counts.setText(
-            f"{counts.get('reviewed', 0)} reviewed images: {counts.get('train', 0)} to train on, "
-            f"{counts.get('held_out', 0)} held out for comparison; "
-            f"{counts.get('ground_truth', 0)} ground-truth images; {self.synthetic.value()} synthetic."
-        )
-        reason = cannot_start_reason(counts, self.service.running)
-        if reason is None and doc.folder is None:
-            reason = "Open a folder first."
-        self.start_btn.setEnabled(reason is None)
-        self.reason.setText(reason or "")
-        self.reason.setVisible(bool(reason))
+        """Recount now (and re-list the models if asked)."""
+        self.ctl.plan = self.plan()
+        self.ctl.recount()
         if models:
             self.refresh_models()
 
+    def _show_counts(self, counts: dict, reason: str) -> None:
+        self.counts.setText(
+            f"{counts.get('reviewed', 0)} reviewed images: {counts.get('train', 0)} to train on, "
+            f"{counts.get('val', 0)} to choose the epoch, size and threshold, "
+            f"{counts.get('held_out', 0)} held out for comparison; "
+            f"{counts.get('ground_truth', 0)} ground-truth images; {self.synthetic.value()} synthetic."
+        )
+        self.start_btn.setEnabled(not reason)
+        if reason or not self.reason.text().startswith("The training"):
+            self.reason.setText(reason)
+            self.reason.setVisible(bool(reason))
+
     def refresh_models(self) -> None:
-        models = self.registry.models()
-        current = self.win.current_model_key()
+        models = self.ctl.models()
+        current = self.ctl.current_model_key()
         self.picker.blockSignals(True)
         self.picker.clear()
         for m in models:
-            metrics = m.card.get("eval") or m.card.get("holdout_metrics") or {}
-            extra = f"  (mAP {metrics['mAP']:.3f})" if isinstance(metrics.get("mAP"), (int, float)) else ""
-            self.picker.addItem(m.title + extra, m.key)
+            self.picker.addItem(m.title + scores_text(m.card), m.key)
         i = self.picker.findData(current)
         if i < 0 and current:
             self.picker.addItem(f"{Path(current).name} (file)", current)
             i = self.picker.count() - 1
         self.picker.setCurrentIndex(max(i, 0))
         self.picker.blockSignals(False)
-        tip = "\n".join(self.registry.problems)
+        tip = "\n".join(self.ctl.registry.problems)
         self.picker.setToolTip(("Skipped:\n" + tip) if tip else "")
+        self._fill_delete_menu()
+
+    def _fill_delete_menu(self) -> None:
+        self.delete_menu.clear()
+        for m in self.ctl.deletable_models():
+            self.delete_menu.addAction(f"Delete {m.title}", lambda key=m.key, t=m.title: self._delete(key, t))
+        n, size = self.ctl.unfinished_runs()
+        if n:
+            text = f"Delete {n} unfinished run{'s' if n != 1 else ''} ({size / 1e6:.0f} MB)"
+            self.delete_menu.addAction(text, self._delete_unfinished)
+        self.delete_btn.setEnabled(not self.delete_menu.isEmpty())
+
+    def _delete(self, key: str, title: str) -> None:
+        if dialogs.confirm(self, "Delete model", f"Delete {title} and its training run for good?"):
+            self.ctl.delete_model(key)
+
+    def _delete_unfinished(self) -> None:
+        if dialogs.confirm(self, "Delete unfinished runs", "Delete the runs that never finished?"):
+            self.ctl.delete_unfinished()
 
     def _picked(self, index: int) -> None:
-        key = self.picker.itemData(index)
-        info = self.registry.find(key)
-        if info is not None and key != self.win.current_model_key():
-            self.use_model.emit(info)
+        self.ctl.switch_to_key(self.picker.itemData(index))
 
     # ---------------------------------------------------------------- run
 
     def start(self) -> None:
-        doc = self.win.doc
-        plan = self.plan()
-        data = build_training_data(doc.entries, doc.threshold, plan)
-        reason = cannot_start_reason(data.counts, self.service.running)
-        if reason:
-            self.reason.setText(reason)
-            return
-        run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_dir = self.registry.new_run_dir(run_id)
-        self._plan, self._counts, self._run_id = plan, data.counts, run_id
         self.loss_series.clear()
         self.map_series.clear()
         self.table.clearContents()
         self.use_btn.setEnabled(False)
-        self.new_model = None
         self.log.clear()
+        self.reason.clear()
+        reason = self.ctl.start_training(self.plan(), self.from_current.isChecked())
+        if reason:
+            return
         self.bar.setRange(0, 0)
         self.bar.setFormat("starting...")
-        self.service.start(doc.folder, run_dir, data, plan)
-        self._running_ui(True)
 
-    def _running_ui(self, running: bool) -> None:
-        self.cancel_btn.setEnabled(running)
-        self.refresh()
-
-    def _on_started(self, ev: dict) -> None:
+    def _on_started(self, ev) -> None:
         self._iters_per_epoch = 1
         self.bar.setRange(0, 1000)
 
-    def _on_progress(self, ev: dict) -> None:
-        iters, epochs = max(1, ev["iters"]), max(1, ev["epochs"])
+    def _on_progress(self, ev) -> None:
+        iters, epochs = max(1, ev.iters), max(1, ev.epochs)
         self._iters_per_epoch = iters
-        done = (ev["epoch"] - 1) * iters + ev["iter"]
+        done = (ev.epoch - 1) * iters + ev.iter
         self.bar.setValue(int(1000 * done / (iters * epochs)))
         self.bar.setFormat(
-            f"epoch {ev['epoch']}/{epochs} · iteration {ev['iter']}/{iters} · "
-            f"ETA {_fmt_eta(ev.get('eta_seconds'))}"
+            f"epoch {ev.epoch}/{epochs} · iteration {ev.iter}/{iters} · ETA {_fmt_eta(ev.eta_seconds)}"
         )
-        self.loss_series.append(ev["step"], ev["loss"])
+        self.loss_series.append(ev.step, ev.loss)
         self._fit_axes()
 
-    def _on_epoch(self, ev: dict) -> None:
-        if "mAP" in ev:
-            self.map_series.append(ev["epoch"] * self._iters_per_epoch, ev["mAP"])
+    def _on_epoch(self, ev) -> None:
+        if ev.mAP is not None:
+            self.map_series.append(ev.epoch * self._iters_per_epoch, ev.mAP)
         self._fit_axes()
 
     def _fit_axes(self) -> None:
-        pts = self.loss_series.points()
-        if pts:
-            self.x_axis.setRange(0, max(1.0, max(p.x() for p in pts)))
-            self.loss_axis.setRange(0, max(0.1, max(p.y() for p in pts) * 1.1))
+        xs = [p.x() for s in (self.loss_series, self.map_series) for p in s.points()]
+        ys = [p.y() for p in self.loss_series.points()]
+        if xs:
+            self.x_axis.setRange(0, max(1.0, max(xs)) * 1.02)
+        if ys:
+            self.loss_axis.setRange(0, max(0.1, max(ys) * 1.1))
 
-    def _on_compare(self, ev: dict) -> None:
+    def _on_compare(self, ev) -> None:
         for r, (key, _label) in enumerate(ROWS):
-            for c, side in enumerate(("old", "new")):
-                v = ev.get(side, {}).get(key)
+            for c, side in enumerate((ev.old, ev.new)):
+                v = side.get(key)
                 self.table.setItem(r, c, QTableWidgetItem("-" if v is None else f"{v:.3f}"))
 
-    def _on_finished(self, summary: dict) -> None:
-        self._running_ui(False)
+    def _on_finished(self, ev) -> None:
         self.bar.setRange(0, 1000)
-        if summary.get("status") == "stopped":
-            self.bar.setFormat("cancelled; the last checkpoint was kept")
-            self.run_finished.emit(summary)
+        if ev.status == "stopped":
+            kept = "its last finished epoch is in the model list" if ev.best else "nothing was kept"
+            self.bar.setFormat(f"cancelled; {kept}")
             return
         self.bar.setValue(1000)
         self.bar.setFormat("done")
-        run_dir = Path(summary["run_dir"])
-        cmp = summary.get("compare") or {}
-        card = {
-            "title": f"Retrained {self._run_id}",
-            "preset": self._plan.preset,
-            "created": dt.datetime.now().isoformat(timespec="seconds"),
-            "data": self._counts,
-            "settings": {k: str(v) for k, v in self._plan.__dict__.items()},
-            "holdout_metrics": cmp.get("new")
-            or {k: summary.get(k) for k in ("mAP", "AP50", "number_accuracy")},
-            "previous_model_metrics": cmp.get("old"),
-            "folder": str(self.win.doc.folder),
-        }
-        self.registry.write_card(run_dir, card)
-        self.new_model = self.registry.find(run_dir.name)
-        self.use_btn.setEnabled(self.new_model is not None)
-        self.refresh_models()
-        self.run_finished.emit(summary)
+        self.use_btn.setEnabled(self.ctl.new_model is not None)
 
     def _on_failed(self, message: str, tail: str) -> None:
-        self._running_ui(False)
         self.bar.setRange(0, 1000)
         self.bar.setValue(0)
         self.bar.setFormat("failed")
@@ -357,5 +364,5 @@ class TrainingDock(QDockWidget):
         self.log.appendPlainText(f"\n{message}")
 
     def _use_new(self) -> None:
-        if self.new_model is not None:
-            self.use_model.emit(self.new_model)
+        if self.ctl.new_model is not None:
+            self.ctl.switch_to(self.ctl.new_model)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import time
 
 import numpy as np
 import pytest
 from guihelpers import wait_model, wait_predicted
+from PySide6.QtCore import QPoint, Qt
 
 from digitgui import dialogs
 from digitgui.model_registry import ModelRegistry
+from digitgui.services.training import TrainingData, TrainingPlan, TrainingService
 from digitgui.state import Status
+from trainer.export import coco_ground_truth
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +47,33 @@ def reviewed_window(qtbot, window, tmp_path, big_synth):
     dock.epochs.setValue(1)
     dock.batch.setValue(4)
     dock.device.setCurrentText("cpu")
-    dock.refresh()
+    qtbot.waitUntil(dock.start_btn.isEnabled, timeout=5000)
     return win
 
 
-def _start(qtbot, dock):
+def _start(qtbot, win):
+    dock = win.training_dock
     assert dock.start_btn.isEnabled(), dock.reason.text()
-    with qtbot.waitSignal(dock.service.progress, timeout=120000):
-        qtbot.mouseClick(dock.start_btn, qtbot_button())
+    with qtbot.waitSignal(win.models.progress, timeout=120000):
+        qtbot.mouseClick(dock.start_btn, Qt.MouseButton.LeftButton)
 
 
-def qtbot_button():
-    from PySide6.QtCore import Qt
+def _ids(path) -> set[int]:
+    return {i["id"] for i in json.loads(path.read_text())["images"]}
 
-    return Qt.MouseButton.LeftButton
+
+def _drawn_pixels(view, series) -> int:
+    """Pixels of ``series``' colour inside the chart's plot area as rendered (not its legend)."""
+    img = view.grab().toImage()
+    area = view.mapFromScene(view.chart().mapToScene(view.chart().plotArea())).boundingRect()
+    c = series.color()
+    n = 0
+    for y in range(max(0, area.top()), min(img.height(), area.bottom() + 1)):
+        for x in range(max(0, area.left()), min(img.width(), area.right() + 1)):
+            p = img.pixelColor(x, y)
+            if abs(p.red() - c.red()) + abs(p.green() - c.green()) + abs(p.blue() - c.blue()) < 40:
+                n += 1
+    return n
 
 
 def test_start_is_disabled_with_a_reason_until_enough_reviews(qtbot, window, dataset):
@@ -64,91 +82,156 @@ def test_start_is_disabled_with_a_reason_until_enough_reviews(qtbot, window, dat
     win.toggle_training_dock()
     dock = win.training_dock
     assert dock.isVisible()
+    qtbot.waitUntil(lambda: "Review at least 10 images" in dock.reason.text(), timeout=5000)
     assert not dock.start_btn.isEnabled()
-    assert "Review at least 10 images" in dock.reason.text()
 
 
+@pytest.mark.slow
 def test_full_run_chart_comparison_registry_and_switch(qtbot, reviewed_window):
     win = reviewed_window
+    ctl = win.models
     dock = win.training_dock
     wait_predicted(qtbot, win, win.doc.current)
     before = win.doc.current_entry.pred
-    old_spec = win.models.spec
-    _start(qtbot, dock)
+    old_spec = ctl.spec
+    _start(qtbot, win)
     assert not dock.start_btn.isEnabled() and "going" in dock.reason.text()
-    with qtbot.waitSignal(dock.run_finished, timeout=240000) as done:
+    run_dir = ctl.service.run_dir
+    with qtbot.waitSignal(ctl.run_finished, timeout=240000) as done:
         pass
-    assert done.args[0]["status"] == "done"
+    assert done.args[0].status == "done"
     assert dock.loss_series.count() > 0
     assert dock.map_series.count() == 1
+    # a 1-epoch run draws its one held-out mAP point
+    assert _drawn_pixels(dock.chart_view, dock.map_series) > 10
     cells = [dock.table.item(r, c).text() for r in range(3) for c in range(2)]
     assert all(float(x) >= 0 for x in cells)
-    new = dock.new_model
+
+    # the images that pick best.pt, the input size and the threshold are not the compared ones
+    val, held, train = (_ids(run_dir / n) for n in ("val.json", "heldout.json", "train.json"))
+    assert val and held and not (val & held) and not (train & (val | held))
+    assert len(val | held | train) == 16
+    cmp = ctl.last_compare
+    assert cmp.images == len(held)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["val_images"] == len(val)
+
+    new = ctl.new_model
     assert new is not None and new.path.is_file()
-    assert new.key in {m.key for m in dock.registry.models()}
-    assert new.card["data"]["train"] + new.card["data"]["held_out"] == 16
+    assert new.key in {m.key for m in ctl.registry.models()}
+    assert new.card["data"]["train"] + new.card["data"]["held_out"] + new.card["data"]["val"] == 16
     assert dock.use_btn.isEnabled()
+    # the picker shows scores only beside the ones measured on the same images, and says how many
+    texts = [dock.picker.itemText(i) for i in range(dock.picker.count())]
+    default_text = next(t for t in texts if t.startswith("Bundled default"))
+    assert "mAP" not in default_text
+    new_text = next(t for t in texts if t.startswith(new.title))
+    assert f"{len(held)} held-out image" in new_text
+    assert f"{cmp.new['mAP']:.3f}" in new_text and f"{cmp.old['mAP']:.3f}" in new_text
+
     # the app stayed usable during the run, and can switch to the new model
     with qtbot.waitSignal(win.inference.ready, timeout=60000):
         dock.use_btn.click()
-    assert win.models.spec == str(new.path) != old_spec
+    assert ctl.spec == str(new.path) != old_spec
     assert win.current_model_key() == new.key
-    assert win.models.stale and win.actions_by_name["repredict"].isEnabled()
+    assert ctl.stale and win.actions_by_name["repredict"].isEnabled()
     with qtbot.waitSignal(win.inference.job_finished, timeout=60000):
-        win.models.repredict_stale()
-    qtbot.waitUntil(lambda: not win.models.stale, timeout=20000)
+        ctl.repredict_stale()
+    qtbot.waitUntil(lambda: not ctl.stale, timeout=20000)
     after = win.doc.current_entry.pred
     assert after is not None and not (
         len(after.scores) == len(before.scores) and np.allclose(after.scores, before.scores)
     )
 
 
-def test_cancel_mid_run_keeps_a_checkpoint(qtbot, reviewed_window):
-    dock = reviewed_window.training_dock
-    dock.epochs.setValue(200)
-    _start(qtbot, dock)
-    run_dir = dock.service.run_dir
-    with qtbot.waitSignal(dock.run_finished, timeout=60000) as done:
-        dock.cancel_btn.click()
-    assert done.args[0]["status"] == "stopped"
-    assert (run_dir / "last.pt").is_file()
-    assert "cancelled" in dock.bar.format()
-    assert dock.start_btn.isEnabled() and not dock.cancel_btn.isEnabled()
-
-
-def test_killed_child_shows_the_error_and_the_app_goes_on(qtbot, reviewed_window):
+@pytest.mark.slow
+def test_cancel_mid_run_keeps_a_usable_model_or_nothing(qtbot, reviewed_window):
     win = reviewed_window
+    ctl = win.models
     dock = win.training_dock
     dock.epochs.setValue(200)
-    _start(qtbot, dock)
-    with qtbot.waitSignal(dock.service.failed, timeout=30000) as failed:
-        os.kill(dock.service.pid(), signal.SIGKILL)
+    _start(qtbot, win)
+    run_dir = ctl.service.run_dir
+    with qtbot.waitSignal(ctl.run_finished, timeout=60000) as done:
+        dock.cancel_btn.click()
+    assert done.args[0].status == "stopped"
+    assert "cancelled" in dock.bar.format()
+    assert dock.start_btn.isEnabled() and not dock.cancel_btn.isEnabled()
+    listed = {m.key for m in ctl.registry.models()}
+    if (run_dir / "best.pt").is_file():  # an epoch ended: its model can be used
+        assert run_dir.name in listed
+    else:  # cancelled inside the first epoch: nothing to use, nothing left behind
+        assert not run_dir.exists()
+    assert ctl.registry.unfinished() == []
+
+
+@pytest.mark.slow
+def test_cancel_does_not_kill_the_next_run(qtbot, reviewed_window):
+    win = reviewed_window
+    ctl = win.models
+    dock = win.training_dock
+    dock.epochs.setValue(200)
+    _start(qtbot, win)
+    cancelled_at = time.monotonic()
+    with qtbot.waitSignal(ctl.run_finished, timeout=60000):
+        dock.cancel_btn.click()
+    failures = []
+    ctl.failed.connect(lambda m, t: failures.append(m))
+    qtbot.waitUntil(dock.start_btn.isEnabled, timeout=5000)
+    _start(qtbot, win)  # at once, well within the old run's kill deadline
+    pid = ctl.service.pid()
+    qtbot.waitUntil(lambda: time.monotonic() - cancelled_at > 17, timeout=30000)
+    assert failures == [] and ctl.training_running and ctl.service.pid() == pid
+    with qtbot.waitSignal(ctl.run_finished, timeout=60000):
+        dock.cancel_btn.click()
+
+
+@pytest.mark.slow
+def test_killed_child_shows_the_error_and_the_app_goes_on(qtbot, reviewed_window):
+    win = reviewed_window
+    ctl = win.models
+    dock = win.training_dock
+    dock.epochs.setValue(200)
+    _start(qtbot, win)
+    run_dir = ctl.service.run_dir
+    with qtbot.waitSignal(ctl.failed, timeout=30000) as failed:
+        os.kill(ctl.service.pid(), signal.SIGKILL)
     message, tail = failed.args
     assert "crashed" in message or "exit code" in message
     assert "training on" in tail  # the last log lines come with it
     assert dock.reason.isVisible() and message in dock.reason.text()
     assert dock.start_btn.isEnabled()
+    assert not run_dir.exists()  # a failed run without a model leaves nothing behind
     row = win.doc.current
     win.go(-1 if row else 1)  # still usable
     assert win.doc.current != row
     assert win.inference.available
 
 
+@pytest.mark.slow
 def test_closing_mid_run_asks_then_leaves_no_process(qtbot, reviewed_window, monkeypatch):
     win = reviewed_window
+    ctl = win.models
     dock = win.training_dock
     dock.epochs.setValue(200)
-    _start(qtbot, dock)
-    pid = dock.service.pid()
+    _start(qtbot, win)
+    pid = ctl.service.pid()
     asked = []
     monkeypatch.setattr(dialogs, "confirm", lambda *a: asked.append(a) or False)
     win.close()
-    assert asked and win.isVisible() and dock.service.running  # "No" keeps everything going
+    assert asked and win.isVisible() and ctl.training_running  # "No" keeps everything going
     monkeypatch.setattr(dialogs, "confirm", lambda *a: True)
     win.close()
-    assert not dock.service.running
+    assert not ctl.training_running
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def _fake_model(reg: ModelRegistry, key: str, title: str):
+    d = reg.new_run_dir(key)
+    reg.write_card(d, {"title": title})
+    (d / "best.pt").write_bytes(b"PK\x03\x04" + b"\0" * 2000)
+    return d
 
 
 def test_registry_skips_missing_and_corrupt_models(tmp_path):
@@ -164,3 +247,69 @@ def test_registry_skips_missing_and_corrupt_models(tmp_path):
     text = "\n".join(reg.problems)
     assert "a: model file missing or corrupt" in text and "b: model file missing" in text
     assert "d: unreadable model card" in text
+
+
+def test_models_and_unfinished_runs_are_deleted_from_the_dock(qtbot, window, dataset, monkeypatch):
+    win = window
+    reg = win.models.registry
+    kept = _fake_model(reg, "20250101-000000", "Retrained keep")
+    gone = _fake_model(reg, "20250101-000001", "Retrained gone")
+    stale = reg.new_run_dir("20250101-000002")  # a run that never finished: no card, a checkpoint
+    (stale / "last.pt").write_bytes(b"\0" * 5000)
+    asked = []
+    monkeypatch.setattr(dialogs, "confirm", lambda *a: asked.append(a) or True)
+    assert win.open_folder(dataset)
+    win.toggle_training_dock()
+    dock = win.training_dock
+    texts = lambda: [dock.picker.itemText(i) for i in range(dock.picker.count())]  # noqa: E731
+    assert any("Retrained gone" in t for t in texts())
+    actions = {a.text(): a for a in dock.delete_menu.actions()}
+    assert not any("Bundled default" in t for t in actions)  # the bundled model stays
+    next(a for t, a in actions.items() if "Retrained gone" in t).trigger()
+    assert asked and not gone.exists() and kept.is_dir()
+    assert not any("Retrained gone" in t for t in texts())
+    actions = {a.text(): a for a in dock.delete_menu.actions()}
+    unfinished = next(a for t, a in actions.items() if "unfinished" in t)
+    assert "1 unfinished run" in unfinished.text()
+    unfinished.trigger()
+    assert not stale.exists() and kept.is_dir() and reg.unfinished() == []
+
+
+def test_start_cancel_and_use_are_visible_at_1280x800(qtbot, window, dataset):
+    win = window
+    win.resize(1280, 800)
+    assert win.open_folder(dataset)
+    win.toggle_training_dock()
+    dock = win.training_dock
+    qtbot.waitUntil(lambda: dock.isVisible() and win.height() <= 800, timeout=5000)
+    qtbot.wait(50)
+    for btn in (dock.start_btn, dock.cancel_btn, dock.use_btn):
+        assert btn.isVisible(), btn.text()
+        assert not btn.visibleRegion().isEmpty(), btn.text()
+        bottom = btn.mapTo(win, QPoint(0, btn.height())).y()
+        assert bottom <= win.height(), (btn.text(), bottom)
+
+
+def test_epochs_and_device_are_remembered(qtbot, make_window):
+    win = make_window()
+    win.toggle_training_dock()
+    win.training_dock.epochs.setValue(3)
+    win.training_dock.device.setCurrentText("cpu")
+    win.close()
+    again = make_window()
+    again.toggle_training_dock()
+    assert again.training_dock.epochs.value() == 3
+    assert again.training_dock.device.currentText() == "cpu"
+
+
+def test_plan_json_is_replaced_atomically(qtbot, tmp_path, dataset):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "plan.json").write_text("{}")
+    os.link(run_dir / "plan.json", tmp_path / "old-plan.json")  # the same file, by another name
+    empty = coco_ground_truth([], [])
+    service = TrainingService()
+    service.start(dataset, run_dir, TrainingData(train=empty, heldout=empty), TrainingPlan(epochs=1))
+    service.shutdown()
+    assert json.loads((run_dir / "plan.json").read_text())["epochs"] == 1
+    assert (tmp_path / "old-plan.json").read_text() == "{}"  # replaced, never written in place

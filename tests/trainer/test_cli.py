@@ -2,8 +2,10 @@
 
 import csv
 import json
+import os
 
 import pytest
+import torch
 from PIL import Image
 from pycocotools.coco import COCO
 
@@ -212,3 +214,81 @@ def test_predict_never_replaces_a_file_it_did_not_write(tmp_path, synth_set, ran
     (out / "pred.csv").write_text("image_id,pred_label\n1,7\n")  # edited by hand since: not ours now
     assert main(["predict", str(folder), "--out", str(out), *args]) == 2
     assert (out / "pred.csv").read_text() == "image_id,pred_label\n1,7\n"
+
+
+def _small_set(tmp_path, synth_set, n=4):
+    """The first ``n`` photos of the synthetic set, with their own COCO file."""
+    images, ann = synth_set
+    coco = json.loads(ann.read_text())
+    keep = {i["id"] for i in coco["images"][:n]}
+    small = {
+        **coco,
+        "images": [i for i in coco["images"] if i["id"] in keep],
+        "annotations": [a for a in coco["annotations"] if a["image_id"] in keep],
+    }
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(small))
+    return images, path
+
+
+@pytest.mark.slow
+def test_command_line_options_win_over_the_recipe_even_at_their_defaults(tmp_path, synth_set):
+    images, ann = _small_set(tmp_path, synth_set)
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"seed": 5, "preset": "mobilenet_v3_small_fpn", "log_every": 3}))
+    out = tmp_path / "run"
+    args = ["train", "--config", str(recipe), "--seed", "0", "--preset", "default"]
+    args += ["--train-images", str(images), "--train-ann", str(ann), "--out", str(out)]
+    args += ["--epochs", "1", "--batch-size", "2", "--workers", "0", "--device", "cpu"]
+    assert main(args) == 0
+    tc = json.loads((out / "config.json").read_text())["train_config"]
+    assert tc["seed"] == 0 and tc["preset"] == "default"  # given: the command line wins
+    assert tc["log_every"] == 3  # not given: the recipe fills it
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ("{broken", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"epochs": "ten"}', "epochs"),
+        ('{"device": "tpu"}', "device"),
+        ('{"no_such_option": 1}', "unknown option"),
+    ],
+)
+def test_malformed_recipe_is_a_clear_error(tmp_path, capsys, synth_set, content, says):
+    images, ann = _small_set(tmp_path, synth_set)
+    recipe = tmp_path / "r.json"
+    recipe.write_text(content)
+    args = ["train", "--config", str(recipe), "--train-images", str(images), "--train-ann", str(ann)]
+    args += ["--epochs", "1", "--batch-size", "2", "--workers", "0"]  # short, should it get through
+    assert main([*args, "--out", str(tmp_path / "run"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and str(recipe) in err and says in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_predict_on_cuda_without_cuda_is_a_clear_error(tmp_path, capsys, synth_set, random_model):
+    images, _ = synth_set
+    args = ["predict", str(images), "--out", str(tmp_path / "o"), "--model", str(random_model)]
+    assert main([*args, "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "CUDA" in err and "--device" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_config_json_is_replaced_atomically(tmp_path, synth_set):
+    """A resumed run replaces config.json as a new file: a crash mid-write leaves the old one whole."""
+    images, ann = _small_set(tmp_path, synth_set)
+    out = tmp_path / "run"
+    args = ["train", "--train-images", str(images), "--train-ann", str(ann), "--out", str(out)]
+    args += ["--batch-size", "2", "--workers", "0", "--device", "cpu"]
+    assert main([*args, "--epochs", "1"]) == 0
+    first = (out / "config.json").read_text()
+    os.link(out / "config.json", tmp_path / "old-config.json")  # the same file, by another name
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    assert json.loads((out / "config.json").read_text())["train_config"]["epochs"] == 2
+    # written in place, the old name would show the new text; replaced, it keeps the old file
+    assert (tmp_path / "old-config.json").read_text() == first

@@ -17,6 +17,8 @@ from trainer.errors import TrainingError
 
 ROOT = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.slow  # short trainings: `pytest -m "not slow"` leaves them out
+
 
 def _rows(run):
     return list(csv.DictReader((run / "metrics.csv").open()))
@@ -46,7 +48,7 @@ def test_loss_falls_and_files_are_written(tmp_path, synth_set):
         ),
         events.append,
     )
-    assert summary["status"] == "done"
+    assert summary.status == "done"
     for name in ("last.pt", "best.pt", "config.json", "metrics.csv"):
         assert (out / name).is_file()
     rows = _rows(out)
@@ -54,18 +56,18 @@ def test_loss_falls_and_files_are_written(tmp_path, synth_set):
     first, last = float(rows[0]["loss"]), float(rows[-1]["loss"])
     assert last < 0.8 * first, (first, last)
     assert {"mAP", "AP50", "number_accuracy", "lr", "seconds"} <= set(rows[0])
-    kinds = [e["event"] for e in events]
+    kinds = [e.kind for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 6
     # the input size is chosen on the held-out photos after training and stored with the model
-    tuned = next(e for e in events if e["event"] == "tuned")
-    assert [t["min_size"] for t in tuned["tried"]] == [80, 96, 112, 128]
-    best = max(t["number_accuracy"] for t in tuned["tried"])
-    chosen = next(t for t in tuned["tried"] if t["min_size"] == tuned["min_size"])
+    tuned = next(e for e in events if e.kind == "tuned")
+    assert [t["min_size"] for t in tuned.tried] == [80, 96, 112, 128]
+    best = max(t["number_accuracy"] for t in tuned.tried)
+    chosen = next(t for t in tuned.tried if t["min_size"] == tuned.min_size)
     assert chosen["number_accuracy"] == best
     blob = torch.load(out / "best.pt", weights_only=True)
-    assert blob["config"]["resize"]["min_size"] == tuned["min_size"]
-    assert blob["score_thresh"] == tuned["score_thresh"] == summary["score_thresh"]
-    assert any(e["event"] == "progress" and e["eta_seconds"] is not None for e in events)
+    assert blob["config"]["resize"]["min_size"] == tuned.min_size
+    assert blob["score_thresh"] == tuned.score_thresh == summary.score_thresh
+    assert any(e.kind == "progress" and e.eta_seconds is not None for e in events)
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model_config"]["preset"] == "default"
 
@@ -77,7 +79,7 @@ def test_resume_continues_where_it_stopped(tmp_path, synth_set):
     assert blob["epoch"] == 2
     events = []
     fit(_tc(synth_set, out, epochs=3, resume=True), events.append)
-    assert events[0]["start_epoch"] == 2
+    assert events[0].start_epoch == 2
     assert [int(r["epoch"]) for r in _rows(out)] == [1, 2, 3]
 
 
@@ -96,9 +98,34 @@ def test_non_finite_losses_stop_with_clear_error_and_keep_checkpoint(tmp_path, s
         return out_
 
     monkeypatch.setattr(FasterRCNN, "forward", nan_forward)
+    events = []
     with pytest.raises(TrainingError, match="non-finite losses"):
-        fit(_tc(synth_set, out, epochs=3, resume=True, max_bad_steps=3))
+        fit(_tc(synth_set, out, epochs=3, resume=True, max_bad_steps=3), events.append)
     assert (out / "last.pt").read_bytes() == good
+    errors = [e for e in events if e.kind == "error"]
+    assert len(errors) == 1 and "non-finite losses" in errors[0].message  # reported once
+
+
+def test_comparison_images_are_kept_apart_from_validation(tmp_path, synth_set, random_model):
+    """Validation picks best.pt, the input size and the threshold; the comparison uses other photos."""
+    images, ann = synth_set
+    coco = json.loads(ann.read_text())
+    half = {i["id"] for i in coco["images"][::2]}
+    for name, keep in (("val.json", half), ("cmp.json", {i["id"] for i in coco["images"]} - half)):
+        part = {
+            **coco,
+            "images": [i for i in coco["images"] if i["id"] in keep],
+            "annotations": [a for a in coco["annotations"] if a["image_id"] in keep],
+        }
+        (tmp_path / name).write_text(json.dumps(part))
+    events = []
+    tc = _tc(synth_set, tmp_path / "run", val=(str(images), str(tmp_path / "val.json")))
+    tc.compare_with, tc.compare = str(random_model), (str(images), str(tmp_path / "cmp.json"))
+    fit(tc, events.append)
+    start = events[0]
+    cmp = next(e for e in events if e.kind == "compare")
+    assert start.val_images == len(half) and start.compare_images == cmp.images == 48 - len(half)
+    assert [e.kind for e in events][-3:] == ["tuned", "compare", "done"]
 
 
 def test_holdout_is_stable_by_id():
@@ -230,8 +257,9 @@ def test_compare_with_scores_old_and_new_on_the_same_photos(tmp_path, synth_set,
     )
     assert rc == 0
     events = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
-    cmp = events[-1]
-    assert cmp["event"] == "compare" and cmp["images"] == 48
+    assert [e["event"] for e in events][-2:] == ["compare", "done"]
+    cmp = events[-2]
+    assert cmp["images"] == 48 and cmp["v"] == 2
     for side in ("old", "new"):
         assert set(cmp[side]) == {"mAP", "AP50", "AP75", "number_accuracy", "score_thresh"}
     assert cmp["old"]["score_thresh"] == 0.0  # the random model keeps its own threshold
@@ -254,7 +282,7 @@ def test_max_minutes_ends_the_run(tmp_path, synth_set, capsys):
 
 
 def test_time_budget_anneals_the_learning_rate_over_the_budget():
-    from trainer.engine import _make_scheduler
+    from trainer.loop import make_scheduler as _make_scheduler
 
     cfg = {"schedule": {"kind": "warmup_cosine", "warmup_iters": 4, "eta_min": 1e-5}}
     clock = {"frac": 0.0}
@@ -286,7 +314,7 @@ def test_small_batch_fine_tuning_keeps_batchnorm_statistics(tmp_path, synth_set,
     events = []
     out = tmp_path / "run"
     fit(_tc(synth_set, out, batch_size=batch, init=str(random_model)), events.append)
-    assert events[0]["frozen_bn_stats"] is frozen
+    assert events[0].frozen_bn_stats is frozen
     before = _bn_means(torch.load(random_model, weights_only=True)["model"])
     after = _bn_means(torch.load(out / "last.pt", weights_only=True)["model"])
     assert torch.equal(before, after) is frozen

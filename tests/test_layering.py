@@ -1,0 +1,61 @@
+"""The layering, checked on the source: who may import what (see DESIGN.md, Conventions)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, absolute (relative imports resolved against its package)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    package = path.relative_to(ROOT).with_suffix("").parts[:-1]
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(package[: len(package) - node.level + 1])
+                mod = ".".join([*base, node.module] if node.module else base)
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out.update(f"{mod}.{a.name}" for a in node.names)
+    return out
+
+
+def _offenders(files, banned: tuple[str, ...]) -> list[str]:
+    bad = []
+    for f in files:
+        for mod in sorted(_imports(f)):
+            if any(mod == b or mod.startswith(b + ".") for b in banned):
+                bad.append(f"{f.relative_to(ROOT)} imports {mod}")
+    return bad
+
+
+def test_the_engine_never_imports_qt_or_the_app():
+    files = sorted((ROOT / "trainer").rglob("*.py"))
+    assert len(files) > 10
+    assert _offenders(files, ("PySide6", "PyQt5", "PyQt6", "shiboken6", "digitgui")) == []
+
+
+def test_the_documents_plain_data_never_imports_qt():
+    assert _offenders([ROOT / "digitgui" / "state.py"], ("PySide6", "shiboken6")) == []
+
+
+def test_widgets_never_load_or_run_a_model():
+    files = sorted((ROOT / "digitgui" / "widgets").rglob("*.py"))
+    assert files
+    banned = ("torch", "torchvision", "trainer.model", "trainer.predict", "trainer.engine")
+    assert _offenders(files, banned) == []
+
+
+def test_the_check_sees_a_banned_import(monkeypatch):
+    """The checker itself: a relative import of Qt inside trainer/ is caught."""
+    fake = ROOT / "trainer" / "_layering_probe.py"
+    monkeypatch.setattr(Path, "read_text", lambda self, **k: "from PySide6 import QtCore\n")
+    found = _offenders([fake], ("PySide6",))
+    assert "trainer/_layering_probe.py imports PySide6.QtCore" in found

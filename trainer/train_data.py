@@ -1,0 +1,130 @@
+"""Training data for ``fit``: the augmented dataset, the records of a run and its loader."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from .data import Record, read_image_or_raise
+from .formats import load_annotations
+from .transforms import Augment, compose_strips, digit_strips, resize
+
+SYNTHETIC_FIRST_ID = 10_000_000  # synthetic photos of a run get ids from here on
+
+
+class TrainDataset(Dataset):
+    def __init__(self, records: list[Record], cfg: dict, augment: bool, seed: int) -> None:
+        self.records, self.cfg, self.augment, self.seed = records, cfg, augment, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def _read(self, rec: Record):
+        img = read_image_or_raise(rec.path)
+        boxes = rec.boxes.copy()
+        w, h = img.size
+        if len(boxes):
+            boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
+            boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
+        return img, boxes, rec.labels.copy()
+
+    def _recomposed(self, rng: random.Random):
+        """A new number joined from one-digit slices of random training photos (None if none found)."""
+        want = rng.choices((1, 2, 3, 4, 5), weights=(15, 40, 30, 12, 3))[0]
+        strips = []
+        for _ in range(4 * want):
+            if len(strips) == want:
+                break
+            rec = self.records[rng.randrange(len(self.records))]
+            if len(rec.labels) == 0:
+                continue
+            found = digit_strips(*self._read(rec), rng)
+            if found:
+                strips.append(rng.choice(found))
+        return compose_strips(strips, rng) if strips else None
+
+    def __getitem__(self, i: int):
+        rng = random.Random(hash((self.seed, self.epoch, i)))
+        composed = None
+        if self.augment and rng.random() < float(self.cfg.get("recompose", 0.0)):
+            composed = self._recomposed(rng)
+        img, boxes, labels = composed or self._read(self.records[i])
+        min_size = None
+        if self.augment:
+            stretch = self.cfg.get("stretch")
+            img, boxes = Augment(rng, stretch=tuple(stretch) if stretch else None)(img, boxes)
+            if self.cfg.get("min_size_jitter"):
+                min_size = rng.choice(self.cfg["min_size_jitter"])
+        img, boxes, _ = resize(img, boxes, self.cfg["resize"], min_size)
+        keep = ((boxes[:, 2] - boxes[:, 0]) >= 1) & ((boxes[:, 3] - boxes[:, 1]) >= 1)
+        t = torch.from_numpy(np.asarray(img, np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
+        target = {
+            "boxes": torch.from_numpy(boxes[keep].astype(np.float32)).reshape(-1, 4),
+            "labels": torch.from_numpy(labels[keep].astype(np.int64)),
+        }
+        return t, target
+
+
+def collate(batch):
+    return tuple(zip(*batch))
+
+
+def load_training_records(
+    pairs: list[tuple[str, str]], synthetic: int, seed: int, run_dir: Path, rank: int
+) -> tuple[list[Record], list[str]]:
+    """Records of every (images, COCO) pair, plus ``synthetic`` generated photos in the run folder."""
+    records: list[Record] = []
+    warnings: list[str] = []
+    pairs = list(pairs)
+    if synthetic > 0:
+        from .synth import make_dataset
+
+        syn = run_dir / "synthetic"
+        ann = syn / "annotations.json"
+        if rank == 0 and not ann.is_file():
+            make_dataset(syn, synthetic, seed=seed + 7919, start_id=SYNTHETIC_FIRST_ID)
+        if dist.is_initialized():
+            dist.barrier()
+        pairs.append((str(syn / "images"), str(ann)))
+    for images, ann in pairs:
+        coco = load_annotations(ann, images)  # COCO json, or a folder of VOC/YOLO/labelme files
+        records += coco.records
+        warnings += coco.all_warnings()
+    return records, warnings
+
+
+def records_of(pair: tuple[str, str] | None) -> list[Record]:
+    return load_annotations(pair[1], pair[0]).records if pair else []
+
+
+def make_loader(
+    ds: TrainDataset, batch_size: int, workers: int | None, seed: int, rank: int, world: int
+) -> tuple[DataLoader, DistributedSampler | None]:
+    sampler = DistributedSampler(ds, world, rank, shuffle=True, seed=seed) if world > 1 else None
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    loader = DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        drop_last=len(ds) > batch_size,
+        generator=torch.Generator().manual_seed(seed),
+        persistent_workers=False,
+        worker_init_fn=_quiet_worker,
+    )
+    return loader, sampler
+
+
+def _quiet_worker(_worker_id: int) -> None:
+    """Ctrl+C reaches the whole process group: let the main process alone handle it and save."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
