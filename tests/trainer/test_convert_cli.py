@@ -224,10 +224,9 @@ def test_eval_and_training_data_accept_a_folder_of_label_files(tmp_path, synth_s
         r.pop("images_per_second")
     assert results[0]["images"] == 6 and results[0] == results[1]
 
-    from trainer.engine import TrainConfig, _load_training_records
+    from trainer.train_data import load_training_records
 
-    tc = TrainConfig(train=[(str(images), str(labelme))], out=str(tmp_path / "run"))
-    records, warnings = _load_training_records(tc, tmp_path / "run", 0)
+    records, warnings = load_training_records([(str(images), str(labelme))], 0, 0, tmp_path / "run", 0)
     want = load_coco(small_json, images).records
     assert warnings == [] and [r.image_id for r in records] == [r.image_id for r in want]
     for r, w in zip(records, want):
