@@ -130,6 +130,8 @@ def build_actions(win) -> dict[str, QAction]:
             win.view_menu = menu
         elif title == "&Edit":
             win.edit_menu = menu
+        elif title == "&Image":
+            win.image_menu = menu
         if title == "&File":
             win.export_format_actions = label_formats.build_export_format_menu(win, menu)
     return a

@@ -3,7 +3,8 @@
 Box items are rebuilt from the document whenever it changes; while the mouse drags, only the
 dragged item's preview rectangle moves, and the edit is committed to the document on release.
 
-Keys (when the canvas has focus): W then drag draws a box (then type its digit), 0-9 relabel
+Keys (when the canvas has focus): W then drag draws a box (then type its digit), R then drag
+asks the model to read inside a rectangle (``region_requested``), 0-9 relabel
 the selected box, Delete removes it, Tab/Shift+Tab cycle boxes, arrows nudge (Shift: 10 px),
 Space marks the image reviewed (Space-drag pans), Esc cancels, Enter asks to type the number.
 Wheel zooms, middle-drag pans. The photo is shown through the display adjustment (brightness,
@@ -15,9 +16,10 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPixmap, QTransform, QWheelEvent
+from PySide6.QtGui import QColor, QCursor, QMouseEvent, QPainter, QPen, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsPixmapItem,
+    QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
@@ -47,6 +49,7 @@ class Canvas(CanvasKeys, QGraphicsView):
     zoom_changed = Signal(float)
     number_requested = Signal()  # Enter: open the editor of the number
     display_adjusted = Signal(object)  # the DisplayAdjust now used for the photo
+    region_requested = Signal(object)  # (x, y, w, h) in image pixels: read inside this rectangle
 
     def __init__(self, doc: Document, loader: ImageLoader, parent=None) -> None:
         super().__init__(parent)
@@ -74,6 +77,12 @@ class Canvas(CanvasKeys, QGraphicsView):
         self.shown_path: str | None = None
         self.image_size: tuple[int, int] | None = None  # original pixels of the picture on screen
         self.draw_armed = False
+        self.region_armed = False  # R: the next drag marks a rectangle for the model to read
+        self._region = QGraphicsRectItem()  # the rectangle being dragged, then being read
+        self._region.setPen(_region_pen())
+        self._region.setZValue(10)
+        self._region.hide()
+        self.scene().addItem(self._region)
         self.pending_label = 0  # key of a box just drawn, waiting for its digit
         self._drag: tuple | None = None  # (mode, key|None, start scene pos, start rect, handle)
         self._pan_last: QPoint | None = None
@@ -99,6 +108,8 @@ class Canvas(CanvasKeys, QGraphicsView):
         """Show the document's current image (decoded in the background)."""
         e = self.doc.current_entry
         self._drag = None
+        self.disarm()
+        self.show_region(None)
         self.set_selected(0)
         self.pending_label = 0
         self.prompt.hide()
@@ -363,6 +374,10 @@ class Canvas(CanvasKeys, QGraphicsView):
             return super().mousePressEvent(event)
         self.setFocus()
         start = self._image_point(pos)
+        if self.region_armed:
+            self.show_region((start.x(), start.y(), 0.0, 0.0))
+            self._drag = ("region", None, start, None, None)
+            return
         if self.draw_armed:
             item = BoxItem(_draft(start))
             self.scene().addItem(item)
@@ -390,6 +405,10 @@ class Canvas(CanvasKeys, QGraphicsView):
         if mode == "draw":
             key.set_preview(QRectF(start, p).normalized())
             return
+        if mode == "region":
+            r = QRectF(start, p).normalized()
+            self.show_region((r.x(), r.y(), r.width(), r.height()))
+            return
         item = self.items_by_key.get(key)
         if item is None:
             return
@@ -414,6 +433,14 @@ class Canvas(CanvasKeys, QGraphicsView):
         self.mouseMoveEvent(event)
         mode, key, _start, rect0, _handle = self._drag
         self._drag = None
+        if mode == "region":
+            r = self._region.rect()
+            self.disarm()
+            if r.width() >= MIN_DRAW and r.height() >= MIN_DRAW:
+                self.region_requested.emit((r.x(), r.y(), r.width(), r.height()))
+            else:
+                self.show_region(None)
+            return
         if mode == "draw":
             r = key.rect()
             self.scene().removeItem(key.label)
@@ -448,8 +475,58 @@ class Canvas(CanvasKeys, QGraphicsView):
     def arm_draw(self) -> None:
         """Next left-drag draws a new box (the W key)."""
         if self.shown_path is not None and self.image_size is not None:
+            self.region_armed = False
             self.draw_armed = True
             self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+
+    def arm_region(self) -> None:
+        """Next left-drag marks a rectangle for the model to read (the R key)."""
+        if self.shown_path is not None and self.image_size is not None:
+            self.draw_armed = False
+            self.region_armed = True
+            self.viewport().setCursor(_region_cursor())
+
+    def disarm(self) -> None:
+        """Leave the draw and read modes (Esc, or a drag that ended)."""
+        self.draw_armed = self.region_armed = False
+        self.viewport().unsetCursor()
+
+    def show_region(self, rect: tuple[float, float, float, float] | None) -> None:
+        """Show the dashed rectangle being marked or read (image pixels); None hides it."""
+        if rect is None:
+            self._region.hide()
+            return
+        self._region.setRect(QRectF(*rect))
+        self._region.show()
+
+    @property
+    def region_shown(self) -> tuple[float, float, float, float] | None:
+        """The dashed rectangle on screen (image pixels), or None."""
+        if not self._region.isVisible():
+            return None
+        r = self._region.rect()
+        return (r.x(), r.y(), r.width(), r.height())
+
+
+def _region_pen() -> QPen:
+    pen = QPen(QColor(255, 200, 40), 2, Qt.PenStyle.DashLine)
+    pen.setCosmetic(True)  # 2 screen pixels at any zoom
+    return pen
+
+
+def _region_cursor() -> QCursor:
+    """A cross with a small dashed rectangle: marking a region to read, not drawing a box."""
+    pm = QPixmap(32, 32)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    for color, width in ((QColor(0, 0, 0), 3), (QColor(255, 200, 40), 1)):
+        p.setPen(QPen(color, width))
+        p.drawLine(8, 0, 8, 16)
+        p.drawLine(0, 8, 16, 8)
+        p.setPen(QPen(color, width, Qt.PenStyle.DashLine))
+        p.drawRect(13, 13, 16, 12)
+    p.end()
+    return QCursor(pm, 8, 8)
 
 
 def _draft(start: QPointF) -> Shown:

@@ -2,11 +2,11 @@
 
 0-9 label the selected box (the digit typed right after drawing a box merges into the same undo
 step), Delete removes it, Tab/Shift+Tab cycle boxes, arrows nudge by 1 px (Shift: 10 px), W arms
-drawing, Esc cancels, Space marks the image reviewed on release (unless it was held to pan),
+drawing, R arms reading inside a rectangle, Esc cancels, Space marks the image reviewed on release (unless it was held to pan),
 Enter opens the editor of the whole number (``number_requested``). The photo's display: [ and ]
 darker/brighter, { and } less/more contrast, G and Shift+G gamma up/down, I invert, \\ reset.
 
-:class:`KeyRouter` sends the editing keys (digits, Delete, W, Space, Tab, Enter) to the canvas from
+:class:`KeyRouter` sends the editing keys (digits, Delete, W, R, Space, Tab, Enter) to the canvas from
 anywhere in the main window — the image list, its combo boxes, the box list, the toolbar — except
 text and number fields, so a key never does something else because a click moved the focus.
 """
@@ -70,9 +70,13 @@ class CanvasKeys:
             self.adjust_display("gamma_down" if op == "gamma_up" and shift else op)
         elif k == Qt.Key.Key_W:
             self.arm_draw()
+        elif k == Qt.Key.Key_R:
+            self.arm_region()
         elif k == Qt.Key.Key_Escape:
-            self.draw_armed = False
-            self.viewport().unsetCursor()
+            if self._drag is not None and self._drag[0] == "region":
+                self._drag = None
+                self.show_region(None)
+            self.disarm()
             self.prompt.hide()
             self.set_selected(0)
         elif k == Qt.Key.Key_Space:
@@ -131,6 +135,7 @@ ROUTED_KEYS = {
     Qt.Key.Key_Delete,
     Qt.Key.Key_Backspace,
     Qt.Key.Key_W,
+    Qt.Key.Key_R,
     Qt.Key.Key_Return,
     Qt.Key.Key_Enter,
     *DISPLAY_KEYS,
@@ -192,10 +197,15 @@ class KeyRouter(QObject):
 KEY_HELP: tuple[tuple[tuple[Qt.Key, ...], str, str], ...] = (
     (tuple(Qt.Key(Qt.Key.Key_0 + i) for i in range(10)), "0 – 9", "Type the digit of the selected box"),
     ((Qt.Key.Key_W,), "W, then drag", "Draw a box, then type its digit"),
+    (
+        (Qt.Key.Key_R,),
+        "R, then drag",
+        "Read inside a box: the model reads the number in the rectangle at its best scale",
+    ),
     ((Qt.Key.Key_Delete, Qt.Key.Key_Backspace), "Delete, Backspace", "Delete the selected box"),
     ((Qt.Key.Key_Tab, Qt.Key.Key_Backtab), "Tab, Shift+Tab", "Select the next / previous box"),
     (tuple(_ARROWS), "Arrows", "Move the selected box by 1 px (with Shift: 10 px)"),
-    ((Qt.Key.Key_Escape,), "Esc", "Stop drawing; clear the selection"),
+    ((Qt.Key.Key_Escape,), "Esc", "Stop drawing or reading a box; clear the selection"),
     ((Qt.Key.Key_Space,), "Space", "Mark the image reviewed and open the next"),
     (
         (Qt.Key.Key_Return, Qt.Key.Key_Enter),

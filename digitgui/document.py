@@ -17,7 +17,7 @@ from trainer.numbers import Reading
 
 from . import number_entry, state
 from .commands import LayerCommand
-from .state import Box, ImageEntry, Layer, Prediction, Shown, Status
+from .state import Box, ImageEntry, Layer, Prediction, RegionRead, Shown, Status
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +284,13 @@ class Document(QObject):
         n = len(items)
         self._push(row, layer, f"Copy {n} box{'es' if n != 1 else ''} from {self.entries[source].name}")
         return n
+
+    def add_region_read(self, row: int, read: RegionRead) -> None:
+        """Lay the model's reading of one rectangle over image ``row``'s predictions (one undo
+        step): the predictions mostly inside it give way to the read's (see :mod:`.state`)."""
+        if 0 <= row < len(self.entries):
+            layer = state.with_read(self.entries[row].layer, read)
+            self._push(row, layer, f"Read inside a box on {self.entries[row].name}")
 
     def shift_inside(self, row: int, rect) -> tuple[float, float, float, float]:
         """Slide a rectangle (keeping its size) until it lies inside the image of ``row``."""

@@ -236,4 +236,4 @@ def _renumber(entries: list[ImageEntry]) -> None:
             for b in e.layer.boxes:
                 boxes.append(Box(n, b.x, b.y, b.w, b.h, b.digit, b.score))
                 n += 1
-            e.layer = Layer(tuple(boxes), e.layer.hidden, e.layer.status)
+            e.layer = replace(e.layer, boxes=tuple(boxes))

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from trainer.errors import DigitError, describe_names
 
-from . import desktop, dialogs, folder_lock, label_formats, quick_edits, settings
+from . import desktop, dialogs, folder_lock, label_formats, quick_edits, region_read, settings
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
 from .canvas_keys import KeyRouter
@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         self._wire_models()
         self.key_router = KeyRouter(self, self.canvas, lambda: self.stack.currentIndex() == 1)
         quick_edits.install(self)  # type the number, duplicate, copy boxes, photo display
+        self.region_reader = region_read.install(self)  # R: read inside a box
         self._update_actions()
         if start_inference:
             QTimer.singleShot(0, self.inference.start)
@@ -574,6 +575,7 @@ class MainWindow(QMainWindow):
             "next",
             "next_unreviewed",
             "draw",
+            "read_box",
         ):
             self.actions_by_name[n].setEnabled(has)
         self.actions_by_name["predict_all"].setEnabled(has and self.inference.error is None)

@@ -31,7 +31,7 @@ from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal
 from trainer.export import atomic_write_bytes, atomic_write_text
 
 from .journal import JOURNAL_NAME, Journal
-from .state import Box, ImageEntry, Layer, Prediction, Rect, Status, spot
+from .state import Box, ImageEntry, Layer, Prediction, Rect, RegionRead, Status, spot
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,15 @@ def layer_json(layer: Layer) -> dict:
     }
     if layer.hidden:
         rec["hidden"] = [list(r) for r in sorted(layer.hidden)]
+    if layer.reads:
+        rec["reads"] = [
+            {
+                "rect": list(r.rect),
+                "boxes": [[*b, d, s] for b, d, s in zip(r.boxes, r.digits, r.scores)],
+                "model": r.model,
+            }
+            for r in layer.reads
+        ]
     return rec
 
 
@@ -190,7 +199,29 @@ def parse_layer(rec: dict, statuses: dict[str, Status] = _LAYER_STATUS_BY_NAME, 
         if not (w > 0 and h > 0 and -1 <= digit <= 9):
             raise ValueError(f"bad box {b}")
         boxes.append(Box(next(ids), x, y, w, h, int(digit), score))
-    return Layer(tuple(boxes), parse_hidden(rec.get("hidden", [])), status)
+    return Layer(tuple(boxes), parse_hidden(rec.get("hidden", [])), status, parse_reads(rec.get("reads", [])))
+
+
+def parse_reads(items) -> tuple[RegionRead, ...]:
+    """Region reads from JSON (see :func:`layer_json`); raises ValueError on a bad one."""
+    reads = []
+    for r in items:
+        rect = [float(v) for v in r["rect"]]
+        rows = [[float(v) for v in b] for b in r.get("boxes", [])]
+        if len(rect) != 4 or not (rect[2] > 0 and rect[3] > 0) or any(len(b) != 6 for b in rows):
+            raise ValueError(f"bad region read {r}")
+        if any(not (b[2] > 0 and b[3] > 0 and 0 <= b[4] <= 9 and 0 <= b[5] <= 1) for b in rows):
+            raise ValueError(f"bad box in region read {r}")
+        reads.append(
+            RegionRead.of(
+                rect,
+                [b[:4] for b in rows],
+                [b[5] for b in rows],
+                [int(b[4]) for b in rows],
+                str(r.get("model", "")),
+            )
+        )
+    return tuple(reads)
 
 
 def parse_hidden(items) -> frozenset[Rect]:

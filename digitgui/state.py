@@ -12,6 +12,12 @@ A deleted box is remembered by *where* it was, not by which detection it was: de
 means "no digit here", so every prediction on that spot (IoU >= :data:`HIDE_IOU`, any digit, any
 model) stays hidden, also after re-prediction by another model. A prediction turned into a
 checked box hides its own spot the same way.
+
+A **region read** ("read inside this box") is the model's reading of one rectangle the person
+pointed at. It is kept in the checked layer (so it is undoable, journaled and saved like any
+edit) and laid over the model's whole-image detections: predictions mostly inside its rectangle
+give way to its own (:func:`predictions`). Re-predicting the image replaces only the
+whole-image detections, so a read the person asked for stays.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.numbers import Reading, read_number, suppress_duplicates
+from trainer.region import mostly_inside
 
 UNKNOWN_DIGIT = -1  # a box drawn by hand whose digit has not been typed yet
 DUPLICATE_IOU = 0.5  # a prediction overlapping a checked box this much is not shown
@@ -86,12 +93,36 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class RegionRead:
+    """The model's detections inside one rectangle a person asked it to read (plain tuples, so
+    layers compare by value). Boxes are xywh in original pixels."""
+
+    rect: Rect
+    boxes: tuple[Rect, ...] = ()
+    scores: tuple[float, ...] = ()
+    digits: tuple[int, ...] = ()
+    model: str = ""  # fingerprint of the model that read it
+
+    @staticmethod
+    def of(rect, boxes, scores, digits, model: str = "") -> RegionRead:
+        """From arrays (e.g. a worker's result), rounded like the project file stores them."""
+        return RegionRead(
+            spot(rect),
+            tuple(spot(b) for b in np.asarray(boxes, np.float64).reshape(-1, 4)),
+            tuple(round(float(v), 5) for v in np.asarray(scores).reshape(-1)),
+            tuple(int(d) for d in np.asarray(digits).reshape(-1)),
+            str(model),
+        )
+
+
+@dataclass(frozen=True)
 class Layer:
     """The undoable part of an image's state."""
 
     boxes: tuple[Box, ...] = ()
     hidden: frozenset[Rect] = frozenset()  # spots where the person said "no digit here"
     status: Status = Status.NOT_SEEN
+    reads: tuple[RegionRead, ...] = ()  # region reads, oldest first (later ones win where they overlap)
 
 
 @dataclass
@@ -108,6 +139,8 @@ class ImageEntry:
     has_gt: bool = False
     # hidden predictions of an old project file, by index, until predictions to resolve them arrive
     legacy_suppressed: frozenset[int] = frozenset()
+    # (pred, reads, merged): the last result of :func:`predictions`, reused while both are the same
+    _merged: tuple | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -126,6 +159,44 @@ class Shown:
     @property
     def rect(self) -> tuple[float, float, float, float]:
         return (self.x, self.y, self.w, self.h)
+
+
+def merge_reads(pred: Prediction | None, reads: tuple[RegionRead, ...]) -> Prediction | None:
+    """Whole-image detections with the region reads laid over them, in order: the detections
+    mostly inside a read's rectangle are replaced by the read's own."""
+    if not reads:
+        return pred
+    base = pred if pred is not None else Prediction.empty()
+    boxes = base.boxes.astype(np.float32).reshape(-1, 4)
+    scores, digits = base.scores.astype(np.float32), base.digits.astype(np.int64)
+    for r in reads:
+        keep = ~mostly_inside(boxes, r.rect)
+        boxes = np.concatenate([boxes[keep], np.asarray(r.boxes, np.float32).reshape(-1, 4)])
+        scores = np.concatenate([scores[keep], np.asarray(r.scores, np.float32)])
+        digits = np.concatenate([digits[keep], np.asarray(r.digits, np.int64)])
+    return Prediction(boxes, scores, digits, pred.model if pred is not None else reads[-1].model)
+
+
+def predictions(entry: ImageEntry) -> Prediction | None:
+    """The detections of an image as shown, read and exported: the model's whole-image ones with
+    the layer's region reads laid over them. Prediction keys (:func:`pred_key`) index these."""
+    reads = entry.layer.reads
+    if not reads:
+        return entry.pred
+    hit = entry._merged
+    if hit is not None and hit[0] is entry.pred and hit[1] is reads:
+        return hit[2]
+    merged = merge_reads(entry.pred, reads)
+    entry._merged = (entry.pred, reads, merged)
+    return merged
+
+
+def with_read(layer: Layer, read: RegionRead) -> Layer:
+    """Add a region read (earlier reads it covers wholly are dropped: they no longer show)."""
+    kept = tuple(
+        r for r in layer.reads if not (r.boxes and mostly_inside(np.asarray(r.boxes), read.rect).all())
+    )
+    return replace(layer, reads=kept + (read,), status=_edited(layer))
 
 
 def status_of(entry: ImageEntry) -> Status:
@@ -172,7 +243,7 @@ def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
     None once the image is reviewed, and none on an image with ground truth: its truth is what is
     shown, read and exported (the model's own reading is named beside it, not mixed into it).
     """
-    pred, layer = entry.pred, entry.layer
+    pred, layer = predictions(entry), entry.layer
     if pred is None or layer.status == Status.REVIEWED or entry.has_gt or len(pred.scores) == 0:
         return []
     idx = [int(i) for i in np.nonzero(pred.scores >= threshold)[0]]
@@ -199,7 +270,7 @@ def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
 def weak_predictions(entry: ImageEntry, threshold: float) -> list[tuple[Rect, float]]:
     """(rect, score) of detections under ``threshold``, except on spots the person emptied: where a
     typed number looks for the digits the model saw but was not sure of."""
-    pred = entry.pred
+    pred = predictions(entry)
     if pred is None or len(pred.scores) == 0:
         return []
     out = []
@@ -215,8 +286,8 @@ def weak_predictions(entry: ImageEntry, threshold: float) -> list[tuple[Rect, fl
 def shown_boxes(entry: ImageEntry, threshold: float) -> list[Shown]:
     """Every box drawn for an image: checked boxes first, then visible predictions."""
     out = [Shown(b.id, b.x, b.y, b.w, b.h, b.digit, b.score, True) for b in entry.layer.boxes]
-    if entry.pred is not None:
-        p = entry.pred
+    p = predictions(entry)
+    if p is not None:
         for i in visible_predictions(entry, threshold):
             x, y, w, h = (float(v) for v in p.boxes[i])
             out.append(Shown(pred_key(i), x, y, w, h, int(p.digits[i]), float(p.scores[i]), False))
@@ -239,12 +310,13 @@ def reading(entry: ImageEntry, threshold: float) -> Reading:
 
 def confidence(entry: ImageEntry, threshold: float) -> float:
     """Lowest score among shown predictions (2.0 when there is nothing uncertain to check)."""
-    if entry.pred is None or entry.layer.status == Status.REVIEWED or entry.has_gt:
+    pred = predictions(entry)
+    if pred is None or entry.layer.status == Status.REVIEWED or entry.has_gt:
         return 2.0
     idx = visible_predictions(entry, threshold)
     if not idx:
-        return 1.5 if entry.pred is not None else 2.0
-    return float(entry.pred.scores[idx].min())
+        return 1.5
+    return float(pred.scores[idx].min())
 
 
 # ------------------------------------------------------------------ pure edits (layer -> layer)
@@ -265,7 +337,7 @@ def with_box_changed(entry: ImageEntry, key: int, new_id: int, **changes) -> tup
         boxes = tuple(replace(b, **changes) if b.id == key else b for b in layer.boxes)
         return replace(layer, boxes=boxes, status=_edited(layer)), key
     i = pred_index(key)
-    p = entry.pred
+    p = predictions(entry)
     x, y, w, h = (float(v) for v in p.boxes[i])
     base = Box(new_id, x, y, w, h, int(p.digits[i]), 1.0)
     box = replace(base, **changes)
@@ -284,7 +356,7 @@ def without_box(entry: ImageEntry, key: int) -> Layer:
             return layer
         boxes = tuple(b for b in layer.boxes if b.id != key)
         return replace(layer, boxes=boxes, hidden=layer.hidden | {spot(box.rect)}, status=_edited(layer))
-    rect = spot(entry.pred.boxes[pred_index(key)])
+    rect = spot(predictions(entry).boxes[pred_index(key)])
     return replace(layer, hidden=layer.hidden | {rect}, status=_edited(layer))
 
 
@@ -292,11 +364,11 @@ def reviewed(entry: ImageEntry, threshold: float, next_id) -> Layer:
     """Accept the shown predictions as checked boxes and mark the image reviewed."""
     layer = entry.layer
     new = []
-    idx = visible_predictions(entry, threshold)
-    for i in idx:
-        x, y, w, h = (float(v) for v in entry.pred.boxes[i])
-        new.append(Box(next_id(), x, y, w, h, int(entry.pred.digits[i]), 1.0))
-    return Layer(layer.boxes + tuple(new), layer.hidden, Status.REVIEWED)
+    pred = predictions(entry)
+    for i in visible_predictions(entry, threshold):
+        x, y, w, h = (float(v) for v in pred.boxes[i])
+        new.append(Box(next_id(), x, y, w, h, int(pred.digits[i]), 1.0))
+    return replace(layer, boxes=layer.boxes + tuple(new), status=Status.REVIEWED)
 
 
 def with_number(entry: ImageEntry, slots, removed, next_id) -> tuple[Layer, list[int]]:
@@ -310,7 +382,7 @@ def with_number(entry: ImageEntry, slots, removed, next_id) -> tuple[Layer, list
     layer = entry.layer
     boxes = {b.id: b for b in layer.boxes}
     hidden = set(layer.hidden)
-    pred = entry.pred
+    pred = predictions(entry)
     for key in removed:
         if key > 0:
             box = boxes.pop(key, None)

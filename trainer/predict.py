@@ -15,9 +15,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.functional import pil_to_tensor
 
 from .errors import DeviceError, DigitError
-from .imageio import READ_ERRORS, load_rgb, load_rgb_reduced
+from .imageio import READ_ERRORS, load_rgb, load_rgb_reduced, to_rgb
 from .model import load_detector, resolve_model_path
 from .multiscale import ScaleSearch, search_image
+from .region import REGION_DECODE_PIXELS, clip_rect, mostly_inside, padded_crop
 from .transforms import boxes_to_original, resize
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,46 @@ class Predictor:
         if batch:
             flush()
         return results
+
+    def predict_region(self, image: str | os.PathLike | Image.Image, rect) -> ImageResult:
+        """Read only the xywh ``rect`` (original pixels) of an image, a path or a decoded image.
+
+        The region is padded like a training crop and read as a photo of its own, at the model's
+        input size (with the scale search where the model supports it), so a number too small for
+        the whole image's pass is read. A file is decoded at full size up to
+        :data:`~trainer.region.REGION_DECODE_PIXELS`. Boxes come back in original pixels; only
+        boxes mostly inside ``rect`` are kept. An unreadable file gives a result with ``error``;
+        a ``rect`` outside the image raises :class:`~trainer.errors.DigitError`.
+        """
+        path = None
+        if isinstance(image, Image.Image):
+            img = to_rgb(image)
+            size = img.size
+        else:
+            path = Path(image)
+            try:
+                img, size = load_rgb_reduced(path, REGION_DECODE_PIXELS)
+            except (*READ_ERRORS, MemoryError) as exc:
+                log.warning("cannot read %s: %s", path.name, exc)
+                return ImageResult(path, 0, 0, error=f"cannot read {path.name}: {exc}")
+        region = clip_rect(rect, *size)
+        f = np.array([img.width / size[0], img.height / size[1]] * 2, np.float32)  # decoded / original
+        x0, y0, x1, y1 = padded_crop(
+            tuple(np.asarray(region, np.float32) * f), *img.size, self.search.pad_x, self.search.pad_y
+        )
+        crop = img.crop((x0, y0, x1, y1))
+        t, scale = prepare(crop, self.cfg["resize"])
+        out = self._run([t])[0]
+        if self.multiscale:
+            spec = self.cfg["resize"]
+            out = search_image(
+                crop, out, scale, self._run, spec, self.search, self.batch_size, self.score_thresh
+            )
+            scale = (1.0, 1.0)
+        res = self._to_result(out, scale, crop.size, path)
+        boxes = (res.boxes + np.array([x0, y0, 0, 0], np.float32)) / f
+        keep = mostly_inside(boxes, region)
+        return ImageResult(path, size[0], size[1], boxes[keep], res.scores[keep], res.digits[keep])
 
     def predict_paths(
         self,

@@ -4,6 +4,8 @@ The UI thread never imports torch. Requests are queued in two lanes, both thread
 ``urgent`` (the image on screen, and the few after it) is always served before the next chunk
 of ``bulk`` ("predict all"). Every request carries the folder generation it was made for;
 results of an older generation (another folder was opened since) are dropped as stale.
+A region read ("read inside this box", :meth:`InferenceService.read_region`) is an urgent
+request with a rectangle; its result comes back alone, on ``region_result``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -48,12 +50,14 @@ atexit.register(wait_detached)
 
 @dataclass(frozen=True)
 class Request:
-    """One image to predict: ``generation`` is the folder it belongs to, ``job`` 0 for urgent."""
+    """One image to predict: ``generation`` is the folder it belongs to, ``job`` 0 for urgent
+    (a region read's own number when ``rect``, xywh in original pixels, is given)."""
 
     generation: int
     job: int
     key: str
     path: Path
+    rect: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class Result:
     digits: object
     error: str | None
     model: str = ""  # fingerprint of the model file that made this result
+    rect: tuple[float, float, float, float] | None = None  # the region read, or None: the whole image
 
 
 class _Worker(QObject):
@@ -132,6 +137,30 @@ class _Worker(QObject):
             self._run(batch, urgent)
 
     def _run(self, batch: list[Request], urgent: bool) -> None:
+        for r in [r for r in batch if r.rect is not None]:
+            self._run_region(r)
+        batch = [r for r in batch if r.rect is None]
+        if batch:
+            self._run_images(batch, urgent)
+
+    def _run_region(self, req: Request) -> None:
+        """Read one rectangle of an image (see :meth:`trainer.predict.Predictor.predict_region`)."""
+        boxes = scores = digits = None
+        width = height = 0
+        try:
+            res = self.predictor.predict_region(req.path, req.rect)
+            width, height, error = res.width, res.height, res.error
+            boxes, scores, digits = res.boxes, res.scores, res.digits
+        except DigitError as exc:
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - keep the worker alive, report it
+            log.exception("reading a region failed")
+            error = f"reading the box failed: {exc}"
+        if not self.stopping.is_set():
+            out = Result(req.generation, req.job, req.key, width, height, boxes, scores, digits, error)
+            self.results.emit([replace(out, model=self.fingerprint, rect=req.rect)])
+
+    def _run_images(self, batch: list[Request], urgent: bool) -> None:
         def cancelled() -> bool:
             return self.stopping.is_set() or (not urgent and self.cancel_bulk.is_set())
 
@@ -157,7 +186,7 @@ class _Worker(QObject):
             if len(batch) > 1:  # one bad image (or a transient failure) must not fail its neighbours
                 log.warning("batch prediction failed (%s); retrying image by image", exc)
                 for r in batch:
-                    self._run([r], urgent)
+                    self._run_images([r], urgent)
                 return
             log.exception("prediction failed")
             r = batch[0]
@@ -184,7 +213,8 @@ class InferenceService(QObject):
 
     ready = Signal(str, str, float)  # device, model description, tuned threshold
     failed = Signal(str)
-    results = Signal(object)  # list[Result] of the current generation
+    results = Signal(object)  # list[Result] of the current generation (whole images)
+    region_result = Signal(object)  # Result of a region read of the current generation
     progress = Signal(int, int)  # done, total of the running "predict all" job
     job_finished = Signal(int, bool)  # job id, completed (False: cancelled)
     _wake = Signal()
@@ -206,6 +236,7 @@ class InferenceService(QObject):
         self._job_started = 0.0
         self._pending_urgent: list[Request] = []
         self._closed = False
+        self._reads = 0  # region reads asked for (their request numbers)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -290,13 +321,25 @@ class InferenceService(QObject):
             return
         w = self._worker
         with w.lock:
-            queued = {r.key for r in w.urgent}
-            for r in reversed(reqs):
-                if r.key not in queued:
-                    w.urgent.appendleft(r)
-            while len(w.urgent) > 16:
-                w.urgent.pop()
+            queued = {r.key for r in w.urgent if r.rect is None}
+            reads = [r for r in w.urgent if r.rect is not None]  # asked for by hand: never trimmed
+            images = [r for r in reversed(reqs) if r.key not in queued][::-1]
+            images += [r for r in w.urgent if r.rect is None]
+            w.urgent.clear()
+            w.urgent.extend(reads + images[: max(0, 16 - len(reads))])
         self._wake.emit()
+
+    def read_region(self, key: str, path: Path, rect: tuple[float, float, float, float]) -> int:
+        """Read the xywh ``rect`` of one image before anything else; returns the request's number
+        (``job`` of its result, on ``region_result``), or 0 when no model is ready."""
+        if not self.available:
+            return 0
+        self._reads += 1
+        w = self._worker
+        with w.lock:
+            w.urgent.appendleft(Request(self.generation, self._reads, key, Path(path), tuple(rect)))
+        self._wake.emit()
+        return self._reads
 
     def predict_all(self, items: list[tuple[str, Path]]) -> int:
         """Queue a bulk job; returns its id (progress and job_finished report on it)."""
@@ -350,6 +393,10 @@ class InferenceService(QObject):
 
     def _on_results(self, results: list[Result]) -> None:
         fresh = [r for r in results if r.generation == self.generation]
+        for r in fresh:
+            if r.rect is not None:
+                self.region_result.emit(r)
+        fresh = [r for r in fresh if r.rect is None]
         if not fresh:
             return
         self.results.emit(fresh)

@@ -96,7 +96,8 @@ class ImageListModel(QAbstractListModel):
         hit = self._cache.get(row)
         if hit is None:
             e = self.doc.entry(row)
-            text = self.doc.reading(row).text if (e.pred is not None or e.layer.boxes) else ""
+            known = e.pred is not None or e.layer.boxes or e.layer.reads
+            text = self.doc.reading(row).text if known else ""
             hit = (text, sort_confidence(e, text, self.doc.threshold))
             self._cache[row] = hit
         return hit

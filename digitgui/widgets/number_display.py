@@ -132,7 +132,7 @@ class NumberDisplay(QWidget):
             self.detail.setText("")
             return
         r = self.doc.reading()
-        has_any = e.pred is not None or e.layer.boxes
+        has_any = e.pred is not None or e.layer.boxes or e.layer.reads
         if r.text:
             text = r.text
         elif e.error:  # the engine could not read it, or its prediction failed
