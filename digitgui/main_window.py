@@ -30,6 +30,7 @@ from .project_store import Location, ProjectStore
 from .services.export import (
     ExportJob,
     ExportSummary,
+    corrections_target,
     export_conflicts,
     models_used,
     save_corrections,
@@ -478,6 +479,16 @@ class MainWindow(QMainWindow):
         path = dialogs.choose_save_file(self, "Save corrections as COCO", str(default), "COCO JSON (*.json)")
         if not path:
             return
+        target = corrections_target(Path(path), gt)
+        if target != Path(path) and target.exists():  # the file dialog asked about another name
+            if not dialogs.confirm(
+                self,
+                "Replace the corrections file?",
+                f"The ground truth {gt.name} is never overwritten: corrections go to {target.name}, "
+                "which already exists. Replace it?",
+            ):
+                self.statusBar().showMessage(f"Not saved: {target} is kept.", 10000)
+                return
         try:
             saved = save_corrections(self.doc.entries, Path(path), gt)
         except OSError as exc:

@@ -249,10 +249,16 @@ def corrections_coco(entries: list[ImageEntry]) -> tuple[dict, int, int]:
     return coco_ground_truth(images, boxes), bad, unlabelled
 
 
+def corrections_target(path: Path, gt: Path | None) -> Path:
+    """Where corrections chosen to go to ``path`` are written: never onto the ground truth."""
+    if gt is not None and path.resolve() == gt.resolve():
+        return gt.with_name(gt.stem + ".corrected.json")
+    return path
+
+
 def save_corrections(entries: list[ImageEntry], path: Path, gt: Path | None) -> Corrections:
     """Write :func:`corrections_coco` to ``path`` (never onto ``gt``)."""
-    if gt is not None and path.resolve() == gt.resolve():
-        path = gt.with_name(gt.stem + ".corrected.json")
+    path = corrections_target(path, gt)
     coco, bad, unlabelled = corrections_coco(entries)
     write_coco(path, coco)
     return Corrections(path, len(coco["images"]), len(coco["annotations"]), bad, unlabelled)

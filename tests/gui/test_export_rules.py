@@ -433,3 +433,27 @@ def test_training_data_leaves_out_unreadable_images(qtbot, window, plain_folder)
     ids = {im["id"] for im in data.train["images"] + data.heldout["images"]}
     assert ids == {win.doc.entry(0).image_id} and win.doc.entry(row).image_id not in ids
     assert all(im["width"] > 0 for im in data.train["images"] + data.heldout["images"])
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_save_corrections_onto_the_ground_truth_asks_before_replacing_the_corrected_file(
+    qtbot, window, dataset, monkeypatch, replace
+):
+    win = window
+    with qtbot.waitSignal(win.folder_opened, timeout=5000):
+        assert win.open_folder(dataset)
+    gt = win.doc.gt_source
+    assert gt is not None
+    gt_bytes = gt.read_bytes()
+    corrected = gt.with_name(gt.stem + ".corrected.json")
+    corrected.write_text("an earlier file the user keeps")
+    asked = []
+    monkeypatch.setattr(dialogs, "choose_save_file", lambda *a, **k: str(gt))
+    monkeypatch.setattr(dialogs, "confirm", lambda _p, title, text: asked.append(text) or replace)
+    win.save_corrections()
+    assert gt.read_bytes() == gt_bytes  # the ground truth itself is never written
+    assert len(asked) == 1 and corrected.name in asked[0]
+    if replace:
+        assert json.loads(corrected.read_text())["images"]
+    else:
+        assert corrected.read_text() == "an earlier file the user keeps"
