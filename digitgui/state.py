@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.numbers import Reading, read_number, suppress_duplicates
+from trainer.numbers import Reading, read_all, read_number, suppress_duplicates
 from trainer.region import mostly_inside
 
 UNKNOWN_DIGIT = -1  # a box drawn by hand whose digit has not been typed yet
@@ -300,9 +300,7 @@ def reading(entry: ImageEntry, threshold: float) -> Reading:
     if not shown:
         return Reading(-1, "", ())
     if entry.layer.status == Status.REVIEWED:
-        order = sorted(range(len(shown)), key=lambda i: shown[i].x + shown[i].w / 2)
-        text = "".join(str(shown[i].digit) for i in order)
-        return Reading(int(text), text, tuple(order))
+        return read_all([s.rect for s in shown], [s.digit for s in shown])
     return read_number(
         [s.rect for s in shown], [s.score for s in shown], [s.digit for s in shown], score_thresh=0.0
     )
