@@ -13,7 +13,7 @@ from pathlib import Path
 from trainer.errors import DigitError
 from trainer.export import written_by_export
 from trainer.formats import find_labels, load_annotations
-from trainer.imageio import leading_id, list_images
+from trainer.imageio import assign_ids, list_images
 
 from .journal import JOURNAL_NAME, read_journal
 from .project_store import Location, ProjectData, parse_layer, read_predictions, read_project
@@ -102,29 +102,6 @@ def gt_warning_message(gt: Path, warnings: list[str], show: int = 5) -> str:
     return "\n".join(lines)
 
 
-def _ids(paths: list[Path], known: dict[str, int]) -> list[int]:
-    """Dataset ids: from the COCO file, else the file name's leading number, else fresh ones."""
-    taken = set(known.values())
-    ids: list[int | None] = []
-    for p in paths:
-        if p.name in known:
-            ids.append(known[p.name])
-            continue
-        n = leading_id(p.name)
-        if n is not None and n not in taken:
-            taken.add(n)
-            ids.append(n)
-        else:
-            ids.append(None)
-    nxt = max(taken, default=0) + 1
-    out = []
-    for i in ids:
-        if i is None:
-            i, nxt = nxt, nxt + 1
-        out.append(i)
-    return out
-
-
 def open_folder(
     folder: Path, gt: Path | None = None, use_project: bool = True, use_gt: bool = True
 ) -> OpenedFolder:
@@ -163,7 +140,8 @@ def open_folder(
     if out.gt_warnings:
         out.messages.append(gt_warning_message(gt, out.gt_warnings))
     cache = read_predictions(location.predictions) if use_project else {}
-    ids = _ids(paths, gt_ids)
+    by_path = assign_ids(paths, gt_ids)
+    ids = [by_path[p] for p in paths]
     entries = []
     for p, image_id in zip(paths, ids):
         e = ImageEntry(p.name, p, image_id, has_gt=p.name in gt_layers)

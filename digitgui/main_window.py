@@ -618,6 +618,8 @@ class MainWindow(QMainWindow):
         self.store.close()
         self.folder_lock = folder_lock.switch(self.folder_lock, None, None, self)
         desktop.save_window(self)
+        if self._export_job is not None:
+            self._export_job.close()  # before the inference worker: it may be predicting for it
         self.inference.close()
         self.loader.shutdown()
         super().closeEvent(event)

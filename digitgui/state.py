@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.numbers import Reading, read_number, suppress_duplicates
+from trainer.numbers import Reading, box_iou, read_all, read_number, suppress_duplicates, xyxy
 from trainer.region import mostly_inside
 
 UNKNOWN_DIGIT = -1  # a box drawn by hand whose digit has not been typed yet
@@ -226,15 +226,7 @@ def resolve_legacy(indices, pred: Prediction) -> frozenset[Rect]:
 
 def _iou(a: tuple[float, float, float, float], b: np.ndarray) -> np.ndarray:
     """IoU of one xywh box against (N, 4) xywh boxes."""
-    if len(b) == 0:
-        return np.zeros(0)
-    x1 = np.maximum(a[0], b[:, 0])
-    y1 = np.maximum(a[1], b[:, 1])
-    x2 = np.minimum(a[0] + a[2], b[:, 0] + b[:, 2])
-    y2 = np.minimum(a[1] + a[3], b[:, 1] + b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = a[2] * a[3] + b[:, 2] * b[:, 3] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+    return box_iou(xyxy([a]), xyxy(b))[0]
 
 
 def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
@@ -261,9 +253,7 @@ def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
     # the same class-agnostic duplicate suppression as reading the number, so that what is drawn,
     # what is read and what Space accepts are one and the same set of boxes
     sub = np.asarray(idx)
-    b = pred.boxes[sub].astype(np.float64)
-    xyxy = np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
-    keep = suppress_duplicates(xyxy, pred.scores[sub].astype(np.float64), DUPLICATE_IOU)
+    keep = suppress_duplicates(xyxy(pred.boxes[sub]), pred.scores[sub].astype(np.float64), DUPLICATE_IOU)
     return sorted(int(i) for i in sub[keep])
 
 
@@ -300,9 +290,7 @@ def reading(entry: ImageEntry, threshold: float) -> Reading:
     if not shown:
         return Reading(-1, "", ())
     if entry.layer.status == Status.REVIEWED:
-        order = sorted(range(len(shown)), key=lambda i: shown[i].x + shown[i].w / 2)
-        text = "".join(str(shown[i].digit) for i in order)
-        return Reading(int(text), text, tuple(order))
+        return read_all([s.rect for s in shown], [s.digit for s in shown])
     return read_number(
         [s.rect for s in shown], [s.score for s in shown], [s.digit for s in shown], score_thresh=0.0
     )

@@ -37,14 +37,18 @@ def wait_for(signals, timeout_s: float) -> bool:
 
 
 def truth_numbers(ann: Path) -> dict[str, int]:
+    from trainer.numbers import read_all
+
     coco = json.loads(ann.read_text())
     boxes: dict[int, list] = {}
     for a in coco["annotations"]:
         boxes.setdefault(a["image_id"], []).append(a)
     out = {}
     for im in coco["images"]:
-        digits = sorted(boxes.get(im["id"], []), key=lambda a: a["bbox"][0] + a["bbox"][2] / 2)
-        out[im["file_name"]] = int("".join(str(a["category_id"] - 1) for a in digits) or -1)
+        anns = boxes.get(im["id"], [])
+        out[im["file_name"]] = read_all(
+            [a["bbox"] for a in anns], [a["category_id"] - 1 for a in anns]
+        ).number
     return out
 
 

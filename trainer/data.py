@@ -12,6 +12,7 @@ import numpy as np
 
 from .errors import AnnotationError, EmptyFolderError, ImageReadError
 from .imageio import READ_ERRORS, assign_ids, list_images, load_rgb
+from .numbers import Reading, read_all
 
 log = logging.getLogger(__name__)
 
@@ -200,14 +201,17 @@ def held_out(image_id: int, share: float, salt: int = 0) -> bool:
 
 def gt_text(rec: Record) -> str:
     """The digits a record's boxes spell, left to right by x-centre ("" without boxes)."""
-    order = np.argsort((rec.boxes[:, 0] + rec.boxes[:, 2]) / 2, kind="stable")
-    return "".join(str(int(c) - 1) for c in rec.labels[order])
+    return _gt_reading(rec).text
 
 
 def gt_number(rec: Record) -> int:
     """The whole number a record's boxes spell, left to right (-1 without boxes)."""
-    text = gt_text(rec)
-    return int(text) if text else -1
+    return _gt_reading(rec).number
+
+
+def _gt_reading(rec: Record) -> Reading:
+    b = np.asarray(rec.boxes, np.float64).reshape(-1, 4)
+    return read_all(np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1), np.asarray(rec.labels) - 1)
 
 
 def read_image_or_raise(path: Path):

@@ -13,7 +13,7 @@ from pycocotools.cocoeval import COCOeval
 
 from .breakdown import error_breakdown
 from .data import Record, gt_number
-from .export import CATEGORIES, detection_entries
+from .export import coco_ground_truth, detection_entries
 from .imageio import image_size
 from .numbers import read_number
 from .predict import ImageResult
@@ -23,23 +23,14 @@ THRESH_GRID = tuple(round(float(t), 2) for t in np.arange(0.05, 0.96, 0.05))
 
 def coco_from_records(records: Sequence[Record]) -> COCO:
     """An in-memory pycocotools COCO ground truth built from records."""
-    images, anns = [], []
+    images, boxes = [], []
     for r in records:
         w, h = (r.width, r.height) if r.width and r.height else image_size(r.path)
         images.append({"id": r.image_id, "file_name": r.path.name, "width": w, "height": h})
         for (x1, y1, x2, y2), c in zip(r.boxes.tolist(), r.labels.tolist()):
-            anns.append(
-                {
-                    "id": len(anns) + 1,
-                    "image_id": r.image_id,
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "category_id": int(c),
-                    "area": (x2 - x1) * (y2 - y1),
-                    "iscrowd": 0,
-                }
-            )
+            boxes.append({"image_id": r.image_id, "bbox": [x1, y1, x2 - x1, y2 - y1], "digit": int(c) - 1})
     gt = COCO()
-    gt.dataset = {"images": images, "annotations": anns, "categories": CATEGORIES}
+    gt.dataset = coco_ground_truth(images, boxes, decimals=None)
     with contextlib.redirect_stdout(io.StringIO()):
         gt.createIndex()
     return gt

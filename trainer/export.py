@@ -98,12 +98,18 @@ def write_id_map(path: str | os.PathLike, mapping: Iterable[tuple[int, str]]) ->
     atomic_write_text(path, id_map_text(mapping))
 
 
-def coco_ground_truth(images: Iterable[dict], boxes: Iterable[dict]) -> dict:
+def coco_ground_truth(images: Iterable[dict], boxes: Iterable[dict], decimals: int | None = 2) -> dict:
     """A COCO ground-truth dict.
 
     ``images``: dicts with ``id``, ``file_name``, ``width``, ``height``.
     ``boxes``: dicts with ``image_id``, ``bbox`` [x, y, w, h] and ``digit`` (0..9).
+    ``decimals``: boxes and areas are rounded to this many decimals (None: kept exact, as an
+    in-memory ground truth for scoring wants them).
     """
+
+    def r(v: float) -> float:
+        return v if decimals is None else round(v, decimals)
+
     anns = []
     for i, b in enumerate(boxes, 1):
         x, y, w, h = (float(v) for v in b["bbox"])
@@ -111,9 +117,9 @@ def coco_ground_truth(images: Iterable[dict], boxes: Iterable[dict]) -> dict:
             {
                 "id": i,
                 "image_id": int(b["image_id"]),
-                "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
+                "bbox": [r(x), r(y), r(w), r(h)],
                 "category_id": int(b["digit"]) + 1,
-                "area": round(w * h, 2),
+                "area": r(w * h),
                 "iscrowd": 0,
             }
         )

@@ -34,16 +34,21 @@ def leading_id(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def assign_ids(paths: list[Path]) -> dict[Path, int]:
-    """Stable image ids: the leading number of the file name, or a fresh id past the largest.
+def assign_ids(paths: list[Path], known: dict[str, int] | None = None) -> dict[Path, int]:
+    """Stable image ids: the id ``known`` gives the file name (from a COCO file), else the leading
+    number of the file name, else a fresh id past the largest.
 
     Files without a number (or with a number already taken) get ids in natural name order,
     so the mapping is the same every run for the same folder.
     """
+    known = known or {}
     ids: dict[Path, int] = {}
-    taken: set[int] = set()
+    taken: set[int] = set(known.values())
     rest: list[Path] = []
     for p in paths:
+        if p.name in known:
+            ids[p] = known[p.name]
+            continue
         n = leading_id(p.name)
         if n is not None and n not in taken:
             ids[p] = n

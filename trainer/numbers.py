@@ -16,6 +16,12 @@ class Reading:
     kept: tuple[int, ...]
 
 
+def xyxy(boxes_xywh) -> np.ndarray:
+    """(N, 4) COCO xywh boxes as (N, 4) float64 corner boxes."""
+    b = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, M) IoU of (N, 4) and (M, 4) xyxy boxes."""
     x1 = np.maximum(a[:, None, 0], b[None, :, 0])
@@ -70,8 +76,22 @@ def read_number(
     idx = np.nonzero(s >= score_thresh)[0]
     if len(idx) == 0:
         return Reading(-1, "", ())
-    xyxy = np.concatenate([b[idx, :2], b[idx, :2] + b[idx, 2:]], axis=1)
-    keep = idx[suppress_duplicates(xyxy, s[idx], iou_thresh)]
+    keep = idx[suppress_duplicates(xyxy(b[idx]), s[idx], iou_thresh)]
+    return _spell(b, d, keep)
+
+
+def read_all(boxes_xywh, digits) -> Reading:
+    """Every box, left to right by its x-centre (ties keep their order): how ground truth and
+    checked boxes are read, with no threshold and no duplicate suppression."""
+    b = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)
+    d = np.asarray(digits, np.int64).reshape(-1)
+    return _spell(b, d, np.arange(len(b)))
+
+
+def _spell(b: np.ndarray, d: np.ndarray, keep: np.ndarray) -> Reading:
+    """The number the ``keep`` boxes spell, read left to right by x-centre."""
+    if len(keep) == 0:
+        return Reading(-1, "", ())
     cx = b[keep, 0] + b[keep, 2] / 2
     keep = keep[np.argsort(cx, kind="stable")]
     text = "".join(str(int(v)) for v in d[keep])

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from .export import CATEGORIES, atomic_write_text
+from .export import atomic_write_text, coco_ground_truth
 from .paths import FONTS_DIR
 
 
@@ -211,17 +211,7 @@ def make_dataset(out_dir: str | Path, count: int, seed: int = 0, start_id: int =
         name = f"{image_id}.png"
         img.save(out / "images" / name)
         images.append({"id": image_id, "file_name": name, "width": img.width, "height": img.height})
-        for bbox, d in boxes:
-            anns.append(
-                {
-                    "id": len(anns) + 1,
-                    "image_id": image_id,
-                    "bbox": bbox,
-                    "category_id": d + 1,
-                    "area": bbox[2] * bbox[3],
-                    "iscrowd": 0,
-                }
-            )
+        anns += [{"image_id": image_id, "bbox": bbox, "digit": d} for bbox, d in boxes]
     path = out / "annotations.json"
-    atomic_write_text(path, json.dumps({"images": images, "annotations": anns, "categories": CATEGORIES}))
+    atomic_write_text(path, json.dumps(coco_ground_truth(images, anns, decimals=None)))
     return path

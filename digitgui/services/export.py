@@ -285,6 +285,8 @@ class ExportJob(QObject):
         self.doc, self.inference, self.out, self.fmt = doc, inference, Path(out), fmt
         self.repredict, self.replace_earlier = list(repredict), replace_earlier
         self._job = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
         self._written.connect(self._on_written)
 
     def start(self) -> None:
@@ -296,10 +298,24 @@ class ExportJob(QObject):
             return
         self._write()
 
+    def close(self) -> None:
+        """Stop for good (the window is closing): a job still predicting writes nothing, and files
+        being written are finished before this returns (each is written atomically), so the
+        process never exits in the middle of a write."""
+        self._closed = True
+        if self._job:
+            self._job = 0
+            self.inference.job_finished.disconnect(self._on_job)
+        if self._thread is not None:
+            self._thread.join()
+
     def _on_job(self, job: int, completed: bool) -> None:
         if job != self._job:
             return
+        self._job = 0
         self.inference.job_finished.disconnect(self._on_job)
+        if self._closed:
+            return
         if completed:
             self._write()
         else:
@@ -315,9 +331,12 @@ class ExportJob(QObject):
             except (OSError, ValueError, DigitError) as exc:
                 self._written.emit(None, f"Export failed: {exc}")
 
-        threading.Thread(target=work, name="export", daemon=True).start()
+        self._thread = threading.Thread(target=work, name="export")
+        self._thread.start()
 
     def _on_written(self, summary, error) -> None:
+        if self._closed:  # the window is gone: nobody to tell
+            return
         if error:
             self.failed.emit(error)
         else:

@@ -116,6 +116,8 @@ class _Worker(QObject):
             log.exception("model load failed")
             self.failed.emit(f"The model could not be loaded: {exc}")
             return
+        if self.stopping.is_set():  # shut down (another model chosen) while this one loaded
+            return
         p = self.predictor
         desc = f"{Path(p.model_path).name} ({p.preset})"
         log.info("model %s loaded on %s", p.model_path, p.device_name)
@@ -274,6 +276,12 @@ class InferenceService(QObject):
         with w.lock:
             w.urgent.clear()
             w.bulk.clear()
+        # nothing of an old worker reaches this service again (a new one may already be starting)
+        self._load.disconnect(w.load)
+        self._wake.disconnect(w.drain)
+        w.ready.disconnect(self._on_ready)
+        w.failed.disconnect(self._on_failed)
+        w.results.disconnect(self._on_results)
         self._thread.quit()
         if not self._thread.wait(timeout_ms):
             # still loading the model or inside a model call: keep a reference until it ends (past
@@ -293,9 +301,14 @@ class InferenceService(QObject):
         self.shutdown(timeout_ms=CLOSE_WAIT_MS)
 
     def switch_model(self, model: str) -> None:
-        """Load another model: the worker restarts with it and queued work is dropped."""
+        """Load another model: a new worker starts with it and queued work is dropped.
+
+        Returns at once: an old worker still inside a model call (or still loading) finishes in
+        the background, kept referenced until it ends (see :data:`_DETACHED`), and its results
+        are never delivered.
+        """
         self.cancel_all()
-        self.shutdown()
+        self.shutdown(timeout_ms=0)
         self.model, self.error, self.device_name, self.model_desc = model, None, "", ""
         self.generation += 1
         self._pending_urgent.clear()

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QDockWidget
@@ -182,6 +183,7 @@ def test_a_folder_copied_with_its_lock_opens(qtbot, make_window, plain_folder, t
     assert not other.open_folder(copy)  # and now it is really held
 
 
+@pytest.mark.slow
 def test_python_m_digitgui_logs_to_a_file_migrates_old_names_and_a_crash_leaves_a_trace(
     tmp_path, plain_folder, model_path
 ):

@@ -29,6 +29,7 @@ def huge_folder(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row", [0, 1], ids=["jpeg", "png"])
 def test_huge_image_is_shown_in_original_pixels_and_keeps_its_prediction(qtbot, window, huge_folder, row):
     win = window

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from guihelpers import wait_model
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -18,6 +19,7 @@ from digitgui.state import Status
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_torch_is_imported_in_the_worker_only(model_path, tmp_path, synth_master):
     script = textwrap.dedent(
         f"""

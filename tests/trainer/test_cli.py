@@ -94,6 +94,7 @@ def _truths(ann) -> dict[int, str]:
     return {i: "".join(d for _, d in sorted(b)) for i, b in boxes.items()}
 
 
+@pytest.mark.slow
 def test_eval_error_breakdown_matches_predict_and_ground_truth(tmp_path, synth_set, random_model, capsys):
     """The breakdown's truth comes from the boxes, its reading is what ``predict`` writes."""
     images, ann = synth_set

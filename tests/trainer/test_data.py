@@ -1,6 +1,7 @@
 """Bad input gets a clear error (or a warning and a fix), never a traceback or garbage."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,6 +130,13 @@ def test_ids_from_file_names_and_stable_fresh_ids(tmp_path):
     assert [p.name for p in paths] == ["2.png", "7_left.jpeg", "10.png", "abc.jpg", "house.png"]
     ids = {p.name: i for p, i in assign_ids(paths).items()}
     assert ids == {"2.png": 2, "7_left.jpeg": 7, "10.png": 10, "abc.jpg": 11, "house.png": 12}
+
+
+def test_ids_from_a_coco_file_win_and_are_never_given_twice():
+    paths = [Path(n) for n in ("2.png", "7.png", "abc.png", "5.png")]
+    # 2.png is image 30 in the COCO file; 7 is taken by another image there, so 7.png gets a fresh id
+    ids = assign_ids(paths, {"2.png": 30, "other.png": 7})
+    assert {p.name: i for p, i in ids.items()} == {"2.png": 30, "7.png": 31, "abc.png": 32, "5.png": 5}
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "LA", "I;16", "CMYK", "1"])

@@ -119,6 +119,7 @@ def test_the_most_confident_number_is_read_and_stray_marks_drop_below_the_thresh
 # ------------------------------------------------------------------ with the bundled model
 
 
+@pytest.mark.slow
 @needs_model
 def test_a_small_number_in_a_big_scene_is_found_on_its_digits(predictors, readable_numbers):
     single, auto = predictors
@@ -161,6 +162,7 @@ def test_a_one_pixel_image_gives_an_empty_or_clipped_result(predictors, tmp_path
     assert (res.boxes[:, :2] >= 0).all() and (res.boxes[:, :2] + res.boxes[:, 2:] <= 1 + 1e-4).all()
 
 
+@pytest.mark.slow
 @needs_model
 def test_a_panorama_costs_a_bounded_amount_of_model_work(predictors, tmp_path):
     _, auto = predictors
@@ -186,6 +188,7 @@ def test_a_panorama_costs_a_bounded_amount_of_model_work(predictors, tmp_path):
     assert sum(pixels) <= bound
 
 
+@pytest.mark.slow
 @needs_model
 def test_a_photo_of_forty_numbers_reads_one_of_them(predictors, readable_numbers):
     _, auto = predictors

@@ -1,6 +1,6 @@
 import numpy as np
 
-from trainer.numbers import read_number, suppress_duplicates
+from trainer.numbers import box_iou, read_all, read_number, suppress_duplicates, xyxy
 
 
 def test_reads_left_to_right_regardless_of_order():
@@ -40,3 +40,20 @@ def test_suppress_duplicates_orders_by_score():
     b = np.array([[0, 0, 10, 10], [100, 0, 110, 10], [1, 1, 10, 10]], float)
     keep = suppress_duplicates(b, np.array([0.5, 0.9, 0.6]))
     assert keep.tolist() == [1, 2]
+
+
+def test_read_all_keeps_every_box_left_to_right():
+    # overlapping boxes and any score: the truth reading drops nothing (unlike read_number)
+    boxes = [[20, 0, 10, 20], [0, 0, 10, 20], [1, 0, 10, 20]]
+    r = read_all(boxes, [5, 1, 7])
+    assert (r.number, r.text, r.kept) == (175, "175", (1, 2, 0))
+    assert read_all([], []) == read_all(np.zeros((0, 4)), np.zeros(0))
+    assert read_all([], []).number == -1 and read_all([], []).text == ""
+    assert read_all([[0, 0, 4, 4], [10, 0, 4, 4]], [0, 0]).text == "00"
+
+
+def test_box_iou_of_xywh_boxes():
+    a = xyxy([[0, 0, 10, 10]])
+    b = xyxy([[5, 0, 10, 10], [20, 20, 5, 5], [0, 0, 10, 10]])
+    assert np.allclose(box_iou(a, b), [[50 / 150, 0.0, 1.0]])
+    assert box_iou(a, xyxy([])).shape == (1, 0)
