@@ -17,7 +17,7 @@ from trainer.numbers import Reading
 
 from . import number_entry, state
 from .commands import LayerCommand
-from .state import Box, ImageEntry, Layer, Prediction, RegionRead, Shown, Status
+from .state import Box, ImageEntry, Layer, Prediction, RegionRead, Shown, Status, next_box_id
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,7 @@ class Document(QObject):
         self.undo_stack.clear()
         self.folder, self.entries, self.gt_source = folder, entries, gt_source
         self._rows = {e.name: i for i, e in enumerate(entries)}
-        ids = [b.id for e in entries for b in e.layer.boxes]
-        self._next_id = max(ids, default=0) + 1
+        self._next_id = next_box_id(e.layer for e in entries)
         if threshold is not None:
             self.threshold = float(threshold)
         self.current = min(max(current, 0), len(entries) - 1) if entries else -1
@@ -320,7 +319,7 @@ class Document(QObject):
         """Set layers of many rows without undo (used when restoring a project)."""
         for row, layer in layers.items():
             self.entries[row].layer = layer
-            self._next_id = max([self._next_id] + [b.id + 1 for b in layer.boxes])
+            self._next_id = max(self._next_id, next_box_id([layer]))
         self.reset.emit()
 
     def unlabelled_rows(self) -> list[int]:

@@ -17,7 +17,7 @@ from trainer.imageio import assign_ids, list_images
 
 from .journal import JOURNAL_NAME, read_journal
 from .project_store import Location, ProjectData, parse_layer, read_predictions, read_project
-from .state import Box, ImageEntry, Layer, Status, resolve_legacy
+from .state import Box, ImageEntry, Layer, Status, renumber_boxes, resolve_legacy
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +71,15 @@ def _gt_layers(gt: Path, folder: Path, out: OpenedFolder) -> tuple[dict[str, int
         out.messages.append(coco.summary())
     root = folder.resolve()
     ids, layers, sizes = {}, {}, {}
-    next_id = 1
     for rec in coco.records:
         if rec.path.parent != root:
             continue
         name = rec.path.name
         ids[name] = rec.image_id
-        boxes = []
-        for (x1, y1, x2, y2), cat in zip(rec.boxes.tolist(), rec.labels.tolist()):
-            boxes.append(Box(next_id, x1, y1, x2 - x1, y2 - y1, int(cat) - 1))
-            next_id += 1
+        boxes = [  # ids are given to every box of the folder at once (renumber_boxes)
+            Box(0, x1, y1, x2 - x1, y2 - y1, int(cat) - 1)
+            for (x1, y1, x2, y2), cat in zip(rec.boxes.tolist(), rec.labels.tolist())
+        ]
         layers[name] = Layer(tuple(boxes), frozenset(), Status.LABELLED)
         if rec.width and rec.height:
             sizes[name] = (rec.width, rec.height)
@@ -169,7 +168,7 @@ def open_folder(
     current = project.current
     if use_project:
         current = _replay(journal, project.journal_seq, entries, out) or current
-    _renumber(entries)
+    renumber_boxes(entries)
     out.entries = entries
     out.threshold = project.threshold
     if current:
@@ -203,15 +202,3 @@ def _replay(path: Path, after: int, entries: list[ImageEntry], out: OpenedFolder
         log.info("restored %d edits from %s", out.replayed, path)
         out.needs_save = True  # write them into the project file, which empties the journal
     return current
-
-
-def _renumber(entries: list[ImageEntry]) -> None:
-    """Give every checked box a unique id across the folder."""
-    n = 1
-    for e in entries:
-        if e.layer.boxes:
-            boxes = []
-            for b in e.layer.boxes:
-                boxes.append(Box(n, b.x, b.y, b.w, b.h, b.digit, b.score))
-                n += 1
-            e.layer = replace(e.layer, boxes=tuple(boxes))

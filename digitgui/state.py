@@ -348,6 +348,22 @@ def without_box(entry: ImageEntry, key: int) -> Layer:
     return replace(layer, hidden=layer.hidden | {rect}, status=_edited(layer))
 
 
+def renumber_boxes(entries: list[ImageEntry]) -> int:
+    """Give every checked box a unique id across the folder, in order; returns the next free id."""
+    n = 1
+    for e in entries:
+        if e.layer.boxes:
+            boxes = tuple(replace(b, id=i) for i, b in enumerate(e.layer.boxes, start=n))
+            e.layer = replace(e.layer, boxes=boxes)
+            n += len(boxes)
+    return n
+
+
+def next_box_id(layers) -> int:
+    """The first id above every checked box of ``layers``."""
+    return max((b.id for layer in layers for b in layer.boxes), default=0) + 1
+
+
 def reviewed(entry: ImageEntry, threshold: float, next_id) -> Layer:
     """Accept the shown predictions as checked boxes and mark the image reviewed."""
     layer = entry.layer

@@ -34,10 +34,10 @@ def main() -> None:
 
     import torch
 
+    from trainer.cards import packaged_card, write_card
     from trainer.data import load_coco
     from trainer.errors import DigitError
     from trainer.evaluate import evaluate
-    from trainer.export import atomic_write_text
     from trainer.model import load_detector, read_checkpoint, resolve_model_path, save_checkpoint
     from trainer.predict import Predictor
 
@@ -45,7 +45,6 @@ def main() -> None:
     model, cfg, blob = load_detector(a.run / "best.pt")
     run_cfg = json.loads((a.run / "config.json").read_text())
     rows = list(csv.DictReader((a.run / "metrics.csv").open()))
-    seconds = sum(float(r["seconds"]) for r in rows)
     init = run_cfg["train_config"].get("init")
     parent = None
     if init:  # warm-started: keep the lineage and the training time accumulated so far
@@ -54,33 +53,18 @@ def main() -> None:
             parent = read_checkpoint(init_path).get("card")
         except DigitError:
             parent = None
-    prev = (parent or {}).get("training", {})
-    card = {
-        "name": a.out.stem,
-        "preset": cfg["preset"],
-        "created": dt.date.today().isoformat(),
-        "training": {
-            "command": a.command,
-            "data": run_cfg["train_config"]["train"],
-            "synthetic_images": run_cfg["train_config"]["synthetic"],
-            "train_images": run_cfg["images"],
-            "holdout_images": run_cfg["val_images"],
-            "epochs_run": len(rows),
-            "best_epoch": blob.get("epoch"),
-            "seconds": round(seconds),
-            "hardware": a.hardware,
-            "warm_start": init,
-            "total_seconds": round(seconds + prev.get("total_seconds", prev.get("seconds", 0))),
-        },
-        "previous": parent,
-        "input_min_size": cfg["resize"].get("min_size"),
-        "tuned_sizes": blob.get("tuned_sizes"),
-        "score_thresh": blob.get("score_thresh"),
-        "holdout_metrics": blob.get("metrics"),
-        "licence": "Trained partly on SVHN photos, which are for non-commercial use only; "
-        "the weights inherit that restriction.",
-        "note": a.note,
-    }
+    card = packaged_card(
+        a.out.stem,
+        cfg,
+        blob,
+        run_cfg,
+        rows,
+        a.command,
+        a.hardware,
+        parent,
+        note=a.note,
+        created=dt.date.today().isoformat(),
+    )
     tmp = a.out.with_suffix(".tmp.pt")
     save_checkpoint(tmp, model, cfg, half=True, score_thresh=blob.get("score_thresh"), card=card)
     if a.eval_images and a.eval_ann:
@@ -93,7 +77,7 @@ def main() -> None:
         }
     save_checkpoint(a.out, model, cfg, half=True, score_thresh=blob.get("score_thresh"), card=card)
     tmp.unlink()
-    atomic_write_text(a.out.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+    write_card(a.out.with_suffix(".json"), card)
     print(json.dumps(card, indent=2))
 
 

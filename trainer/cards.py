@@ -57,6 +57,60 @@ def training_card(
     return card
 
 
+SVHN_LICENCE = (
+    "Trained partly on SVHN photos, which are for non-commercial use only; the weights inherit that "
+    "restriction."
+)
+
+
+def packaged_card(
+    name: str,
+    cfg: dict,
+    best: dict,
+    run_config: dict,
+    epochs: list[dict],
+    command: str,
+    hardware: str,
+    parent: dict | None,
+    note: str = "",
+    created: str = "",
+) -> dict:
+    """The card of a model packaged from a training run (``scripts/package_model.py``).
+
+    ``best``: the run's ``best.pt`` blob; ``run_config``: its ``config.json``; ``epochs``: the rows
+    of its ``metrics.csv``; ``parent``: the card of the model it was warm-started from, kept under
+    ``previous`` so the lineage and the accumulated training time travel with the weights.
+    """
+    seconds = sum(float(r["seconds"]) for r in epochs)
+    prev = (parent or {}).get("training", {})
+    tc = run_config["train_config"]
+    return {
+        "name": name,
+        "preset": cfg["preset"],
+        "created": created,
+        "training": {
+            "command": command,
+            "data": tc["train"],
+            "synthetic_images": tc["synthetic"],
+            "train_images": run_config["images"],
+            "holdout_images": run_config["val_images"],
+            "epochs_run": len(epochs),
+            "best_epoch": best.get("epoch"),
+            "seconds": round(seconds),
+            "hardware": hardware,
+            "warm_start": tc.get("init"),
+            "total_seconds": round(seconds + prev.get("total_seconds", prev.get("seconds", 0))),
+        },
+        "previous": parent,
+        "input_min_size": cfg["resize"].get("min_size"),
+        "tuned_sizes": best.get("tuned_sizes"),
+        "score_thresh": best.get("score_thresh"),
+        "holdout_metrics": best.get("metrics"),
+        "licence": SVHN_LICENCE,
+        "note": note,
+    }
+
+
 def write_card(path: str | os.PathLike, card: dict) -> None:
     atomic_write_json(path, card)
 
