@@ -66,6 +66,10 @@ PRESETS: dict[str, dict] = {
         # trained on them alone learns each photo rather than its digits.
         "recompose": 0.35,
         "stretch": [0.8, 1.25],
+        # A quarter of the samples put the number, 10-44 px tall, into a larger scene built from
+        # other training photos with their digits painted over (trainer/scenes.py): whole photos
+        # are read by finding small digits in tiles, which crops alone never teach.
+        "scene": 0.25,
         "optimizer": {"lr": 2e-3, "weight_decay": 0.05},
         "schedule": {"kind": "warmup_cosine", "warmup_iters": 200, "eta_min": 1e-5},
         "epochs": 60,

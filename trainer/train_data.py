@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .data import Record, read_image_or_raise
 from .formats import load_annotations
+from .scenes import SceneSpec, compose_scene, erase_digits
 from .transforms import Augment, compose_strips, digit_strips, resize
 
 SYNTHETIC_FIRST_ID = 10_000_000  # synthetic photos of a run get ids from here on
@@ -23,6 +25,7 @@ class TrainDataset(Dataset):
     def __init__(self, records: list[Record], cfg: dict, augment: bool, seed: int) -> None:
         self.records, self.cfg, self.augment, self.seed = records, cfg, augment, seed
         self.epoch = 0
+        self.scene_spec = SceneSpec.from_config(cfg)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -51,19 +54,40 @@ class TrainDataset(Dataset):
                 strips.append(rng.choice(found))
         return compose_strips(strips, rng) if strips else None
 
+    def _scene_backgrounds(self, rng: random.Random, own: tuple | None) -> list[Image.Image]:
+        """Training photos with their digits painted over; often the number's own photo first."""
+        photos = [erase_digits(own[0], own[1])] if own is not None and rng.random() < 0.4 else []
+        want = rng.randint(1, 4)
+        for _ in range(3 * want):
+            if len(photos) >= want:
+                break
+            img, boxes, _ = self._read(self.records[rng.randrange(len(self.records))])
+            if min(img.size) >= 8:
+                photos.append(erase_digits(img, boxes))
+        return photos
+
     def __getitem__(self, i: int):
         rng = random.Random(hash((self.seed, self.epoch, i)))
         composed = None
         if self.augment and rng.random() < float(self.cfg.get("recompose", 0.0)):
             composed = self._recomposed(rng)
-        img, boxes, labels = composed or self._read(self.records[i])
+        own = None if composed else self._read(self.records[i])
+        img, boxes, labels = composed or own
+        in_scene = self.augment and rng.random() < float(self.cfg.get("scene", 0.0))
         min_size = None
         if self.augment:
             stretch = self.cfg.get("stretch")
             img, boxes = Augment(rng, stretch=tuple(stretch) if stretch else None)(img, boxes)
             if self.cfg.get("min_size_jitter"):
                 min_size = rng.choice(self.cfg["min_size_jitter"])
-        img, boxes, _ = resize(img, boxes, self.cfg["resize"], min_size)
+        scene = None
+        if in_scene:  # a scene is built at model-input scale: no resize after it
+            photos = self._scene_backgrounds(rng, own)
+            scene = compose_scene(img, boxes, labels, photos, rng, self.scene_spec)
+        if scene is not None:
+            img, boxes, labels = scene
+        else:
+            img, boxes, _ = resize(img, boxes, self.cfg["resize"], min_size)
         keep = ((boxes[:, 2] - boxes[:, 0]) >= 1) & ((boxes[:, 3] - boxes[:, 1]) >= 1)
         t = torch.from_numpy(np.asarray(img, np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
         target = {

@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 from trainer.data import Record
 from trainer.engine import TrainDataset
 from trainer.presets import get_preset
+from trainer.scenes import SceneSpec, compose_scene, erase_digits
 from trainer.transforms import compose_strips, digit_strips, stretch_width
 
 BG = (40, 40, 40)
@@ -104,3 +105,73 @@ def test_training_samples_mix_recomposed_numbers(tmp_path):
         counts.add(len(target["labels"]))
     # new numbers have other lengths than the photos' two digits
     assert counts != {2}
+
+
+MAGENTA = (255, 0, 255)
+
+
+def _near(img, colour, tol):
+    a = np.asarray(img, np.float64)
+    return bool((np.abs(a - np.array(colour)).max(axis=2) <= tol).any())
+
+
+def test_erased_photos_keep_no_digit_pixels():
+    boxes = np.array([[20, 10, 38, 52], [45, 10, 63, 52]], np.float32)
+    img = _photo(boxes, [MAGENTA, MAGENTA])
+    assert _near(img, MAGENTA, 40)
+    clean = erase_digits(img, boxes)
+    assert clean.size == img.size
+    assert not _near(clean, MAGENTA, 40)
+    # away from the digits the photo is untouched
+    assert np.asarray(clean)[:, 75:].tolist() == np.asarray(img)[:, 75:].tolist()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_scene_holds_the_number_small_with_every_box_on_its_digit(seed):
+    rng = random.Random(seed)
+    spec = SceneSpec()
+    boxes = np.array([[20, 8, 40, 70], [46, 8, 66, 70], [72, 8, 92, 70]], np.float32)
+    labels = np.array([1, 2, 3])
+    number = _photo(boxes, COLOURS[:3], size=(112, 80))
+    # backgrounds: photos whose own (magenta) digits must be painted over first
+    bg_boxes = np.array([[30, 10, 50, 50]], np.float32)
+    photos = [erase_digits(_photo(bg_boxes, [MAGENTA], size=(90, 60)), bg_boxes) for _ in range(3)]
+    img, out, out_labels = compose_scene(number, boxes.copy(), labels, photos, rng, spec)
+    assert img.width <= spec.max_width and img.height <= spec.max_height
+    assert min(img.size) >= min(spec.min_side, spec.max_height)
+    assert out_labels.tolist() == [1, 2, 3]
+    heights = out[:, 3] - out[:, 1]
+    assert float(np.median(heights)) <= spec.digit_px[1] + 1e-3
+    for box, colour in zip(out, COLOURS):
+        assert 0 <= box[0] < box[2] <= img.width and 0 <= box[1] < box[3] <= img.height
+        np.testing.assert_allclose(_colour_inside(img, box), colour, atol=12)
+    assert not _near(img, MAGENTA, 40)
+    # the scene is bigger than the number: there is background around it
+    assert img.width * img.height >= 1.4 * (out[:, 2].max() - out[:, 0].min()) * heights.max()
+
+
+def test_a_photo_without_digits_makes_no_scene():
+    img = Image.new("RGB", (50, 40), BG)
+    empty = np.zeros((0, 4), np.float32)
+    assert compose_scene(img, empty, np.zeros(0, np.int64), [img], random.Random(0), SceneSpec()) is None
+
+
+def test_scene_samples_are_built_at_model_scale(tmp_path):
+    records = []
+    for i in range(6):
+        boxes = np.array([[10, 10, 25, 50], [35, 10, 50, 50]], np.float32)
+        p = tmp_path / f"{i}.png"
+        _photo(boxes, COLOURS[:2]).save(p)
+        records.append(Record(i, p, 120, 60, boxes, np.array([1, 2])))
+    cfg = get_preset("default")
+    cfg["scene"], cfg["recompose"] = 1.0, 0.0
+    spec = SceneSpec.from_config(cfg)
+    ds = TrainDataset(records, cfg, True, seed=3)
+    heights = []
+    for i in range(len(ds)):
+        t, target = ds[i]
+        assert t.shape[1] <= spec.max_height and t.shape[2] <= spec.max_width
+        assert target["labels"].tolist() == [1, 2]
+        heights += (target["boxes"][:, 3] - target["boxes"][:, 1]).tolist()
+    # crops are read with 40 px digits and more; scenes teach the small ones
+    assert max(heights) <= spec.digit_px[1] + 1e-3 and min(heights) < 30
