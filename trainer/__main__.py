@@ -286,24 +286,47 @@ def cmd_eval(a) -> int:
 
 
 def cmd_predict(a) -> int:
+    """Predict a folder; under torchrun each rank predicts a contiguous shard and rank 0 writes."""
     from .data import folder_records
+    from .ddp import cleanup, dist_info, init_device
+
+    records = folder_records(a.images_dir)
+    rank, world, local_rank = dist_info()
+    try:
+        device = str(init_device(a.device, world, local_rank)) if world > 1 else a.device
+        return _predict(a, records, device, rank, world)
+    finally:
+        cleanup(world > 1)
+
+
+def _predict(a, records, device: str, rank: int, world: int) -> int:
+    from .ddp import gather_to_main, shard_bounds
     from .export import id_map_text, prediction_entries, task1_text, task2_text, write_outputs
     from .numbers import read_number
     from .predict import Predictor
 
-    records = folder_records(a.images_dir)
-    pred = Predictor(a.model, a.device, a.batch_size, a.workers, scales=a.scales)
+    pred = Predictor(a.model, device, a.batch_size, a.workers, scales=a.scales)
     thresh = pred.score_thresh if a.score_thresh is None else a.score_thresh
-    bar = _bar(len(records), "predict", False)
+    # whole batches per rank: the same batches as one process, so the same bytes
+    start, stop = shard_bounds(len(records), world, rank, pred.batch_size)
+    mine = records[start:stop]
+    bar = _bar(len(mine), "predict", rank != 0)
     entries, rows, skipped = [], [], []
-    results = pred.predict_paths([r.path for r in records], progress=lambda d, t: bar.update(d - bar.n))
-    for rec, res in zip(records, results):
+    results = pred.predict_paths([r.path for r in mine], progress=lambda d, t: bar.update(d - bar.n))
+    for rec, res in zip(mine, results):
         if res.error:
             skipped.append(rec.path.name)
             continue
         entries += prediction_entries(rec.image_id, res.boxes, res.scores, res.digits, a.det_thresh)
         rows.append((rec.image_id, read_number(res.boxes, res.scores, res.digits, thresh).number))
     bar.close()
+    shards = gather_to_main((len(mine), entries, rows, skipped), world)
+    if rank != 0:
+        return 0
+    counts = [s[0] for s in shards]
+    entries = [e for s in shards for e in s[1]]  # rank order is the folder's order
+    rows = [r for s in shards for r in s[2]]
+    skipped = [n for s in shards for n in s[3]]
     texts = {
         "pred.json": task1_text(entries),
         "pred.csv": task2_text(rows),
@@ -313,10 +336,11 @@ def cmd_predict(a) -> int:
     write_outputs(a.out, texts, replace_earlier=True)
     for name in skipped:
         print(f"warning: skipped unreadable image {name}", file=sys.stderr)
+    split = f"; ranks: {'+'.join(map(str, counts))} images" if world > 1 else ""
     print(
         f"wrote {a.out / 'pred.json'} ({len(entries)} boxes) and {a.out / 'pred.csv'} "
         f"({len(rows)} rows); model {pred.model_path.name} on {pred.device_name}, "
-        f"score threshold {thresh:.2f}"
+        f"score threshold {thresh:.2f}{split}"
     )
     return 0
 

@@ -20,6 +20,7 @@ import torch.distributed as dist
 
 from .calibrate import compare_models, tune_input_size
 from .data import Record, split_holdout  # noqa: F401 - split_holdout: part of this module's API
+from .ddp import cleanup, dist_info, init_device
 from .errors import CheckpointError, TrainingError
 from .events import DoneEvent, EpochEvent, ErrorEvent, Event, StartEvent, StoppedEvent
 from .fileio import atomic_write_json
@@ -27,15 +28,12 @@ from .loop import (
     LOSS_KEYS,
     Run,
     Stopper,
-    cleanup,
-    dist_info,
     make_scheduler,
     seed_everything,
     train_one_epoch,
     validate,
 )
 from .model import build_detector, load_detector, read_checkpoint, save_checkpoint
-from .predict import pick_device
 from .presets import get_preset
 from .train_data import SYNTHETIC_FIRST_ID, TrainDataset, load_training_records, make_loader, records_of
 
@@ -113,7 +111,7 @@ def fit(
 
 
 def _fit(tc: TrainConfig, emit, stopper: Stopper, rank: int, world: int, local_rank: int):
-    device = _init_device(tc.device, world, local_rank)
+    device = init_device(tc.device, world, local_rank)
     run_dir = Path(tc.out)
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -294,16 +292,6 @@ def _fit(tc: TrainConfig, emit, stopper: Stopper, rank: int, world: int, local_r
 def _emit(emit, ev: Event) -> Event:
     emit(ev)
     return ev
-
-
-def _init_device(name: str, world: int, local_rank: int) -> torch.device:
-    device = pick_device(name)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        if device.type == "cuda":
-            device = torch.device("cuda", local_rank)
-            torch.cuda.set_device(device)
-    return device
 
 
 def _build_model(tc: TrainConfig, cfg: dict, resume_blob: dict | None, device: torch.device):

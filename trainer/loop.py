@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import torch
 import torch.distributed as dist
 
 from .data import Record
+from .ddp import cleanup, dist_info  # noqa: F401 - part of this module's API
 from .errors import TrainingError
 from .evaluate import evaluate_results
 from .events import ProgressEvent
@@ -233,12 +233,6 @@ def seed_everything(seed: int) -> None:
 # ---------------------------------------------------------------- DDP
 
 
-def dist_info() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torchrun's environment."""
-    ws = int(os.environ.get("WORLD_SIZE", "1"))
-    return int(os.environ.get("RANK", "0")), ws, int(os.environ.get("LOCAL_RANK", "0"))
-
-
 def agree_any(flags: tuple[bool, ...], run: Run) -> tuple[bool, ...]:
     """Each flag, true when it holds on any rank (one all-reduce for all of them)."""
     if not run.distributed:
@@ -255,11 +249,6 @@ def agree_all(flag: bool, run: Run) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=run.device)
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return bool(t.item() > 0)
-
-
-def cleanup(distributed: bool) -> None:
-    if distributed and dist.is_initialized():
-        dist.destroy_process_group()
 
 
 def _batches(loader, stopper: Stopper):
