@@ -123,6 +123,7 @@ def compose_scene(
     f = min(f, spec.max_width / room / img.width, spec.max_height / room / img.height)
     cw, ch = max(1, round(img.width * f)), max(1, round(img.height * f))
     sx, sy = cw / img.width, ch / img.height
+
     def side(n: int, most: int) -> int:
         return max(n, min(most, max(spec.min_side, round(n * rng.uniform(*spec.spread)))))
 
