@@ -35,6 +35,9 @@ class ScaleSearch:
     max_scale: float = 2.0  # the search never magnifies the decoded image more than this
     good_min: float = 32.0  # digits this tall in the model input are read where they were found
     crop_fill: float = 0.3  # a number this share of the image height tall: the image is a crop
+    # ... if its tall digits' scores add up to this much: one large "digit" alone (a window, a
+    # door frame) does not stop the search, two or more confident ones do
+    crop_evidence: float = 1.0
     tile: int = 320  # tile side in level pixels
     overlap: int = 96  # tile overlap: more than a digit at the model's scale is wide
     max_pixels: int = 2_000_000  # pyramid pixels run per image; the finest levels go first
@@ -236,8 +239,10 @@ def search_image(
     b0 = first["boxes"] / np.array([sx, sy, sx, sy], np.float32)
     s0, l0 = first["scores"], first["labels"]
     good = (first["boxes"][:, 3] - first["boxes"][:, 1]) >= cfg.good_min
-    tall = good & (s0 >= read_thresh) & ((b0[:, 3] - b0[:, 1]) >= cfg.crop_fill * h)
-    if tall.any():  # the number fills the image: a crop, which the whole-image pass reads best
+    tall = np.nonzero(good & (s0 >= read_thresh) & ((b0[:, 3] - b0[:, 1]) >= cfg.crop_fill * h))[0]
+    evidence = float(s0[tall[suppress_duplicates(b0[tall], s0[tall])]].sum()) if len(tall) else 0.0
+    if len(tall) and evidence >= cfg.crop_evidence:
+        # the number fills the image: a crop, which the whole-image pass reads best
         return {"boxes": b0, "scores": s0, "labels": l0}
     lb, ls, ll = search_levels(img, plan_levels(w, h, min(sx, sy), cfg), run, cfg, batch)
     small = ~good & (s0 >= cfg.cand_thresh)

@@ -9,7 +9,15 @@ import pytest
 from PIL import Image
 
 from trainer.model import DEFAULT_MODEL
-from trainer.multiscale import ScaleSearch, group_numbers, number_region, pick_number, plan_levels, tile_grid
+from trainer.multiscale import (
+    ScaleSearch,
+    group_numbers,
+    number_region,
+    pick_number,
+    plan_levels,
+    search_image,
+    tile_grid,
+)
 from trainer.numbers import read_number
 from trainer.synth import render_sample
 
@@ -114,6 +122,41 @@ def test_the_most_confident_number_is_read_and_stray_marks_drop_below_the_thresh
     out = pick_number(boxes, scores, 0.5)
     assert out[:2].tolist() == scores[:2].tolist()
     assert out[2] < 0.5
+
+
+def test_one_large_false_digit_does_not_stop_the_search_for_a_small_number():
+    img = Image.new("RGB", (800, 600), (120, 120, 120))
+    spec = {"mode": "keep", "min_size": 112, "max_size": 448}
+    cfg = ScaleSearch()
+    base = 112 / 600
+    # the whole-image pass (in model pixels) sees one big "digit" (a door, say) filling half
+    # the height: a crop shows two or more such digits; one alone must not end the search
+    first = {
+        "boxes": np.array([[20, 10, 50, 66]], np.float32),
+        "scores": np.array([0.9], np.float32),
+        "labels": np.array([8], np.int64),
+    }
+    calls = []
+
+    def run(tensors):
+        outs = []
+        for t in tensors:
+            calls.append(tuple(t.shape[1:]))
+            empty = np.zeros((0, 4), np.float32)
+            outs.append({"boxes": empty, "scores": np.zeros(0, np.float32), "labels": np.zeros(0, np.int64)})
+        return outs
+
+    search_image(img, first, (base, base), run, spec, cfg, 8, 0.5)
+    assert calls, "no search: one large digit alone was taken for a crop"
+    # two confident tall digits side by side are a crop: no search
+    calls.clear()
+    two = {
+        "boxes": np.array([[20, 10, 50, 66], [52, 10, 82, 66]], np.float32),
+        "scores": np.array([0.9, 0.9], np.float32),
+        "labels": np.array([8, 3], np.int64),
+    }
+    res = search_image(img, two, (base, base), run, spec, cfg, 8, 0.5)
+    assert not calls and len(res["boxes"]) == 2
 
 
 # ------------------------------------------------------------------ with the bundled model
