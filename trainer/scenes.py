@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,8 +73,11 @@ def _cover(img: Image.Image, w: int, h: int, rng: random.Random) -> Image.Image:
     return img.crop((x0, y0, x0 + cw, y0 + ch)).resize((w, h), Image.BILINEAR)
 
 
-def background(photos: list[Image.Image], w: int, h: int, rng: random.Random) -> Image.Image:
-    """A ``w`` x ``h`` picture tiled from digit-free training photos: one, a pair, or a grid."""
+def background(photo: Callable[[], Image.Image], w: int, h: int, rng: random.Random) -> Image.Image:
+    """A ``w`` x ``h`` picture tiled from digit-free photos: one, a pair, or a grid.
+
+    ``photo()`` gives the next photo; it is called once per tile, so only what is shown is read.
+    """
     layout = rng.choices(((1, 1), (2, 1), (1, 2), (2, 2)), weights=(50, 20, 15, 15))[0]
     cols, rows = layout
     canvas = Image.new("RGB", (w, h))
@@ -83,7 +87,7 @@ def background(photos: list[Image.Image], w: int, h: int, rng: random.Random) ->
         for i in range(cols):
             cw, ch = xs[i + 1] - xs[i], ys[j + 1] - ys[j]
             if cw > 0 and ch > 0:
-                canvas.paste(_cover(rng.choice(photos), cw, ch, rng), (xs[i], ys[j]))
+                canvas.paste(_cover(photo(), cw, ch, rng), (xs[i], ys[j]))
     return canvas
 
 
@@ -99,18 +103,18 @@ def compose_scene(
     img: Image.Image,
     boxes: np.ndarray,
     labels: np.ndarray,
-    photos: list[Image.Image],
+    photo: Callable[[], Image.Image],
     rng: random.Random,
     spec: SceneSpec,
 ) -> tuple[Image.Image, np.ndarray, np.ndarray] | None:
-    """Place a number photo into a larger scene built from ``photos`` (digit-free backgrounds).
+    """Place a number photo into a larger scene tiled from ``photo()`` (digit-free backgrounds).
 
     The result is already at model-input scale: its digits are ``spec.digit_px`` tall and its
     sides within ``spec.max_width`` x ``spec.max_height``. Returns (image, xyxy
     boxes, labels), or None for a photo without digits. The number is pasted whole, so every
     box still frames its digit.
     """
-    if not len(boxes) or not photos:
+    if not len(boxes):
         return None
     heights = boxes[:, 3] - boxes[:, 1]
     dh = float(np.median(heights))
@@ -128,7 +132,7 @@ def compose_scene(
         return max(n, min(most, max(spec.min_side, round(n * rng.uniform(*spec.spread)))))
 
     w, h = side(cw, spec.max_width), side(ch, spec.max_height)
-    canvas = background(photos, w, h, rng)
+    canvas = background(photo, w, h, rng)
     number = img.resize((cw, ch), Image.BILINEAR)
     x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
     out = boxes.astype(np.float32) * np.array([sx, sy, sx, sy], np.float32)

@@ -54,17 +54,22 @@ class TrainDataset(Dataset):
                 strips.append(rng.choice(found))
         return compose_strips(strips, rng) if strips else None
 
-    def _scene_backgrounds(self, rng: random.Random, own: tuple | None) -> list[Image.Image]:
-        """Training photos with their digits painted over; often the number's own photo first."""
-        photos = [erase_digits(own[0], own[1])] if own is not None and rng.random() < 0.4 else []
-        want = rng.randint(1, 4)
-        for _ in range(3 * want):
-            if len(photos) >= want:
-                break
-            img, boxes, _ = self._read(self.records[rng.randrange(len(self.records))])
-            if min(img.size) >= 8:
-                photos.append(erase_digits(img, boxes))
-        return photos
+    def _scene_photos(self, rng: random.Random, own: tuple | None):
+        """A source of training photos with their digits painted over, read as a scene needs
+        them; the number's own photo comes first 40% of the time."""
+        first = [own] if own is not None and rng.random() < 0.4 else []
+
+        def photo() -> Image.Image:
+            if first:
+                img, boxes, _ = first.pop()
+                return erase_digits(img, boxes)
+            for _ in range(3):  # photos a few pixels wide make no background
+                img, boxes, _ = self._read(self.records[rng.randrange(len(self.records))])
+                if min(img.size) >= 8:
+                    break
+            return erase_digits(img, boxes)
+
+        return photo
 
     def __getitem__(self, i: int):
         rng = random.Random(hash((self.seed, self.epoch, i)))
@@ -82,8 +87,7 @@ class TrainDataset(Dataset):
                 min_size = rng.choice(self.cfg["min_size_jitter"])
         scene = None
         if in_scene:  # a scene is built at model-input scale: no resize after it
-            photos = self._scene_backgrounds(rng, own)
-            scene = compose_scene(img, boxes, labels, photos, rng, self.scene_spec)
+            scene = compose_scene(img, boxes, labels, self._scene_photos(rng, own), rng, self.scene_spec)
         if scene is not None:
             img, boxes, labels = scene
         else:

@@ -136,7 +136,8 @@ def test_a_scene_holds_the_number_small_with_every_box_on_its_digit(seed):
     # backgrounds: photos whose own (magenta) digits must be painted over first
     bg_boxes = np.array([[30, 10, 50, 50]], np.float32)
     photos = [erase_digits(_photo(bg_boxes, [MAGENTA], size=(90, 60)), bg_boxes) for _ in range(3)]
-    img, out, out_labels = compose_scene(number, boxes.copy(), labels, photos, rng, spec)
+    pick = lambda: rng.choice(photos)  # noqa: E731
+    img, out, out_labels = compose_scene(number, boxes.copy(), labels, pick, rng, spec)
     assert img.width <= spec.max_width and img.height <= spec.max_height
     assert min(img.size) >= min(spec.min_side, spec.max_height)
     assert out_labels.tolist() == [1, 2, 3]
@@ -153,7 +154,9 @@ def test_a_scene_holds_the_number_small_with_every_box_on_its_digit(seed):
 def test_a_photo_without_digits_makes_no_scene():
     img = Image.new("RGB", (50, 40), BG)
     empty = np.zeros((0, 4), np.float32)
-    assert compose_scene(img, empty, np.zeros(0, np.int64), [img], random.Random(0), SceneSpec()) is None
+    assert (
+        compose_scene(img, empty, np.zeros(0, np.int64), lambda: img, random.Random(0), SceneSpec()) is None
+    )
 
 
 def test_scene_samples_are_built_at_model_scale(tmp_path):
