@@ -115,7 +115,9 @@ class RegionReader(QObject):
             return
         doc.add_region_read(row, RegionRead.of(res.rect, res.boxes, res.scores, res.digits, res.model))
         boxes = np.asarray(res.boxes)[shown]
-        number = read_number(boxes, scores[shown], np.asarray(res.digits)[shown], score_thresh=0.0)
+        number = read_number(
+            boxes, scores[shown], np.asarray(res.digits)[shown], score_thresh=0.0, choose=False
+        )
         n = int(shown.sum())
         self._say(
             f"Read inside the box: {number.text or '–'} ({n} digit{'s' if n != 1 else ''}), shown as "

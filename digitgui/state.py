@@ -9,8 +9,8 @@ Each image has two layers:
   spots the user emptied (``hidden``).
 
 A deleted box is remembered by *where* it was, not by which detection it was: deleting a box
-means "no digit here", so every prediction on that spot (IoU >= :data:`HIDE_IOU`, any digit, any
-model) stays hidden, also after re-prediction by another model. A prediction turned into a
+means "no digit here", so every prediction on that spot (IoU >= :data:`HIDE_IOU`, or mostly inside
+it or around it as :data:`trainer.numbers.CONTAIN` says; any digit, any model) stays hidden, also after re-prediction by another model. A prediction turned into a
 checked box hides its own spot the same way.
 
 A **region read** ("read inside this box") is the model's reading of one rectangle the person
@@ -28,7 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.numbers import Reading, box_iou, read_all, read_number, suppress_duplicates, xyxy
+from trainer.numbers import (
+    CONTAIN,
+    Reading,
+    box_containment,
+    box_iou,
+    read_all,
+    read_number,
+    suppress_duplicates,
+    xyxy,
+)
 from trainer.region import mostly_inside
 
 UNKNOWN_DIGIT = -1  # a box drawn by hand whose digit has not been typed yet
@@ -229,6 +238,12 @@ def _iou(a: tuple[float, float, float, float], b: np.ndarray) -> np.ndarray:
     return box_iou(xyxy([a]), xyxy(b))[0]
 
 
+def _on_spot(a: tuple[float, float, float, float], b: np.ndarray, iou: float) -> np.ndarray:
+    """Which of (N, 4) xywh boxes ``b`` stand on the spot of box ``a``: IoU at least ``iou``, or one
+    mostly inside the other (the rule that reads two such boxes as one digit)."""
+    return (_iou(a, b) >= iou) | (box_containment(xyxy([a]), xyxy(b))[0] >= CONTAIN)
+
+
 def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
     """Indices of raw predictions shown at ``threshold``.
 
@@ -243,11 +258,11 @@ def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
         b = pred.boxes[np.asarray(idx)].astype(np.float64)
         on_spot = np.zeros(len(idx), bool)
         for r in layer.hidden:
-            on_spot |= _iou(r, b) >= HIDE_IOU
+            on_spot |= _on_spot(r, b, HIDE_IOU)
         idx = [i for i, gone in zip(idx, on_spot) if not gone]
     if idx and layer.boxes:
         checked = np.asarray([b.rect for b in layer.boxes], np.float64)
-        idx = [i for i in idx if _iou(tuple(pred.boxes[i]), checked).max(initial=0.0) <= DUPLICATE_IOU]
+        idx = [i for i in idx if not _on_spot(tuple(pred.boxes[i]), checked, DUPLICATE_IOU + 1e-9).any()]
     if len(idx) < 2:
         return idx
     # the same class-agnostic duplicate suppression as reading the number, so that what is drawn,
@@ -267,7 +282,7 @@ def weak_predictions(entry: ImageEntry, threshold: float) -> list[tuple[Rect, fl
     hidden = np.asarray(sorted(entry.layer.hidden), np.float64).reshape(-1, 4)
     for i in np.nonzero(pred.scores < threshold)[0]:
         rect = tuple(float(v) for v in pred.boxes[i])
-        if len(hidden) and _iou(rect, hidden).max() >= HIDE_IOU:
+        if len(hidden) and _on_spot(rect, hidden, HIDE_IOU).any():
             continue
         out.append((rect, float(pred.scores[i])))
     return out
@@ -291,8 +306,13 @@ def reading(entry: ImageEntry, threshold: float) -> Reading:
         return Reading(-1, "", ())
     if entry.layer.status == Status.REVIEWED:
         return read_all([s.rect for s in shown], [s.digit for s in shown])
+    # every shown box is read: the model's choice of number is already in what is shown
     return read_number(
-        [s.rect for s in shown], [s.score for s in shown], [s.digit for s in shown], score_thresh=0.0
+        [s.rect for s in shown],
+        [s.score for s in shown],
+        [s.digit for s in shown],
+        score_thresh=0.0,
+        choose=False,
     )
 
 

@@ -21,7 +21,7 @@ from PIL import Image
 from torchvision.ops import batched_nms, nms
 from torchvision.transforms.functional import pil_to_tensor
 
-from .numbers import box_iou, suppress_duplicates
+from .numbers import group_numbers, suppress_duplicates
 from .transforms import resize
 
 RunFn = Callable[[list[torch.Tensor]], list[dict]]  # tensors -> {"boxes", "scores", "labels"} (numpy)
@@ -123,32 +123,6 @@ def search_levels(
     return np.concatenate(boxes), np.concatenate(scores), np.concatenate(labels)
 
 
-def group_numbers(boxes: np.ndarray) -> list[np.ndarray]:
-    """Group digit boxes into numbers: similar height, side by side on one line, small gaps."""
-    n = len(boxes)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    if n:
-        x1, y1, x2, y2 = (boxes[:, i, None] for i in range(4))
-        h = y2 - y1
-        hmin, hmax = np.minimum(h, h.T), np.maximum(h, h.T)
-        vover = np.minimum(y2, y2.T) - np.maximum(y1, y1.T)
-        gap = np.maximum(x1, x1.T) - np.minimum(x2, x2.T)
-        link = (vover >= 0.4 * hmin) & (hmax <= 1.7 * np.maximum(hmin, 1e-6)) & (gap <= 0.8 * hmax)
-        for i, j in zip(*np.nonzero(np.triu(link, 1))):
-            parent[find(int(i))] = find(int(j))
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
-    return [np.asarray(g, np.int64) for g in groups.values()]
-
-
 def number_region(boxes: np.ndarray, width: int, height: int, cfg: ScaleSearch) -> tuple[int, int, int, int]:
     """The crop to re-read a number from: its digits padded like a training photo, inside the image."""
     dh = float(np.median(boxes[:, 3] - boxes[:, 1]))
@@ -179,29 +153,6 @@ def reread(
     if not boxes:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
     return np.concatenate(boxes), np.concatenate(scores), np.concatenate(labels)
-
-
-def pick_number(boxes: np.ndarray, scores: np.ndarray, read_thresh: float) -> np.ndarray:
-    """Scores after choosing the image's number among the numbers found in it.
-
-    A photo's number is the group of confident digits with the highest summed score (several
-    digits in a row beat a lone digit-like mark in the background). The confident digits of the
-    other groups are scaled below ``read_thresh``, in their order, so they are still drawn and
-    exported for a COCO mAP but not read into the number.
-    """
-    strong = np.nonzero(scores >= read_thresh)[0]
-    if len(strong) < 2:
-        return scores
-    kept = strong[suppress_duplicates(boxes[strong], scores[strong])]
-    groups = group_numbers(boxes[kept])
-    if len(groups) < 2:
-        return scores
-    best = kept[max(groups, key=lambda g: float(scores[kept[g]].sum()))]
-    iou = box_iou(boxes[strong].astype(np.float64), boxes[best].astype(np.float64))
-    same = iou.max(axis=1) > 0.5
-    out = scores.copy()
-    out[strong[~same]] *= np.float32(read_thresh * 0.99)
-    return out
 
 
 def _inside(boxes: np.ndarray, regions: list[tuple[int, int, int, int]]) -> np.ndarray:
@@ -268,4 +219,4 @@ def search_image(
             torch.from_numpy(boxes), torch.from_numpy(scores), torch.from_numpy(labels), 0.5
         ).numpy()
         boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
-    return {"boxes": boxes, "scores": pick_number(boxes, scores, read_thresh), "labels": labels}
+    return {"boxes": boxes, "scores": scores, "labels": labels}

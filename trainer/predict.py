@@ -18,6 +18,7 @@ from .errors import DeviceError, DigitError
 from .imageio import READ_ERRORS, load_rgb, load_rgb_reduced, to_rgb
 from .model import load_detector, resolve_model_path
 from .multiscale import ScaleSearch, search_image
+from .numbers import pick_number
 from .region import REGION_DECODE_PIXELS, clip_rect, mostly_inside, padded_crop
 from .transforms import boxes_to_original, resize
 
@@ -165,18 +166,14 @@ class Predictor:
         ]
 
     def _to_result(self, out: dict, scale, size, path) -> ImageResult:
+        """Detections in original pixels, with the image's number chosen (:func:`pick_number`):
+        confident digits outside it drop under the threshold, so what is drawn is what is read."""
         xyxy = boxes_to_original(out["boxes"].astype(np.float32), scale, size)
         wh = xyxy[:, 2:] - xyxy[:, :2]
         ok = (wh > 0).all(axis=1)
         xywh = np.concatenate([xyxy[:, :2], wh], axis=1)[ok]
-        return ImageResult(
-            path,
-            size[0],
-            size[1],
-            xywh,
-            out["scores"][ok].astype(np.float32),
-            (out["labels"][ok] - 1).astype(np.int64),
-        )
+        scores = pick_number(xyxy[ok], out["scores"][ok].astype(np.float32), self.score_thresh)
+        return ImageResult(path, size[0], size[1], xywh, scores, (out["labels"][ok] - 1).astype(np.int64))
 
     def _finish(self, out: dict, img: Image.Image | None, scale, size, path) -> ImageResult:
         """Result of the whole-image pass ``out``, after the scale search when it runs."""

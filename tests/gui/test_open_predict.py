@@ -9,7 +9,7 @@ import pytest
 from guihelpers import wait_model, wait_predicted, wait_shown
 from PySide6.QtCore import Qt
 
-from digitgui.state import Status
+from digitgui.state import Status, shown_boxes
 
 
 def test_current_image_is_predicted_and_drawn(qtbot, window, dataset):
@@ -149,9 +149,8 @@ def test_filter_and_sort_by_confidence(qtbot, window, plain_folder):
     il = win.image_list
     il.sort.setCurrentIndex(1)
     order = il.rows_in_view_order()
-    conf = [
-        float(win.doc.entry(r).pred.scores[win.doc.entry(r).pred.scores >= 0.05].min()) for r in order[:-1]
-    ]
+    # the lowest score among the predictions drawn on each image (duplicates on a spot are not drawn)
+    conf = [min(b.score for b in shown_boxes(win.doc.entry(r), 0.05) if not b.checked) for r in order[:-1]]
     assert conf == sorted(conf)
     assert order[-1] == 0  # the reviewed image has nothing left to check
     il.filter.setCurrentIndex(6)  # reviewed

@@ -17,7 +17,7 @@ from trainer.data import Record
 from trainer.evaluate import number_accuracy
 from trainer.predict import ImageResult
 
-SPOTS = [10, 30, 50, 70]  # x of digit boxes 10 px wide, 20 high, at y 0
+SPOTS = [10, 24, 38, 52]  # x of digit boxes 10 px wide, 20 high, at y 0: one number (4 px gaps)
 
 
 def truth(image_id: int, digits: str | tuple[str, list[int]], xs=SPOTS) -> Record:
@@ -48,29 +48,29 @@ def dets(*items: tuple[float, int, float]) -> ImageResult:
 
 # (truth, detections, expected read, cause, one digit off, box state)
 CASES = [
-    ("123", dets((10, 1, 0.9), (30, 2, 0.9), (50, 3, 0.9)), "123", None, None, None),
+    ("123", dets((10, 1, 0.9), (24, 2, 0.9), (38, 3, 0.9)), "123", None, None, None),
     ("5", dets((10, 5, 0.8)), "5", None, None, None),
-    ("07", dets((30, 7, 0.9)), "7", None, None, None),  # the same number, as accuracy counts it
-    ("123", dets((10, 1, 0.9), (30, 7, 0.9), (50, 3, 0.9)), "173", "wrong_digit", True, "misnamed"),
+    ("07", dets((24, 7, 0.9)), "7", None, None, None),  # the same number, as accuracy counts it
+    ("123", dets((10, 1, 0.9), (24, 7, 0.9), (38, 3, 0.9)), "173", "wrong_digit", True, "misnamed"),
     # the right 2 is there, but an 8 on the same spot outscores it
     (
         "123",
-        dets((10, 1, 0.9), (30, 2, 0.8), (31, 8, 0.95), (50, 3, 0.9)),
+        dets((10, 1, 0.9), (24, 2, 0.8), (25, 8, 0.95), (38, 3, 0.9)),
         "183",
         "wrong_digit",
         True,
         "all_named",
     ),
-    # the 2 is found 4 px off (IoU 0.43 < 0.5) and the 3 misnamed: a localisation miss
-    ("123", dets((10, 1, 0.9), (34, 2, 0.9), (50, 9, 0.9)), "129", "wrong_digit", True, "not_found"),
-    ("42", dets((10, 9, 0.9), (30, 7, 0.9)), "97", "wrong_digit", False, "misnamed"),
-    ("123", dets((10, 1, 0.9), (50, 3, 0.9)), "13", "missing_digit", True, "not_found"),
-    ("1234", dets((10, 1, 0.9), (30, 2, 0.9)), "12", "missing_digit", False, "not_found"),
+    # the 2 is found 4 px off (IoU 0.43 < 0.5), a 9 too, 4 px off the 3: a localisation miss
+    ("123", dets((10, 1, 0.9), (20, 2, 0.9), (34, 9, 0.9)), "129", "wrong_digit", True, "not_found"),
+    ("42", dets((10, 9, 0.9), (24, 7, 0.9)), "97", "wrong_digit", False, "misnamed"),
+    ("123", dets((10, 1, 0.9), (24, 2, 0.9)), "12", "missing_digit", True, "not_found"),
+    ("1234", dets((10, 1, 0.9), (24, 2, 0.9)), "12", "missing_digit", False, "not_found"),
     # two overlapping digits (truth at x 10 and 13): duplicate suppression keeps one of their boxes
     (("11", [10, 13]), dets((10, 1, 0.9), (13, 1, 0.95)), "1", "missing_digit", True, "all_named"),
-    ("12", dets((10, 1, 0.9), (30, 2, 0.9), (70, 4, 0.9)), "124", "extra_digit", True, "all_named"),
-    ("8", dets((10, 3, 0.9), (30, 6, 0.9)), "36", "extra_digit", False, "misnamed"),
-    ("123", dets((10, 1, 0.3), (30, 2, 0.3), (50, 3, 0.3)), "", "nothing_read", False, "not_found"),
+    ("12", dets((10, 1, 0.9), (24, 2, 0.9), (38, 4, 0.9)), "124", "extra_digit", True, "all_named"),
+    ("8", dets((10, 3, 0.9), (24, 6, 0.9)), "36", "extra_digit", False, "misnamed"),
+    ("123", dets((10, 1, 0.3), (24, 2, 0.3), (38, 3, 0.3)), "", "nothing_read", False, "not_found"),
     ("6", dets(), "", "nothing_read", True, "not_found"),
 ]
 THRESH = 0.5
@@ -114,11 +114,11 @@ def test_breakdown_of_all_cases_is_exact_and_agrees_with_number_accuracy():
 
 
 def test_truth_is_read_by_x_centre_and_threshold_moves_the_reading():
-    rec = truth(3, "321", xs=[50, 30, 10])  # boxes listed right to left: the truth is "123"
-    res = dets((10, 1, 0.9), (30, 2, 0.6), (50, 3, 0.9))
+    rec = truth(3, "321", xs=[38, 24, 10])  # boxes listed right to left: the truth is "123"
+    res = dets((10, 1, 0.9), (24, 2, 0.9), (38, 3, 0.6))
     assert error_breakdown([rec], [res], 0.5)["correct"] == 1
-    b = error_breakdown([rec], [res], 0.7)  # the 2 falls under the threshold
-    assert b["failures"][0] | {"truth": "123", "read": "13"} == b["failures"][0]
+    b = error_breakdown([rec], [res], 0.7)  # the 3 falls under the threshold
+    assert b["failures"][0] | {"truth": "123", "read": "12"} == b["failures"][0]
     assert b["failures"][0]["boxes"] == "not_found" and b["score_thresh"] == 0.7
 
 

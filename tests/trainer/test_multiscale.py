@@ -11,14 +11,12 @@ from PIL import Image
 from trainer.model import DEFAULT_MODEL
 from trainer.multiscale import (
     ScaleSearch,
-    group_numbers,
     number_region,
-    pick_number,
     plan_levels,
     search_image,
     tile_grid,
 )
-from trainer.numbers import read_number
+from trainer.numbers import group_numbers, pick_number, read_number
 from trainer.synth import render_sample
 
 needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no bundled default model")
