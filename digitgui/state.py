@@ -9,9 +9,10 @@ Each image has two layers:
   spots the user emptied (``hidden``).
 
 A deleted box is remembered by *where* it was, not by which detection it was: deleting a box
-means "no digit here", so every prediction on that spot (IoU >= :data:`HIDE_IOU`, or mostly inside
-it or around it as :data:`trainer.numbers.CONTAIN` says; any digit, any model) stays hidden, also after re-prediction by another model. A prediction turned into a
-checked box hides its own spot the same way.
+means "no digit here", so every prediction on that spot (IoU >= :data:`HIDE_IOU`, or mostly
+inside it or around it as :data:`trainer.numbers.CONTAIN` says; any digit, any model) stays
+hidden, also after re-prediction by another model. A prediction turned into a checked box hides
+its own spot the same way.
 
 A **region read** ("read inside this box") is the model's reading of one rectangle the person
 pointed at. It is kept in the checked layer (so it is undoable, journaled and saved like any
