@@ -36,6 +36,7 @@ from trainer.numbers import (
     box_iou,
     read_all,
     read_number,
+    same_spot,
     suppress_duplicates,
     xyxy,
 )
@@ -239,10 +240,10 @@ def _iou(a: tuple[float, float, float, float], b: np.ndarray) -> np.ndarray:
     return box_iou(xyxy([a]), xyxy(b))[0]
 
 
-def _on_spot(a: tuple[float, float, float, float], b: np.ndarray, iou: float) -> np.ndarray:
-    """Which of (N, 4) xywh boxes ``b`` stand on the spot of box ``a``: IoU at least ``iou``, or one
-    mostly inside the other (the rule that reads two such boxes as one digit)."""
-    return (_iou(a, b) >= iou) | (box_containment(xyxy([a]), xyxy(b))[0] >= CONTAIN)
+def _on_hidden_spot(a: tuple[float, float, float, float], b: np.ndarray) -> np.ndarray:
+    """Which of (N, 4) xywh boxes ``b`` stand on the emptied spot ``a``: IoU at least
+    :data:`HIDE_IOU`, or one mostly inside the other (the rule that reads two such boxes as one digit)."""
+    return (_iou(a, b) >= HIDE_IOU) | (box_containment(xyxy([a]), xyxy(b))[0] >= CONTAIN)
 
 
 def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
@@ -259,11 +260,12 @@ def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
         b = pred.boxes[np.asarray(idx)].astype(np.float64)
         on_spot = np.zeros(len(idx), bool)
         for r in layer.hidden:
-            on_spot |= _on_spot(r, b, HIDE_IOU)
+            on_spot |= _on_hidden_spot(r, b)
         idx = [i for i, gone in zip(idx, on_spot) if not gone]
     if idx and layer.boxes:
         checked = np.asarray([b.rect for b in layer.boxes], np.float64)
-        idx = [i for i in idx if not _on_spot(tuple(pred.boxes[i]), checked, DUPLICATE_IOU + 1e-9).any()]
+        under = same_spot(xyxy(pred.boxes[np.asarray(idx)]), xyxy(checked), DUPLICATE_IOU).any(axis=1)
+        idx = [i for i, gone in zip(idx, under) if not gone]
     if len(idx) < 2:
         return idx
     # the same class-agnostic duplicate suppression as reading the number, so that what is drawn,
@@ -283,7 +285,7 @@ def weak_predictions(entry: ImageEntry, threshold: float) -> list[tuple[Rect, fl
     hidden = np.asarray(sorted(entry.layer.hidden), np.float64).reshape(-1, 4)
     for i in np.nonzero(pred.scores < threshold)[0]:
         rect = tuple(float(v) for v in pred.boxes[i])
-        if len(hidden) and _on_spot(rect, hidden, HIDE_IOU).any():
+        if len(hidden) and _on_hidden_spot(rect, hidden).any():
             continue
         out.append((rect, float(pred.scores[i])))
     return out
