@@ -177,6 +177,7 @@ def cmd_train(a) -> int:
         max_seconds=a.max_minutes * 60 if a.max_minutes else None,
         compare_with=a.compare_with,
         compare=(a.compare_images, a.compare_ann) if a.compare_images else None,
+        overrides=getattr(a, "overrides", {}),
     )
     stopper = Stopper()
 
@@ -368,6 +369,8 @@ def _apply_recipe(a: argparse.Namespace, path: Path, given: set[str]) -> None:
     _train_options(q)
     options = {act.dest: act for act in q._actions if act.dest not in ("config",)}
     for k, v in recipe.items():
+        if k == "model":  # checked below, against the preset the run ends up with
+            continue
         key = k.replace("-", "_")
         act = options.get(key)
         if act is None:
@@ -375,6 +378,37 @@ def _apply_recipe(a: argparse.Namespace, path: Path, given: set[str]) -> None:
         value = _recipe_value(path, k, v, act)
         if key not in given:
             setattr(a, key, value)
+    if "model" in recipe:
+        a.overrides = _model_overrides(path, recipe["model"], a.preset)
+
+
+def _model_overrides(path: Path, section, preset: str) -> dict:
+    """A recipe's ``model`` section: preset values to replace, each of the type the preset holds.
+
+    A dict value replaces only the keys it names (``{"sampling": {"box_detections_per_img": 50}}``).
+    """
+    from .presets import get_preset
+
+    base = get_preset(preset)
+    if not isinstance(section, dict):
+        raise DigitError(f"{path}: 'model' must be a JSON object of {preset!r} preset values")
+    for name, v in section.items():
+        if name not in base or name in ("arch", "preset"):
+            known = ", ".join(k for k in base if k not in ("arch", "preset"))
+            raise DigitError(f"{path}: the {preset!r} preset has no value {name!r} to set (it has: {known})")
+        old = base[name]
+        same = isinstance(v, list | dict) == isinstance(old, list | dict) and (
+            old is None or isinstance(v, bool) == isinstance(old, bool)
+        )
+        if same and isinstance(old, int | float) and not isinstance(old, bool):
+            same = isinstance(v, int | float)
+        if same and isinstance(old, dict):
+            same = isinstance(v, dict) and set(v) <= set(old)
+        if not same:
+            raise DigitError(
+                f"{path}: model value {name!r} must look like the preset's {json.dumps(old)}, not {json.dumps(v)}"
+            )
+    return dict(section)
 
 
 def _recipe_value(path: Path, name: str, v, act: argparse.Action):

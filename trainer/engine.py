@@ -122,7 +122,8 @@ def _fit(tc: TrainConfig, emit, stopper: Stopper, rank: int, world: int, local_r
         cfg = resume_blob["config"]
     else:
         cfg = get_preset(tc.preset)
-        cfg.update(tc.overrides)
+        for key, value in tc.overrides.items():  # a dict value replaces only the keys it names
+            cfg[key] = {**cfg[key], **value} if isinstance(cfg.get(key), dict) else value
     epochs = tc.epochs or cfg["epochs"]
     batch_size = tc.batch_size or cfg["batch_size"]
     lr = tc.lr or cfg["optimizer"]["lr"]

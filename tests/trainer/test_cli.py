@@ -12,6 +12,7 @@ from pycocotools.coco import COCO
 from trainer import model as model_mod
 from trainer.__main__ import main
 from trainer.predict import Predictor
+from trainer.presets import get_preset
 
 
 def test_synth_writes_dataset_layout(tmp_path, capsys):
@@ -236,7 +237,10 @@ def _small_set(tmp_path, synth_set, n=4):
 def test_command_line_options_win_over_the_recipe_even_at_their_defaults(tmp_path, synth_set):
     images, ann = _small_set(tmp_path, synth_set)
     recipe = tmp_path / "r.json"
-    recipe.write_text(json.dumps({"seed": 5, "preset": "mobilenet_v3_small_fpn", "log_every": 3}))
+    model = {"min_size_jitter": [72, 88], "sampling": {"box_detections_per_img": 7}}
+    recipe.write_text(
+        json.dumps({"seed": 5, "preset": "mobilenet_v3_small_fpn", "log_every": 3, "model": model})
+    )
     out = tmp_path / "run"
     args = ["train", "--config", str(recipe), "--seed", "0", "--preset", "default"]
     args += ["--train-images", str(images), "--train-ann", str(ann), "--out", str(out)]
@@ -245,6 +249,13 @@ def test_command_line_options_win_over_the_recipe_even_at_their_defaults(tmp_pat
     tc = json.loads((out / "config.json").read_text())["train_config"]
     assert tc["seed"] == 0 and tc["preset"] == "default"  # given: the command line wins
     assert tc["log_every"] == 3  # not given: the recipe fills it
+    cfg = json.loads((out / "config.json").read_text())["model_config"]
+    assert cfg["min_size_jitter"] == [72, 88]  # the recipe's model values, on the command line's preset
+    assert cfg["sampling"]["box_detections_per_img"] == 7
+    assert (
+        cfg["sampling"]["box_batch_size_per_image"]
+        == get_preset("default")["sampling"]["box_batch_size_per_image"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -255,6 +266,11 @@ def test_command_line_options_win_over_the_recipe_even_at_their_defaults(tmp_pat
         ('{"epochs": "ten"}', "epochs"),
         ('{"device": "tpu"}', "device"),
         ('{"no_such_option": 1}', "unknown option"),
+        ('{"model": [72]}', "'model' must be a JSON object"),
+        ('{"model": {"no_such_value": 1}}', "no value 'no_such_value'"),
+        ('{"model": {"min_size_jitter": 80}}', "'min_size_jitter' must look like"),
+        ('{"model": {"sampling": {"typo": 1}}}', "'sampling' must look like"),
+        ('{"model": {"arch": "resnet50_fpn"}}', "no value 'arch'"),
     ],
 )
 def test_malformed_recipe_is_a_clear_error(tmp_path, capsys, synth_set, content, says):
