@@ -93,6 +93,13 @@ def _train_options(t: argparse.ArgumentParser) -> None:
         action="append",
         help="COCO json, or a folder of VOC/YOLO/labelme files (repeatable, paired)",
     )
+    t.add_argument(
+        "--train-repeat",
+        action="append",
+        type=int,
+        help="times each photo of the paired --train-images is seen per epoch (repeatable; default 1): "
+        "weights a smaller set that is closer to the photos to be read",
+    )
     t.add_argument("--val-images")
     t.add_argument("--val-ann")
     t.add_argument(
@@ -152,6 +159,8 @@ def cmd_train(a) -> int:
         _apply_recipe(a, a.config, getattr(a, "given", set()))
     if not a.train_images or not a.train_ann or len(a.train_images) != len(a.train_ann):
         raise DigitError("give one --train-ann for every --train-images")
+    if a.train_repeat and (len(a.train_repeat) != len(a.train_images) or min(a.train_repeat) < 1):
+        raise DigitError("give one --train-repeat of at least 1 for every --train-images")
     val = (a.val_images, a.val_ann) if a.val_images and a.val_ann else None
     if bool(a.val_images) != bool(a.val_ann):
         raise DigitError("--val-images and --val-ann go together")
@@ -159,6 +168,7 @@ def cmd_train(a) -> int:
         raise DigitError("--compare-images and --compare-ann go together")
     tc = TrainConfig(
         train=list(zip(a.train_images, a.train_ann)),
+        repeat=list(a.train_repeat or []),
         out=str(a.out),
         preset=a.preset,
         val=val,
@@ -420,7 +430,10 @@ def _recipe_value(path: Path, name: str, v, act: argparse.Action):
             raise bad("true or false")
         return v
     if isinstance(act, argparse._AppendAction):
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        if act.type is int:
+            if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+                raise bad("a list of whole numbers")
+        elif not isinstance(v, list) or not all(isinstance(x, str) for x in v):
             raise bad("a list of strings")
         return v
     if v is None:

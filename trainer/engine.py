@@ -65,6 +65,7 @@ class TrainConfig:
 
     train: list[tuple[str, str]]  # (images dir, COCO json) pairs
     out: str
+    repeat: list[int] = field(default_factory=list)  # per pair: times each photo is seen per epoch
     preset: str = "default"
     val: tuple[str, str] | None = None
     epochs: int | None = None
@@ -184,7 +185,7 @@ def _fit(tc: TrainConfig, emit, stopper: Stopper, rank: int, world: int, local_r
         )
 
     start = StartEvent(
-        images=len(records),
+        images=len({id(r) for r in records}),  # photos, each counted once however often repeated
         val_images=len(val_records),
         epochs=epochs,
         batch_size=batch_size,
@@ -310,12 +311,13 @@ def _build_model(tc: TrainConfig, cfg: dict, resume_blob: dict | None, device: t
 
 def _training_sets(tc: TrainConfig, run_dir: Path, rank: int) -> tuple[list[Record], list[Record], list[str]]:
     """Training and validation records; ``holdout`` moves a stable share of the real photos."""
-    records, warnings = load_training_records(tc.train, tc.synthetic, tc.seed, run_dir, rank)
+    records, warnings = load_training_records(tc.train, tc.synthetic, tc.seed, run_dir, rank, tc.repeat)
     val_records = records_of(tc.val)
     if tc.holdout > 0:
         real = [r for r in records if r.image_id < SYNTHETIC_FIRST_ID]
         syn = [r for r in records if r.image_id >= SYNTHETIC_FIRST_ID]
         real, hold = split_holdout(real, tc.holdout)
+        hold = list({id(r): r for r in hold}.values())  # a repeated photo is scored once
         records, val_records = real + syn, val_records + hold
     if not records:
         raise TrainingError("no training images")

@@ -106,9 +106,19 @@ def collate(batch):
 
 
 def load_training_records(
-    pairs: list[tuple[str, str]], synthetic: int, seed: int, run_dir: Path, rank: int
+    pairs: list[tuple[str, str]],
+    synthetic: int,
+    seed: int,
+    run_dir: Path,
+    rank: int,
+    repeat: list[int] | None = None,
 ) -> tuple[list[Record], list[str]]:
-    """Records of every (images, COCO) pair, plus ``synthetic`` generated photos in the run folder."""
+    """Records of every (images, COCO) pair, plus ``synthetic`` generated photos in the run folder.
+
+    ``repeat`` (one count per pair) lists each record of a pair that many times: the same
+    :class:`Record` object, so a held-out photo is recognised as one.
+    """
+    times = list(repeat or []) + [1] * (len(pairs) + 1)
     records: list[Record] = []
     warnings: list[str] = []
     pairs = list(pairs)
@@ -122,9 +132,9 @@ def load_training_records(
         if dist.is_initialized():
             dist.barrier()
         pairs.append((str(syn / "images"), str(ann)))
-    for images, ann in pairs:
+    for (images, ann), n in zip(pairs, times):
         coco = load_annotations(ann, images)  # COCO json, or a folder of VOC/YOLO/labelme files
-        records += coco.records
+        records += coco.records * n
         warnings += coco.all_warnings()
     return records, warnings
 

@@ -267,6 +267,7 @@ def test_command_line_options_win_over_the_recipe_even_at_their_defaults(tmp_pat
         ('{"device": "tpu"}', "device"),
         ('{"no_such_option": 1}', "unknown option"),
         ('{"model": [72]}', "'model' must be a JSON object"),
+        ('{"train_repeat": ["2"]}', "a list of whole numbers"),
         ('{"model": {"no_such_value": 1}}', "no value 'no_such_value'"),
         ('{"model": {"min_size_jitter": 80}}', "'min_size_jitter' must look like"),
         ('{"model": {"sampling": {"typo": 1}}}', "'sampling' must look like"),
@@ -283,6 +284,17 @@ def test_malformed_recipe_is_a_clear_error(tmp_path, capsys, synth_set, content,
     err = capsys.readouterr().err
     assert err.startswith("error:") and str(recipe) in err and says in err
     assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("repeats", [["2", "1"], ["0"]])
+def test_train_repeat_needs_one_count_per_set(tmp_path, capsys, synth_set, repeats):
+    images, ann = _small_set(tmp_path, synth_set)
+    args = ["train", "--train-images", str(images), "--train-ann", str(ann), "--out", str(tmp_path / "run")]
+    for n in repeats:
+        args += ["--train-repeat", n]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "--train-repeat" in err and not (tmp_path / "run").exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -136,6 +136,30 @@ def test_holdout_is_stable_by_id():
     assert 100 < len(hold) < 200 and len(train) + len(hold) == 1000
 
 
+def test_repeated_set_is_seen_more_often_and_its_held_out_photos_scored_once(tmp_path, synth_set):
+    images, ann = synth_set
+    coco = json.loads(ann.read_text())
+    ids = [i["id"] for i in coco["images"]]
+    parts = {"a.json": set(ids[:16]), "b.json": set(ids[16:])}
+    for name, keep in parts.items():
+        part = {
+            **coco,
+            "images": [i for i in coco["images"] if i["id"] in keep],
+            "annotations": [a for a in coco["annotations"] if a["image_id"] in keep],
+        }
+        (tmp_path / name).write_text(json.dumps(part))
+    held = {i for i in ids if split_holdout([Record(i, Path("x"))], 0.25)[1]}
+    assert held & parts["a.json"], "the check needs a held-out photo in the repeated set"
+    events = []
+    pairs = [(str(images), str(tmp_path / "a.json")), (str(images), str(tmp_path / "b.json"))]
+    fit(_tc(synth_set, tmp_path / "run", train=pairs, repeat=[3, 1], holdout=0.25), events.append)
+    start = events[0]
+    progress = next(e for e in events if e.kind == "progress")
+    assert start.images == 48 - len(held) and start.val_images == len(held)  # photos, once each
+    seen = 3 * len(parts["a.json"] - held) + len(parts["b.json"] - held)
+    assert progress.iters == seen // 8  # batches of 8 over every repeat (the last part batch dropped)
+
+
 def _train_args(synth_set, out, *extra: str, val: bool = False) -> list[str]:
     """``train`` arguments for a short CPU run on the synthetic set (as the CLI takes them)."""
     images, ann = synth_set
