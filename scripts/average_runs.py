@@ -1,0 +1,69 @@
+"""Average the weights of runs of one lineage (one warm-started from the other), then choose the
+input size and score threshold on the held-out photos of the last run, as training does.
+
+    .venv/bin/python scripts/average_runs.py runs/v5 runs/v6 --out runs/v5v6 [--init default]
+
+Writes ``OUT/best.pt`` and a ``config.json`` / ``metrics.csv`` of the last run (with
+``averaged_from``), so ``scripts/package_model.py OUT`` packages it. ``--init`` names the model
+the card's lineage continues from (the bundled model the first run became).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("runs", type=Path, nargs="+")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--init", help="lineage for the card (default: the last run's warm start)")
+    a = ap.parse_args()
+
+    import torch
+
+    from trainer.calibrate import tune_input_size
+    from trainer.data import split_holdout
+    from trainer.model import read_checkpoint
+    from trainer.train_data import load_training_records
+
+    torch.set_num_threads(2)
+    blobs = [read_checkpoint(r / "best.pt") for r in a.runs]
+    arch = {(b["config"].get("preset"), b["config"].get("arch")) for b in blobs}
+    if len(arch) != 1:
+        sys.exit(f"error: the runs hold different models: {sorted(arch)}")
+    out = dict(blobs[-1])
+    out["model"] = {
+        k: sum(b["model"][k].float() for b in blobs).div(len(blobs)).to(v.dtype)
+        if v.is_floating_point()
+        else v
+        for k, v in blobs[-1]["model"].items()
+    }
+    a.out.mkdir(parents=True, exist_ok=True)
+    torch.save(out, a.out / "best.pt")
+    last = a.runs[-1]
+    cfg = json.loads((last / "config.json").read_text())
+    cfg["averaged_from"] = [str(r) for r in a.runs]
+    if a.init:
+        cfg["train_config"]["init"] = a.init
+    (a.out / "config.json").write_text(json.dumps(cfg, indent=2))
+    shutil.copy(last / "metrics.csv", a.out / "metrics.csv")
+    tc = cfg["train_config"]
+    recs, _ = load_training_records([tuple(p) for p in tc["train"]], 0, 0, a.out, 0)
+    _, hold = split_holdout(recs, tc["holdout"])
+    sizes = cfg["model_config"].get("test_sizes") or [cfg["model_config"]["resize"]["min_size"]]
+    ev = tune_input_size(a.out / "best.pt", hold, torch.device("cpu"), sizes)
+    for t in ev.tried:
+        print(f"input {t['min_size']}: mAP {t['mAP']:.4f}  number accuracy {t['number_accuracy']:.4f}")
+    print(f"chose input {ev.min_size} px, threshold {ev.score_thresh:.2f}; wrote {a.out / 'best.pt'}")
+
+
+if __name__ == "__main__":
+    main()
