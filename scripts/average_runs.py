@@ -11,6 +11,7 @@ the card's lineage continues from (the bundled model the first run became).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -30,9 +31,8 @@ def main() -> None:
     import torch
 
     from trainer.calibrate import tune_input_size
-    from trainer.data import split_holdout
+    from trainer.engine import TrainConfig, _training_sets
     from trainer.model import read_checkpoint
-    from trainer.train_data import load_training_records
 
     torch.set_num_threads(2)
     blobs = [read_checkpoint(r / "best.pt") for r in a.runs]
@@ -55,9 +55,9 @@ def main() -> None:
         cfg["train_config"]["init"] = a.init
     (a.out / "config.json").write_text(json.dumps(cfg, indent=2))
     shutil.copy(last / "metrics.csv", a.out / "metrics.csv")
-    tc = cfg["train_config"]
-    recs, _ = load_training_records([tuple(p) for p in tc["train"]], 0, 0, a.out, 0)
-    _, hold = split_holdout(recs, tc["holdout"])
+    # the last run's validation photos (its --val set and held-out share), without its synthetic ones
+    tc = dataclasses.replace(TrainConfig(**cfg["train_config"]), synthetic=0)
+    _, hold, _ = _training_sets(tc, a.out, 0)
     sizes = cfg["model_config"].get("test_sizes") or [cfg["model_config"]["resize"]["min_size"]]
     ev = tune_input_size(a.out / "best.pt", hold, torch.device("cpu"), sizes)
     for t in ev.tried:

@@ -407,18 +407,22 @@ def _model_overrides(path: Path, section, preset: str) -> dict:
             known = ", ".join(k for k in base if k not in ("arch", "preset"))
             raise DigitError(f"{path}: the {preset!r} preset has no value {name!r} to set (it has: {known})")
         old = base[name]
-        same = isinstance(v, list | dict) == isinstance(old, list | dict) and (
-            old is None or isinstance(v, bool) == isinstance(old, bool)
-        )
-        if same and isinstance(old, int | float) and not isinstance(old, bool):
-            same = isinstance(v, int | float)
-        if same and isinstance(old, dict):
-            same = isinstance(v, dict) and set(v) <= set(old)
-        if not same:
+        if not _like(v, old):
             raise DigitError(
                 f"{path}: model value {name!r} must look like the preset's {json.dumps(old)}, not {json.dumps(v)}"
             )
     return dict(section)
+
+
+def _like(v, old) -> bool:
+    """Whether a recipe value ``v`` may replace the preset value ``old``."""
+    if isinstance(old, dict):
+        return isinstance(v, dict) and set(v) <= set(old)
+    if isinstance(old, list | bool):
+        return isinstance(v, type(old))
+    if isinstance(old, int | float):
+        return isinstance(v, int | float) and not isinstance(v, bool)
+    return not isinstance(v, list | dict | bool)  # a string, or a value the preset leaves unset
 
 
 def _recipe_value(path: Path, name: str, v, act: argparse.Action):
