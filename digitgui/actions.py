@@ -134,7 +134,16 @@ def build_actions(win) -> dict[str, QAction]:
             win.image_menu = menu
         if title == "&File":
             win.export_format_actions = label_formats.build_export_format_menu(win, menu)
+            _export_menu_after_export_to(menu, a)
     return a
+
+
+def _export_menu_after_export_to(menu, a: dict[str, QAction]) -> None:
+    """The export-format submenu goes next to the export entries, and Quit stays last in File."""
+    sub = next(act for act in menu.actions() if act.menu() is not None)
+    menu.insertAction(a["corrections"], sub)  # a widget holds an action once: this moves it
+    menu.removeAction(a["quit"])
+    menu.addAction(a["quit"])
 
 
 def build_toolbar(win, a: dict[str, QAction]) -> tuple[QToolBar, QSlider, QLabel]:

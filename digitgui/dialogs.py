@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QMessageBox, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,20 @@ def show_message(parent: QWidget | None, level: str, title: str, text: str) -> Q
     box.setWindowModality(Qt.WindowModality.NonModal)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.show()
+    take_focus(box)
     return box
+
+
+def take_focus(window: QWidget) -> None:
+    """Raise a pop-up and give it the keyboard, so the Enter meant for its OK button closes it
+    instead of reaching the main window (where Enter opens the number editor)."""
+    window.raise_()
+    window.activateWindow()
+    button = window.defaultButton() if isinstance(window, QMessageBox) else None
+    if button is None:
+        boxes = window.findChildren(QDialogButtonBox)
+        button = boxes[0].buttons()[0] if boxes and boxes[0].buttons() else None
+    (button or window).setFocus(Qt.FocusReason.ActiveWindowFocusReason)
 
 
 def choose_folder(parent: QWidget | None, title: str, start: str = "") -> str | None:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from trainer.paths import CODE_LICENCE, DEFAULT_MODEL, FONTS_DIR, RESOURCES, bundled_card
 
-from . import __version__, desktop, settings
+from . import __version__, desktop, dialogs, settings
 from .canvas_keys import KEY_HELP
 
 IMAGE_VIEW = "Image view"
@@ -67,7 +67,7 @@ class HelpMenu(QObject):
             self.about_box = AboutBox(self.win)
         self.about_box.refresh()
         self.about_box.show()
-        self.about_box.raise_()
+        dialogs.take_focus(self.about_box)
 
     def open_log_folder(self) -> None:
         folder = desktop.log_dir()

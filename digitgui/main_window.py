@@ -467,7 +467,8 @@ class MainWindow(QMainWindow):
 
     def _on_export_failed(self, text: str) -> None:
         self._export_job = None
-        self.message("error", text)
+        cancelled = text.startswith("Export cancelled")  # the user's choice, not a fault
+        self.message("info" if cancelled else "error", text)
         self.export_finished.emit(text)
 
     def save_corrections(self) -> None:
