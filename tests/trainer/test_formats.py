@@ -8,6 +8,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from trainer.data import Record
@@ -157,6 +158,38 @@ def test_data_yaml_names_in_every_layout(tmp_path):
     got = load_annotations(None, folder)
     assert got.records[0].labels.tolist() == [7] and got.other_labels == {"cat": 1}
     assert got.records[0].boxes.tolist() == [[90.0, 40.0, 110.0, 60.0]]
+
+
+DIGITS = [str(d) for d in range(10)]
+YAML_LAYOUTS = {
+    "flow list": ("names: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']\n", DIGITS),
+    "inline comments": (
+        "nc: 10  # classes\nnames:\n" + "".join(f"  - '{d}'  # digit {d}\n" for d in range(10)),
+        DIGITS,
+    ),
+    "safe_dump block list": (yaml.safe_dump({"path": "ds", "names": DIGITS, "nc": 10}), DIGITS),
+    "flow mapping": ("names: {" + ", ".join(f"{d}: '{d}'" for d in range(10)) + "}\n", DIGITS),
+    "block mapping, plain": ("names:\n" + "".join(f"  {d}: {d}\n" for d in range(10)) + "train: a\n", DIGITS),
+    "quoted keys": ('"names":\n' + "".join(f'  "{d}": "{d}"\n' for d in range(10)), DIGITS),
+    "# inside a quoted name": ("names: ['0', 'plate #1', \"2\"]  # three\n", ["0", "plate #1", "2"]),
+    ", inside a quoted name": ("names:\n  - '0'\n  - 'a, b'\n  - '2'\n", ["0", "a, b", "2"]),
+    "flow list over lines": ("names: [\n  '0', '1',\n  # no 2\n  '3'\n]\nval: v\n", ["0", "1", "3"]),
+}
+
+
+@pytest.mark.parametrize("layout", list(YAML_LAYOUTS))
+def test_data_yaml_common_layouts_give_the_right_names(layout):
+    text, names = YAML_LAYOUTS[layout]
+    assert yaml_names(text) == names
+
+
+def test_data_yaml_that_is_not_yaml_is_named(tmp_path):
+    folder = _images(tmp_path / "img", {"4.png": (200, 100)})
+    (folder / "data.yaml").write_text("names: ['0', '1'\n")
+    (folder / "4.txt").write_text("1 0.5 0.5 0.1 0.2\n")
+    got = load_annotations(folder, folder, fmt="yolo")
+    assert "data.yaml: not valid YAML" in got.warnings[0]
+    assert got.records[0].labels.tolist() == [2]  # class index read as the digit
 
 
 def test_labels_are_found_beside_or_in_sibling_folders(tmp_path):

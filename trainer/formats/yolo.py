@@ -9,9 +9,10 @@ up to 2000 px images; larger images get eight, so a round trip stays exact to 0.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from pathlib import Path
+
+import yaml
 
 from .common import ImageFolder, LabelSet, digit_of, place_box
 
@@ -33,7 +34,7 @@ def class_names(
         if d in seen:
             continue
         seen.add(d)
-        txt, yaml = d / CLASSES_TXT, d / DATA_YAML
+        txt, yaml_file = d / CLASSES_TXT, d / DATA_YAML
         if txt.is_file():
             try:
                 return (
@@ -43,62 +44,47 @@ def class_names(
                 )
             except (OSError, UnicodeDecodeError) as exc:
                 return None, txt, f"{txt}: cannot be read ({exc})"
-        if yaml.is_file():
+        if yaml_file.is_file():
             try:
-                names = yaml_names(yaml.read_text(encoding="utf-8"))
+                names = yaml_names(yaml_file.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError) as exc:
-                return None, yaml, f"{yaml}: cannot be read ({exc})"
+                return None, yaml_file, f"{yaml_file}: cannot be read ({exc})"
+            except ValueError as exc:
+                return None, yaml_file, f"{yaml_file}: {exc}"
             if names is None:
-                return None, yaml, f"{yaml}: no 'names:' list or mapping found"
-            return names, yaml, None
+                return None, yaml_file, f"{yaml_file}: no 'names:' list or mapping found"
+            return names, yaml_file, None
     return None, None, None
 
 
-def _unquote(s: str) -> str:
-    s = s.strip()
-    if len(s) >= 2 and s[0] == s[-1] and s[0] in "'\"":
-        return s[1:-1]
-    return s
-
-
 def yaml_names(text: str) -> list[str] | None:
-    """The ``names`` of an Ultralytics data.yaml: a flow list, a block list or an index mapping."""
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        m = re.match(r"^names\s*:\s*(.*?)\s*(#.*)?$", line)
-        if not m:
-            continue
-        rest = m.group(1)
-        if rest.startswith("["):
-            body = rest
-            j = i
-            while "]" not in body and j + 1 < len(lines):
-                j += 1
-                body += " " + lines[j].strip()
-            inner = body[1 : body.index("]")] if "]" in body else body[1:]
-            return [_unquote(p) for p in inner.split(",") if p.strip()]
-        if rest.startswith("{"):
-            inner = rest.strip("{}")
-            pairs = [p.split(":", 1) for p in inner.split(",") if ":" in p]
-            return _by_index({int(k.strip()): _unquote(v) for k, v in pairs})
-        items, mapping = [], {}
-        for nxt in lines[i + 1 :]:
-            if not nxt.strip() or nxt.lstrip().startswith("#"):
-                continue
-            if not nxt[:1].isspace():
-                break
-            s = nxt.strip()
-            if s.startswith("- "):
-                items.append(_unquote(s[2:]))
-            elif re.match(r"^\d+\s*:", s):
-                k, v = s.split(":", 1)
-                mapping[int(k)] = _unquote(v)
-        if items:
-            return items
-        if mapping:
-            return _by_index(mapping)
+    """The ``names`` of an Ultralytics data.yaml (a list, or a mapping from class index to name),
+    read with a YAML parser; None when there is no ``names``. Raises ValueError for text that is not
+    YAML, or a ``names`` that is neither a list nor an index mapping."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(data, dict) or data.get("names") is None:
         return None
-    return None
+    names = data["names"]
+    if isinstance(names, list):
+        return [_name(v) for v in names]
+    if isinstance(names, dict):
+        mapping: dict[int, str] = {}
+        for k, v in names.items():
+            index = k if isinstance(k, int) and not isinstance(k, bool) else None
+            if isinstance(k, str) and k.strip().isdigit():
+                index = int(k)
+            if index is None or index < 0:
+                raise ValueError(f"'names' maps {k!r}, not a class index, to {v!r}")
+            mapping[index] = _name(v)
+        return _by_index(mapping)
+    raise ValueError(f"'names' is a {type(names).__name__}, not a list or a mapping")
+
+
+def _name(v) -> str:
+    return "" if v is None else str(v).strip()
 
 
 def _by_index(mapping: dict[int, str]) -> list[str]:
