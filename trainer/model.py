@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -258,19 +259,64 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Load and check a checkpoint file (weights_only: a model file is data, not code)."""
+    """Load and check a checkpoint file (weights_only: a model file is data, not code).
+
+    Anything else raises :class:`CheckpointError` "not a Digit Studio model: FILE (cause)", the
+    cause in one line of our own (PyTorch's own text advises loading untrusted files as code).
+    """
     path = Path(path)
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # PyTorch warns about pickle protocols with its own advice
+            warnings.simplefilter("ignore")
+            blob = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"model file not found: {path}") from None
     except Exception as exc:  # noqa: BLE001 - pickle/zip errors of every kind
-        raise CheckpointError(f"{path} is not a readable model checkpoint ({exc})") from None
+        raise CheckpointError(f"not a Digit Studio model: {path} ({_load_failure(path, exc)})") from None
     if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a digit-detector checkpoint")
+        what = "a dictionary" if isinstance(blob, dict) else f"a {type(blob).__name__}"
+        raise CheckpointError(
+            f"not a Digit Studio model: {path} (a PyTorch file holding {what} without the "
+            f"'format': '{CHECKPOINT_FORMAT}' of a Digit Studio checkpoint)"
+        )
     if blob.get("version", 0) > CHECKPOINT_VERSION:
         raise CheckpointError(f"{path} was written by a newer version of this tool")
     return blob
+
+
+def _load_failure(path: Path, exc: Exception) -> str:
+    """Why ``torch.load`` refused ``path``, in one line (never PyTorch's advice text)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as err:
+        return f"cannot be read: {err.strerror or err}"
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"PK\x03\x04"):
+        if "Weights only load failed" in str(exc):
+            return (
+                "a PyTorch file holding Python objects, which are not loaded: a model file is data, not code"
+            )
+        return "a zip archive, but not one PyTorch wrote"
+    if head[:1] == b"\x80":
+        return "a Python pickle, not a PyTorch checkpoint: pickled objects are not loaded, a model is data"
+    if head[:1] == b"\x08" and (b"pytorch" in head or b"onnx" in head.lower()):
+        return "an ONNX file; Digit Studio reads its own .pt checkpoints"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"the file's {_size_text(path)} are not a PyTorch checkpoint"
+    first = " ".join(text.split())[:40]
+    return f"a text file starting {first!r}, not a PyTorch checkpoint"
+
+
+def _size_text(path: Path) -> str:
+    try:
+        n = path.stat().st_size
+    except OSError:
+        return "bytes"
+    return f"{n} bytes" if n < 10_000 else f"{n / 1e6:.1f} MB"
 
 
 def load_detector(

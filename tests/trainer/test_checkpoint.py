@@ -40,11 +40,33 @@ def test_other_preset_is_refused_clearly(tmp_path):
 
 def test_not_a_checkpoint(tmp_path):
     (tmp_path / "x.pt").write_text("hello")
-    with pytest.raises(CheckpointError, match="not a readable model checkpoint"):
+    with pytest.raises(CheckpointError, match="not a Digit Studio model: .*x.pt"):
         load_detector(tmp_path / "x.pt")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "y.pt")
-    with pytest.raises(CheckpointError, match="not a digit-detector checkpoint"):
+    with pytest.raises(CheckpointError, match="without the 'format': 'digit-detector'"):
         load_detector(tmp_path / "y.pt")
+
+
+NOT_MODELS = {
+    "random bytes": (bytes(range(7, 256)) * 20, "the file's 4980 bytes are not a PyTorch checkpoint"),
+    "text": (b"hello world\nsecond line", "a text file starting 'hello world second line', not a PyTorch"),
+    "empty": (b"", "the file is empty"),
+    "pickle": (pickle.dumps({"format": "digit-detector"}, protocol=4), "a Python pickle, not a PyTorch"),
+    "zip": (b"PK\x03\x04 not really a zip", "a zip archive, but not one PyTorch wrote"),
+}
+
+
+@pytest.mark.parametrize("kind", list(NOT_MODELS))
+def test_a_file_that_is_not_a_model_says_so_in_one_line(tmp_path, kind, recwarn):
+    content, cause = NOT_MODELS[kind]
+    path = tmp_path / "m.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError) as err:
+        load_detector(path)
+    text = str(err.value)
+    assert text.startswith(f"not a Digit Studio model: {path} (") and cause in text
+    assert "\n" not in text and "weights_only" not in text and "issue" not in text
+    assert not [w for w in recwarn if "weights_only" in str(w.message) or "file an issue" in str(w.message)]
 
 
 class _Evil:

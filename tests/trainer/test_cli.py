@@ -156,14 +156,18 @@ def test_missing_default_model_is_a_clear_error(tmp_path, monkeypatch, capsys, s
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not a zip", b"\x80\x04K\x01."])
+@pytest.mark.parametrize(
+    "content", [b"", b"PK\x03\x04 not a zip", b"\x80\x04K\x01.", bytes(range(256)) * 9, b"a text file\n"]
+)
 def test_bad_model_file_is_a_clear_error(tmp_path, capsys, synth_set, content):
     (tmp_path / "m.pt").write_bytes(content)
     images, _ = synth_set
     assert (
         main(["predict", str(images), "--out", str(tmp_path / "o"), "--model", str(tmp_path / "m.pt")]) == 2
     )
-    assert "error:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: not a Digit Studio model: {tmp_path / 'm.pt'} (")
+    assert err.count("\n") == 1 and "weights_only" not in err
 
 
 def test_empty_folder_is_a_clear_error(tmp_path, capsys, random_model):
