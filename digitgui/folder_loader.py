@@ -182,7 +182,7 @@ def open_folder(
 
 def _replay(path: Path, after: int, entries: list[ImageEntry], out: OpenedFolder) -> str | None:
     """Apply the edit journal's records newer than the project file; returns the last current image."""
-    records, last = read_journal(path, after)
+    records, last = read_journal(path, after, out.messages)
     out.journal_seq = max(after, last)
     by_name = {e.name: e for e in entries}
     current = None

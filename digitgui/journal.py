@@ -9,7 +9,8 @@ Each line holds a sequence number and the image's whole layer after the change, 
 idempotent. The project file records the last sequence number it includes (``journal_seq``):
 on open only newer lines are replayed, so a line never counts twice, and once a project file
 that includes every line is on disk the journal is emptied. A torn last line (the process died
-mid-append) is ignored, and cut off before the next append.
+mid-append) is ignored, and cut off before the next append. A journal with garbage elsewhere is
+kept aside as ``.corrupt-<time>``, like a project file that cannot be read.
 """
 
 from __future__ import annotations
@@ -79,10 +80,13 @@ class Journal:
             pass
 
 
-def read_journal(path: Path, after: int = 0) -> tuple[list[dict], int]:
+def read_journal(path: Path, after: int = 0, messages: list[str] | None = None) -> tuple[list[dict], int]:
     """Records numbered above ``after``, in order, and the highest number in the file.
 
-    Unreadable lines (a torn last line, garbage) are skipped with a log message.
+    A torn last line (the process died mid-append) is skipped. Garbage elsewhere means the file
+    was damaged: what can be read is still returned, and the file is renamed aside
+    (``.corrupt-<timestamp>``, as the project file is) so that emptying the journal later never
+    destroys it; ``messages`` gets a line for the user.
     """
     try:
         raw = Path(path).read_bytes()
@@ -91,7 +95,7 @@ def read_journal(path: Path, after: int = 0) -> tuple[list[dict], int]:
     except OSError as exc:
         log.warning("cannot read the edit journal %s: %s", path, exc)
         return [], 0
-    records, last = [], 0
+    records, last, bad = [], 0, 0
     lines = raw.split(b"\n")
     for n, line in enumerate(lines):
         if not line.strip():
@@ -102,12 +106,32 @@ def read_journal(path: Path, after: int = 0) -> tuple[list[dict], int]:
         except (ValueError, TypeError, KeyError):
             torn = n == len(lines) - 1  # no newline after it: the write was cut short
             log.log(logging.INFO if torn else logging.WARNING, "skipping journal line %d of %s", n + 1, path)
+            bad += not torn
             continue
         last = max(last, seq)
         if seq > after:
             records.append(rec)
     records.sort(key=lambda r: int(r["seq"]))
+    if bad:
+        _keep_damaged(Path(path), bad, len(records), messages)
     return records, last
+
+
+def _keep_damaged(path: Path, bad: int, readable: int, messages: list[str] | None) -> None:
+    from .project_store import keep_aside  # the one home of the ".corrupt-<time>" rule
+
+    lines = f"{bad} unreadable line{'s' if bad != 1 else ''}"
+    try:
+        kept = keep_aside(path)
+    except OSError as exc:
+        text = f"The edit journal {path} has {lines} and could not be kept aside ({exc})."
+    else:
+        text = f"The edit journal {path} had {lines}; it was kept as {kept.name}."
+    if readable:
+        text += f" The {readable} readable edits newer than the project file were restored."
+    log.warning("%s", text)
+    if messages is not None:
+        messages.append(text)
 
 
 def _cut_torn_tail(fd: int) -> None:

@@ -89,3 +89,30 @@ def test_a_journal_never_replays_twice(qtbot, make_window, plain_folder):
     win2 = make_window()
     assert win2.open_folder(plain_folder)
     assert _digits(win2) == []  # the records the project file already includes are not applied again
+
+
+def test_a_damaged_journal_is_kept_aside_and_its_readable_edits_restored(plain_folder):
+    from digitgui import folder_loader
+
+    name = sorted(p.name for p in plain_folder.glob("*.png"))[0]
+    good = {"image": name, "layer": {"status": "edited", "boxes": [[1, 2, 10, 20, 7, 1.0]]}}
+    text = (
+        json.dumps({"seq": 1, **good})
+        + "\n\x00\x17garbage that is not JSON\n"
+        + json.dumps({"seq": 2, **good, "current": name})
+        + "\n"
+    )
+    jpath = plain_folder / journal.JOURNAL_NAME
+    jpath.write_text(text)
+    opened = folder_loader.open_folder(plain_folder)
+    entry = next(e for e in opened.entries if e.name == name)
+    assert [b.digit for b in entry.layer.boxes] == [7] and opened.replayed == 2 and opened.needs_save
+    # the damaged file is kept as it was, never emptied by the next save
+    assert not jpath.exists()
+    (kept,) = plain_folder.glob(journal.JOURNAL_NAME + ".corrupt-*")
+    assert kept.read_text() == text
+    assert any(f"had 1 unreadable line; it was kept as {kept.name}" in m for m in opened.messages)
+    # a journal whose only bad line is a torn last one (a write cut short) is not damaged
+    jpath.write_text(json.dumps({"seq": 3, **good}) + '\n{"seq":4,"ima')
+    records, last = journal.read_journal(jpath, 0)
+    assert last == 3 and len(records) == 1 and jpath.exists()
