@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from trainer.errors import DigitError, describe_names
 
-from . import desktop, dialogs, folder_lock, label_formats, quick_edits, region_read, settings
+from . import desktop, dialogs, folder_lock, goto, label_formats, quick_edits, region_read, settings
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
 from .canvas_keys import KeyRouter
@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         self.key_router = KeyRouter(self, self.canvas, lambda: self.stack.currentIndex() == 1)
         quick_edits.install(self)  # type the number, duplicate, copy boxes, photo display
         self.region_reader = region_read.install(self)  # R: read inside a box
+        self.goto_dialog = goto.install(self)  # Ctrl+G: go to an image by name or id; Ctrl+F
         self._update_actions()
         if start_inference:
             QTimer.singleShot(0, self.inference.start)

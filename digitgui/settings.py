@@ -102,3 +102,15 @@ def set_display_adjust(values: dict) -> None:
     s = settings()
     for k, v in values.items():
         s.setValue(f"display/{k}", v)
+
+
+def image_sort() -> int:
+    """The image list's sort (0: file order, 1: lowest confidence first), remembered."""
+    try:
+        return int(settings().value("image_list/sort", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def set_image_sort(index: int) -> None:
+    settings().setValue("image_list/sort", int(index))
