@@ -83,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--from", dest="src", required=True, choices=fmts)
     c.add_argument("--to", dest="dst", required=True, choices=fmts)
     c.add_argument("--out", type=Path, help="COCO: a new JSON file; others: a folder (default: the images')")
+    x = sub.add_parser("export-onnx", help="write the detector as an ONNX file for onnxruntime")
+    x.add_argument("--model", default="default", help="checkpoint file, or 'default' for the bundled model")
+    x.add_argument("--out", required=True, type=Path, help="the .onnx file to write")
+    x.add_argument("--opset", type=int, default=17, help="ONNX opset (11 or later; default 17)")
+    x.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     return p
 
 
@@ -468,6 +473,18 @@ def cmd_convert(a) -> int:
     return 0
 
 
+def cmd_export_onnx(a) -> int:
+    from .onnx_export import export_onnx
+
+    done = export_onnx(a.model, a.out, opset=a.opset, overwrite=a.overwrite)
+    checked = "checked by onnx" if done.checked else "not checked: the onnx package is not installed"
+    print(
+        f"wrote {done.path} ({done.size_bytes / 1e6:.1f} MB, opset {done.opset}, {checked}); "
+        f"score threshold {done.score_thresh:g}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -481,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
             "eval": cmd_eval,
             "predict": cmd_predict,
             "convert": cmd_convert,
+            "export-onnx": cmd_export_onnx,
         }[a.cmd](a)
     except DigitError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -106,11 +106,16 @@ class VotingRoIHeads(RoIHeads):
         if self.vote_iou >= 1.0:
             return boxes, scores, labels
         # every proposal's box and score for every digit (torchvision keeps only the NMS winners)
-        per_image = [len(p) for p in proposals]
-        all_boxes = self.box_coder.decode(box_regression, proposals).split(per_image, 0)
-        all_scores = torch.softmax(class_logits, -1).split(per_image, 0)
+        all_boxes = self.box_coder.decode(box_regression, proposals)
+        all_scores = torch.softmax(class_logits, -1)
+        if len(proposals) > 1:
+            per_image = [len(p) for p in proposals]
+            all_boxes, all_scores = all_boxes.split(per_image, 0), all_scores.split(per_image, 0)
+        else:  # one image: no split, whose sizes a traced (ONNX) graph would keep as constants
+            all_boxes, all_scores = [all_boxes], [all_scores]
+        tracing = torch.jit.is_tracing()  # a traced graph votes always (no branch on the count)
         voted = [
-            self._vote(b, lab, box_ops.clip_boxes_to_image(ab, shape), sc) if len(b) else b
+            self._vote(b, lab, box_ops.clip_boxes_to_image(ab, shape), sc) if tracing or len(b) else b
             for b, lab, ab, sc, shape in zip(boxes, labels, all_boxes, all_scores, image_shapes)
         ]
         return voted, scores, labels
