@@ -26,9 +26,28 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, type=Path)
     s.add_argument("--count", required=True, type=int)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--kind",
+        choices=("house", "printed"),
+        default="house",
+        help="house: house-number plates; printed: bibs, plates, labels and meters in many fonts, "
+        "with letters and words around the number that are not digits",
+    )
+    s.add_argument(
+        "--backgrounds",
+        nargs=2,
+        metavar=("IMAGES", "ANN"),
+        help="printed: lay the numbers on these photos, their labelled digits painted over",
+    )
 
     t = sub.add_parser("train", help="train or fine-tune a detector")
     _train_options(t)
+
+    f = sub.add_parser(
+        "finetune",
+        help="teach a model a new kind of number: photos with digit boxes, or just their numbers",
+    )
+    _finetune_options(f)
 
     e = sub.add_parser(
         "eval", help="COCO mAP and whole-number accuracy on a labelled set", epilog=licence_note()
@@ -121,6 +140,7 @@ def _train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
+    _optimizer_options(t)
     t.add_argument("--synthetic", type=int, default=0, help="mix in N synthetic images")
     t.add_argument("--workers", type=int)
     t.add_argument("--seed", type=int, default=0)
@@ -143,6 +163,57 @@ def _train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--config", type=Path, help="JSON file of default values for these options")
 
 
+def _finetune_options(f: argparse.ArgumentParser) -> None:
+    from .finetune import RECIPE
+
+    f.add_argument("--images", required=True, help="folder of the photos")
+    f.add_argument("--ann", help="their digit boxes: COCO json, or a folder of VOC/YOLO/labelme files")
+    f.add_argument(
+        "--numbers",
+        help="or just their numbers: a CSV of image_id,file_name,number (boxes are placed by the model)",
+    )
+    f.add_argument("--out", required=True, type=Path, help="run folder; the model is OUT/model.pt")
+    f.add_argument("--init", default="default", help="the model to start from (default: the bundled one)")
+    f.add_argument(
+        "--max-minutes",
+        type=float,
+        default=RECIPE["max_minutes"],
+        help="wall-clock budget of the training (default %(default)s)",
+    )
+    f.add_argument("--epochs", type=int, help=f"at most this many epochs (default {RECIPE['epochs']})")
+    f.add_argument("--lr", type=float, help=f"learning rate (default {RECIPE['lr']})")
+    f.add_argument("--batch-size", type=int)
+    f.add_argument(
+        "--mix-images",
+        action="append",
+        help="original training photos to mix in so the model keeps what it knew (repeatable)",
+    )
+    f.add_argument("--mix-ann", action="append", help="their COCO file (paired with --mix-images)")
+    _optimizer_options(f)
+    f.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--workers", type=int, default=0)
+    f.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
+    f.add_argument(
+        "--exit-with-parent", action="store_true", help="stop when the launching process goes away"
+    )
+
+
+def _optimizer_options(t: argparse.ArgumentParser) -> None:
+    t.add_argument(
+        "--optimizer",
+        choices=("adamw", "sgd"),
+        default="adamw",
+        help="adamw (the preset's weight decay) or sgd (momentum 0.9, weight decay 1e-4)",
+    )
+    t.add_argument(
+        "--schedule",
+        choices=("cosine", "step"),
+        help="cosine: warm-up then cosine; step: warm-up then x0.1 at 60%% and 85%% of the run "
+        "(default: the preset's)",
+    )
+
+
 def _bar(total: int, desc: str, quiet: bool):
     from tqdm import tqdm
 
@@ -152,13 +223,18 @@ def _bar(total: int, desc: str, quiet: bool):
 def cmd_synth(a) -> int:
     from .synth import make_dataset
 
-    path = make_dataset(a.out, a.count, a.seed)
+    backgrounds = None
+    if a.backgrounds:
+        from .formats import load_annotations
+
+        backgrounds = load_annotations(a.backgrounds[1], a.backgrounds[0]).records
+    path = make_dataset(a.out, a.count, a.seed, kind=a.kind, backgrounds=backgrounds)
     print(f"wrote {a.count} images to {a.out / 'images'} and {path}")
     return 0
 
 
 def cmd_train(a) -> int:
-    from .engine import Stopper, TrainConfig, fit
+    from .engine import TrainConfig, fit
 
     if a.config:  # a recipe file: its values fill every option not given on the command line
         _apply_recipe(a, a.config, getattr(a, "given", set()))
@@ -193,7 +269,60 @@ def cmd_train(a) -> int:
         compare_with=a.compare_with,
         compare=(a.compare_images, a.compare_ann) if a.compare_images else None,
         overrides=getattr(a, "overrides", {}),
+        optimizer=a.optimizer,
+        schedule=a.schedule,
     )
+    stopper = _stopper(a.exit_with_parent)
+    # a failure is reported by fit itself (an "error" event), then raised
+    fit(tc, _event_printer(a.json_progress), stopper)
+    return 0
+
+
+def cmd_finetune(a) -> int:
+    from .finetune import FinetuneConfig, finetune
+
+    if bool(a.ann) == bool(a.numbers):
+        raise DigitError("give either --ann (digit boxes) or --numbers (a CSV of image_id,file_name,number)")
+    if bool(a.mix_images) != bool(a.mix_ann) or len(a.mix_images or []) != len(a.mix_ann or []):
+        raise DigitError("give one --mix-ann for every --mix-images")
+    fc = FinetuneConfig(
+        images=a.images,
+        out=str(a.out),
+        ann=a.ann,
+        numbers=a.numbers,
+        init=a.init,
+        max_minutes=a.max_minutes,
+        epochs=a.epochs,
+        lr=a.lr,
+        batch_size=a.batch_size,
+        optimizer=a.optimizer,
+        schedule=a.schedule or "cosine",
+        mix=list(zip(a.mix_images or [], a.mix_ann or [])),
+        device=a.device,
+        seed=a.seed,
+        workers=a.workers,
+    )
+    stopper = _stopper(a.exit_with_parent)
+    bar = _bar(0, "placing the numbers", a.json_progress)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    end = finetune(fc, _event_printer(a.json_progress), stopper, progress)
+    bar.close()
+    left = Path(a.out) / "left_out.csv"
+    if not a.json_progress and left.is_file():
+        n = sum(1 for _ in left.open()) - 1
+        print(f"photos left out: {n} (see {left})" if n else "photos left out: none")
+    return 0 if end.best else 1
+
+
+def _stopper(exit_with_parent: bool):
+    """A Stopper that Ctrl+C, SIGTERM and (optionally) the parent's exit trigger."""
+    from .engine import Stopper
+
     stopper = Stopper()
 
     def on_signal(signum, _frame):
@@ -201,10 +330,14 @@ def cmd_train(a) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    if a.exit_with_parent:
+    if exit_with_parent:
         _watch_parent(stopper)
+    return stopper
 
-    if a.json_progress:
+
+def _event_printer(json_progress: bool):
+    """Training events to stdout: JSON lines, or tqdm bars and a line per epoch."""
+    if json_progress:
 
         def on_event(ev: Event) -> None:
             # one write per event: a line must never be split by another process's output
@@ -251,8 +384,7 @@ def cmd_train(a) -> int:
             elif kind in ("done", "stopped", "compare"):
                 print(json.dumps(ev, default=str), flush=True)
 
-    fit(tc, on_event, stopper)  # a failure is reported by fit itself (an "error" event), then raised
-    return 0
+    return on_event
 
 
 def _watch_parent(stopper) -> None:
@@ -494,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {
             "synth": cmd_synth,
+            "finetune": cmd_finetune,
             "train": cmd_train,
             "eval": cmd_eval,
             "predict": cmd_predict,

@@ -28,7 +28,9 @@ from .loop import (
     LOSS_KEYS,
     Run,
     Stopper,
+    make_optimizer,
     make_scheduler,
+    schedule_for,
     seed_everything,
     train_one_epoch,
     validate,
@@ -87,6 +89,8 @@ class TrainConfig:
     compare_with: str | None = None  # after training, score this model and the new one ...
     compare: tuple[str, str] | None = None  # ... on these images (default: the validation set)
     overrides: dict = field(default_factory=dict)
+    optimizer: str = "adamw"  # or "sgd" (momentum 0.9), the lab report's other recipe
+    schedule: str | None = None  # "cosine" or "step"; None: the preset's own
 
 
 def fit(
@@ -136,12 +140,9 @@ def _fit(tc: TrainConfig, emit, stopper: Stopper, rank: int, world: int, local_r
     ds = TrainDataset(records, cfg, cfg.get("augment", False), tc.seed)
     loader, sampler = make_loader(ds, batch_size, tc.workers, tc.seed, rank, world)
 
-    opt = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad],
-        lr=lr,
-        weight_decay=cfg["optimizer"]["weight_decay"],
-        eps=1e-8,
-    )
+    opt = make_optimizer([p for p in model.parameters() if p.requires_grad], tc.optimizer, lr, cfg)
+    if tc.schedule and resume_blob is None:
+        cfg["schedule"] = schedule_for(tc.schedule, cfg["schedule"])
     run = Run(
         model=model,
         core=model,

@@ -204,6 +204,40 @@ def validate(run: Run, cfg: dict, records: list[Record], score_thresh: float) ->
     return {k: m[k] for k in ("mAP", "AP50", "AP75", "number_accuracy", "score_thresh")}
 
 
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("cosine", "step")
+SGD_MOMENTUM = 0.9
+SGD_WEIGHT_DECAY = 1e-4  # the preset's AdamW decay (decoupled, 0.05) would be far too strong for SGD
+STEP_MILESTONES = (0.6, 0.85)  # "step": the rate falls tenfold at these shares of the run
+STEP_GAMMA = 0.1
+
+
+def make_optimizer(params, name: str, lr: float, cfg: dict) -> torch.optim.Optimizer:
+    """AdamW with the preset's weight decay, or SGD with momentum (the lab report's other recipe)."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=SGD_MOMENTUM, weight_decay=SGD_WEIGHT_DECAY)
+    if name != "adamw":
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    return torch.optim.AdamW(params, lr=lr, weight_decay=cfg["optimizer"]["weight_decay"], eps=1e-8)
+
+
+def schedule_for(name: str, preset_schedule: dict) -> dict:
+    """The schedule section for ``name``: "cosine" (warm-up, then cosine to ``eta_min``) or
+    "step" (warm-up, then the rate times 0.1 at 60% and 85% of the run, like StepLR)."""
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")
+    warm = int(preset_schedule.get("warmup_iters", 0))
+    eta = float(preset_schedule.get("eta_min", 0.0))
+    if name == "step":
+        return {
+            "kind": "step",
+            "warmup_iters": warm,
+            "milestones": list(STEP_MILESTONES),
+            "gamma": STEP_GAMMA,
+        }
+    return {"kind": "warmup_cosine", "warmup_iters": warm, "eta_min": eta}
+
+
 def make_scheduler(opt, cfg: dict, epochs: int, iters_per_epoch: int, time_frac=None):
     sch = cfg["schedule"]
     if sch["kind"] == "seed_cosine":  # the lab's: per-epoch cosine with T_max = 60% of the epochs
@@ -213,12 +247,16 @@ def make_scheduler(opt, cfg: dict, epochs: int, iters_per_epoch: int, time_frac=
     warm = min(sch.get("warmup_iters", 0), total // 4)
     floor = sch.get("eta_min", 0.0) / opt.param_groups[0]["lr"]
 
+    step_kind = sch["kind"] == "step"
+
     def factor(step: int) -> float:
         if step < warm:
             return (step + 1) / warm
         p = (step - warm) / max(1, total - warm)
         if time_frac is not None:  # with a time budget, progress is whichever runs out first
             p = max(p, time_frac())
+        if step_kind:
+            return float(sch.get("gamma", STEP_GAMMA)) ** sum(p >= m for m in sch["milestones"])
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
 
     return torch.optim.lr_scheduler.LambdaLR(opt, factor), "iter"

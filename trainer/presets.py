@@ -70,6 +70,10 @@ PRESETS: dict[str, dict] = {
         # other training photos with their digits painted over (trainer/scenes.py): whole photos
         # are read by finding small digits in tiles, which crops alone never teach.
         "scene": 0.25,
+        # Share of the samples that are printed numbers (bibs, plates, labels, meters) in the
+        # package's fonts, with letters and words around them that are not digits
+        # (trainer/printed.py). 0 keeps the models trained before it reproducible.
+        "printed": 0.0,
         "optimizer": {"lr": 2e-3, "weight_decay": 0.05},
         "schedule": {"kind": "warmup_cosine", "warmup_iters": 200, "eta_min": 1e-5},
         "epochs": 60,

@@ -199,15 +199,39 @@ def render_sample(rng: random.Random) -> tuple[Image.Image, list[tuple[list[floa
     return img, boxes
 
 
-def make_dataset(out_dir: str | Path, count: int, seed: int = 0, start_id: int = 1) -> Path:
-    """Write ``out_dir/images/<id>.png`` and ``out_dir/annotations.json``; returns the JSON path."""
+KINDS = ("house", "printed")
+
+
+def make_dataset(
+    out_dir: str | Path,
+    count: int,
+    seed: int = 0,
+    start_id: int = 1,
+    kind: str = "house",
+    backgrounds: list | None = None,
+) -> Path:
+    """Write ``out_dir/images/<id>.png`` and ``out_dir/annotations.json``; returns the JSON path.
+
+    ``kind``: "house" (house-number plates in the DejaVu fonts) or "printed" (bibs, plates,
+    labels and meters in every shipped font, with letters and words that are not digits;
+    :mod:`trainer.printed`). ``backgrounds``: records of photos whose digits are painted over
+    and used as backgrounds of printed samples (drawn backgrounds without them).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     images, anns = [], []
+    photo = _background_photos(backgrounds, rng) if backgrounds else None
     for k in range(count):
         image_id = start_id + k
-        img, boxes = render_sample(rng)
+        if kind == "printed":
+            from .printed import render_printed
+
+            img, boxes = render_printed(rng, photo)
+        else:
+            img, boxes = render_sample(rng)
         name = f"{image_id}.png"
         img.save(out / "images" / name)
         images.append({"id": image_id, "file_name": name, "width": img.width, "height": img.height})
@@ -215,3 +239,15 @@ def make_dataset(out_dir: str | Path, count: int, seed: int = 0, start_id: int =
     path = out / "annotations.json"
     atomic_write_text(path, json.dumps(coco_ground_truth(images, anns, decimals=None)))
     return path
+
+
+def _background_photos(records: list, rng: random.Random):
+    """``photo()``: a random record's photo with its labelled digits painted over."""
+    from .data import read_image_or_raise
+    from .scenes import erase_digits
+
+    def photo() -> Image.Image:
+        rec = records[rng.randrange(len(records))]
+        return erase_digits(read_image_or_raise(rec.path), rec.boxes)
+
+    return photo

@@ -71,10 +71,22 @@ class TrainDataset(Dataset):
 
         return photo
 
+    def _printed(self, rng: random.Random):
+        """A printed number (bib, plate, label, meter) on a digit-free training photo."""
+        from .printed import render_printed
+
+        img, found = render_printed(rng, self._scene_photos(rng, None))
+        boxes = np.array([[x, y, x + w, y + h] for (x, y, w, h), _ in found], np.float32).reshape(-1, 4)
+        labels = np.array([d + 1 for _, d in found], np.int64)
+        return img, boxes, labels
+
     def __getitem__(self, i: int):
         rng = random.Random(hash((self.seed, self.epoch, i)))
         composed = None
-        if self.augment and rng.random() < float(self.cfg.get("recompose", 0.0)):
+        printed = float(self.cfg.get("printed", 0.0))
+        if self.augment and printed > 0 and rng.random() < printed:
+            composed = self._printed(rng)
+        elif self.augment and rng.random() < float(self.cfg.get("recompose", 0.0)):
             composed = self._recomposed(rng)
         own = None if composed else self._read(self.records[i])
         img, boxes, labels = composed or own

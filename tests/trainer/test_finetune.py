@@ -1,0 +1,235 @@
+"""finetune: numbers or boxes in, one model out; bad input is a clear error with nothing left."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+import torch
+
+from trainer.__main__ import main
+from trainer.data import gt_text
+from trainer.formats import load_annotations
+from trainer.loop import make_optimizer, make_scheduler, schedule_for
+from trainer.model import read_checkpoint
+from trainer.presets import get_preset
+
+
+def _numbers_csv(tmp_path, synth_set, n=12, bad_row=None):
+    images, ann = synth_set
+    recs = load_annotations(str(ann), str(images)).records[:n]
+    path = tmp_path / "truth.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image_id", "file_name", "number"])
+        for r in recs:
+            w.writerow([r.image_id, r.path.name, gt_text(r)])
+        if bad_row:
+            w.writerow(bad_row)
+    return path
+
+
+def _no_model_left(out):
+    return not any(out.rglob("*.pt")) if out.exists() else True
+
+
+@pytest.mark.parametrize(
+    "bad_row, needle",
+    [
+        ([999, "missing.png", "12"], "no image file 'missing.png'"),
+        ([999, "1.png", "1a"], "number '1a' is not"),
+    ],
+)
+def test_bad_numbers_csv_is_exit_2_naming_the_line(tmp_path, synth_set, capsys, bad_row, needle):
+    images, _ = synth_set
+    path = _numbers_csv(tmp_path, synth_set, n=3, bad_row=bad_row)
+    out = tmp_path / "run"
+    code = main(
+        ["finetune", "--images", str(images), "--numbers", str(path), "--out", str(out), "--device", "cpu"]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert needle in err and "line 5" in err
+    assert _no_model_left(out)
+
+
+def test_duplicate_ids_in_numbers_csv_is_exit_2(tmp_path, synth_set, capsys):
+    images, _ = synth_set
+    path = _numbers_csv(tmp_path, synth_set, n=2)
+    rows = path.read_text().splitlines()
+    path.write_text("\n".join(rows + [rows[1]]) + "\n")
+    code = main(["finetune", "--images", str(images), "--numbers", str(path), "--out", str(tmp_path / "r")])
+    assert code == 2 and "repeats line 2" in capsys.readouterr().err
+
+
+def test_coco_without_boxes_is_exit_2(tmp_path, synth_set, capsys):
+    images, ann = synth_set
+    coco = json.loads(ann.read_text())
+    coco["annotations"] = []
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps(coco))
+    out = tmp_path / "run"
+    code = main(
+        ["finetune", "--images", str(images), "--ann", str(empty), "--out", str(out), "--device", "cpu"]
+    )
+    assert code == 2
+    assert "no digit boxes" in capsys.readouterr().err
+    assert _no_model_left(out)
+
+
+def test_init_that_is_not_a_checkpoint_is_exit_2(tmp_path, synth_set, capsys):
+    images, ann = synth_set
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00\x01 not a model" * 50)
+    out = tmp_path / "run"
+    code = main(
+        ["finetune", "--images", str(images), "--ann", str(ann), "--out", str(out), "--init", str(junk)]
+    )
+    assert code == 2
+    assert "junk.pt" in capsys.readouterr().err
+    assert _no_model_left(out)
+
+
+def test_fewer_than_five_usable_photos_is_exit_2(tmp_path, synth_set, random_model, capsys):
+    """A model that reads nothing places no number: every photo is left out."""
+    images, _ = synth_set
+    path = _numbers_csv(tmp_path, synth_set, n=6)
+    out = tmp_path / "run"
+    code = main(
+        [
+            "finetune",
+            "--images",
+            str(images),
+            "--numbers",
+            str(path),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--init",
+            str(random_model),
+        ]
+    )
+    assert code == 2
+    assert "usable photos (at least 5 needed)" in capsys.readouterr().err
+    assert _no_model_left(out)
+
+
+@pytest.mark.slow
+def test_finetune_on_numbers_writes_one_model_that_predict_loads(tmp_path, synth_set, capsys):
+    images, _ = synth_set
+    path = _numbers_csv(tmp_path, synth_set, n=16)
+    out = tmp_path / "run"
+    code = main(
+        [
+            "finetune",
+            "--images",
+            str(images),
+            "--numbers",
+            str(path),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--epochs",
+            "1",
+            "--max-minutes",
+            "2",
+        ]
+    )
+    assert code == 0
+    assert sorted(p.name for p in out.glob("*.pt")) == ["model.pt"]  # one checkpoint, not best and last
+    blob = read_checkpoint(out / "model.pt")
+    assert blob["config"]["printed"] > 0
+    placed = json.loads((out / "train.json").read_text())
+    val = json.loads((out / "val.json").read_text())
+    left = list(csv.DictReader((out / "left_out.csv").open()))
+    assert len(placed["images"]) + len(val["images"]) + len(left) == 16
+    # the placed boxes spell the typed numbers
+    truth = {int(r["image_id"]): r["number"] for r in csv.DictReader(path.open())}
+    for im in placed["images"]:
+        anns = sorted(
+            (a for a in placed["annotations"] if a["image_id"] == im["id"]), key=lambda a: a["bbox"][0]
+        )
+        assert "".join(str(a["category_id"] - 1) for a in anns) == truth[im["id"]]
+    pred_out = tmp_path / "pred"
+    assert (
+        main(
+            [
+                "predict",
+                str(images),
+                "--out",
+                str(pred_out),
+                "--model",
+                str(out / "model.pt"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert (pred_out / "pred.csv").is_file()
+
+
+@pytest.mark.slow
+def test_train_with_sgd_and_step_schedule(tmp_path, synth_set, random_model, capsys):
+    images, ann = synth_set
+    out = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--train-images",
+            str(images),
+            "--train-ann",
+            str(ann),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--optimizer",
+            "sgd",
+            "--schedule",
+            "step",
+            "--lr",
+            "0.01",
+            "--init",
+            str(random_model),
+        ]
+    )
+    assert code == 0
+    blob = read_checkpoint(out / "last.pt")
+    assert blob["config"]["schedule"]["kind"] == "step"
+    assert "momentum" in blob["optimizer"]["param_groups"][0]
+
+
+def test_step_schedule_falls_tenfold_at_its_milestones():
+    cfg = get_preset("default")
+    cfg["schedule"] = schedule_for("step", cfg["schedule"])
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = make_optimizer([p], "sgd", 0.1, cfg)
+    assert isinstance(opt, torch.optim.SGD) and opt.param_groups[0]["momentum"] == 0.9
+    sched, unit = make_scheduler(opt, cfg, epochs=10, iters_per_epoch=100)
+    assert unit == "iter"
+    lrs = []
+    for _ in range(1000):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    warm = cfg["schedule"]["warmup_iters"]
+    assert math.isclose(lrs[warm + 10], 0.1)
+    assert math.isclose(lrs[int(warm + 0.7 * (1000 - warm))], 0.01)
+    assert math.isclose(lrs[-1], 0.001)
+    cos = schedule_for("cosine", get_preset("default")["schedule"])
+    assert cos["kind"] == "warmup_cosine"
+    with pytest.raises(ValueError):
+        schedule_for("linear", cos)
+    with pytest.raises(ValueError):
+        make_optimizer([p], "lion", 0.1, cfg)

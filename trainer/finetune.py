@@ -1,0 +1,312 @@
+"""Teaching a model a new kind of number from a person's corrections: one recipe, one home.
+
+``finetune`` takes photos with their truth, either digit boxes (COCO, or VOC/YOLO/labelme
+folders) or just the numbers (a CSV of ``image_id,file_name,number``), and trains the starting
+model on them for a few CPU minutes. Numbers alone are turned into boxes by the starting model
+itself (:mod:`trainer.placement`): its detections are matched to the typed digits, with a
+read inside the number's region where the whole photo's pass was unsure; photos it cannot place
+every digit of with confidence are left out and counted. The command line and the app's Train
+button run this same recipe (:data:`RECIPE`), chosen by measurement (``bench/adapt.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data import held_out
+from .errors import AnnotationError, DigitError, TrainingError
+from .events import DoneEvent, Event, StoppedEvent
+from .export import coco_ground_truth
+from .fileio import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+MIN_PHOTOS = 5  # fewer usable photos than this teach nothing worth a model
+MODEL_NAME = "model.pt"
+
+# The fine-tuning recipe (bench/adapt.py measures it; README "Teaching it your numbers").
+RECIPE: dict = {
+    "lr": 4e-4,  # AdamW; the model is already trained, a preset's from-scratch rate undoes it
+    "epochs": 60,  # an upper bound: the time budget ends most runs first
+    "max_minutes": 8.0,
+    "batch_size": 8,
+    "val_share": 0.15,  # of the user's photos: picks the epoch, the input size and the threshold
+    "printed": 0.3,  # printed numbers drawn on the user's own photos, digits painted over
+    "synthetic": 0,
+    "mix_share": 0.25,  # of each epoch, photos of --mix sets (the original training data), if given
+    "optimizer": "adamw",
+    "schedule": "cosine",
+}
+
+
+@dataclass
+class FinetuneConfig:
+    images: str
+    out: str
+    ann: str | None = None  # digit boxes, used as given
+    numbers: str | None = None  # or numbers only: boxes placed by the starting model
+    init: str = "default"
+    max_minutes: float | None = RECIPE["max_minutes"]
+    epochs: int | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    optimizer: str = RECIPE["optimizer"]
+    schedule: str = RECIPE["schedule"]
+    mix: list[tuple[str, str]] = field(default_factory=list)  # (images, ann) to rehearse
+    mix_share: float = RECIPE["mix_share"]
+    val_share: float = RECIPE["val_share"]
+    printed: float = RECIPE["printed"]
+    device: str = "auto"
+    seed: int = 0
+    workers: int | None = 0
+    log_every: int = 5
+
+
+@dataclass
+class Labelled:
+    """The user's photos as a COCO set, and the photos left out with why."""
+
+    images: list[dict]
+    boxes: list[dict]
+    left_out: list[tuple[str, str]]
+
+
+def place_numbers(
+    rows, predictor, progress: Callable[[int, int], None] | None = None, cancelled=None
+) -> Labelled:
+    """Digit boxes for photos known only by their number (:class:`~trainer.truth.NumberTruth`).
+
+    The model reads each photo; :func:`~trainer.placement.place_number` lays the typed digits
+    on its detections. Where it is unsure, the region around what it found is read again on its
+    own (at the model's best scale) and placed once more. Photos still unsure are left out.
+    """
+    from .numbers import xyxy
+    from .placement import place_number
+
+    images, boxes, left = [], [], []
+    results = predictor.predict_paths([r.path for r in rows])
+    for k, (row, res) in enumerate(zip(rows, results)):
+        if cancelled is not None and cancelled():
+            break
+        if progress is not None:
+            progress(k + 1, len(rows))
+        if res.error:
+            left.append((row.path.name, "unreadable"))
+            continue
+        found = place_number(res.boxes, res.scores, res.digits, row.number)
+        if found is None or not found.confident:
+            region = _region(found, res, xyxy)
+            if region is not None:
+                again = predictor.predict_region(row.path, region)
+                if not again.error:
+                    second = place_number(again.boxes, again.scores, again.digits, row.number)
+                    if second is not None and (found is None or second.weakest > found.weakest):
+                        found = second
+        if found is None:
+            left.append((row.path.name, "fewer digits found than typed"))
+            continue
+        if not found.confident:
+            left.append((row.path.name, f"unsure of a digit (score {found.weakest:.2f})"))
+            continue
+        images.append(
+            {"id": row.image_id, "file_name": row.path.name, "width": res.width, "height": res.height}
+        )
+        for bb, d in zip(found.boxes.tolist(), found.digits):
+            boxes.append({"image_id": row.image_id, "bbox": [round(v, 2) for v in bb], "digit": int(d)})
+    return Labelled(images, boxes, left)
+
+
+def _region(found, res, xyxy):
+    """xywh region to read again: around the placement, else around every fair detection."""
+    import numpy as np
+
+    if found is not None:
+        b = xyxy(found.boxes)
+    else:
+        b = xyxy(res.boxes[res.scores >= 0.2]) if len(res.boxes) else np.zeros((0, 4))
+        if not len(b):
+            return None
+    x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    h = max(1.0, y1 - y0)
+    x0, y0 = max(0.0, x0 - h), max(0.0, y0 - 0.5 * h)
+    x1, y1 = min(float(res.width), x1 + h), min(float(res.height), y1 + 0.5 * h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+
+
+def labelled_from_ann(images: str, ann: str) -> Labelled:
+    """The user's boxes as given (COCO, or a folder of VOC/YOLO/labelme files)."""
+    from .formats import load_annotations
+    from .imageio import image_size
+
+    coco = load_annotations(ann, images)
+    out_images, out_boxes, left = [], [], []
+    for r in coco.records:
+        if not len(r.labels):
+            left.append((r.path.name, "no digit boxes"))
+            continue
+        w, h = (r.width, r.height) if r.width and r.height else image_size(r.path)
+        out_images.append({"id": r.image_id, "file_name": r.path.name, "width": w, "height": h})
+        for (x1, y1, x2, y2), c in zip(r.boxes.tolist(), r.labels.tolist()):
+            out_boxes.append(
+                {"image_id": r.image_id, "bbox": [x1, y1, x2 - x1, y2 - y1], "digit": int(c) - 1}
+            )
+    if not out_boxes:
+        raise AnnotationError(f"{ann}: no digit boxes to learn from")
+    return Labelled(out_images, out_boxes, left)
+
+
+def split_val(lab: Labelled, share: float) -> tuple[Labelled, Labelled]:
+    """(train, validation) of the user's photos, stable by image id; validation never empty
+    while there are 3 photos or more."""
+    ids = sorted(im["id"] for im in lab.images)
+    val = {i for i in ids if held_out(i, share)}
+    if not val and len(ids) >= 3 and share > 0:
+        val = {ids[-1]}
+
+    def part(keep) -> Labelled:
+        return Labelled(
+            [im for im in lab.images if keep(im["id"])], [b for b in lab.boxes if keep(b["image_id"])], []
+        )
+
+    return part(lambda i: i not in val), part(lambda i: i in val)
+
+
+def _mix_subset(run_dir: Path, mix: list[tuple[str, str]], count: int, seed: int) -> list[tuple[str, str]]:
+    """A random ``count`` photos of the mix sets, written as COCO files in the run folder."""
+    from .evaluate import coco_from_records
+    from .formats import load_annotations
+
+    pairs = []
+    rng = random.Random(seed)
+    per = max(1, count // max(1, len(mix)))
+    for k, (images, ann) in enumerate(mix):
+        recs = load_annotations(ann, images).records
+        pick = rng.sample(recs, min(per, len(recs)))
+        path = run_dir / f"mix{k}.json"
+        atomic_write_json(path, coco_from_records(pick).dataset)
+        pairs.append((images, str(path)))
+    return pairs
+
+
+def prepare(fc: FinetuneConfig, progress=None, cancelled=None) -> tuple[Labelled, Labelled, Labelled]:
+    """The user's photos as (all, train, validation) COCO sets, checked for bad input."""
+    from .model import load_detector
+
+    if bool(fc.ann) == bool(fc.numbers):
+        raise DigitError("give either --ann (digit boxes) or --numbers (a CSV of numbers)")
+    load_detector(fc.init)  # a bad starting model is an error before any work
+    if fc.numbers:
+        from .predict import Predictor
+        from .truth import read_numbers_csv
+
+        rows = read_numbers_csv(fc.numbers, fc.images)
+        predictor = Predictor(fc.init, device=fc.device, batch_size=8, num_workers=0)
+        lab = place_numbers(rows, predictor, progress, cancelled)
+    else:
+        lab = labelled_from_ann(fc.images, fc.ann)
+    if len(lab.images) < MIN_PHOTOS:
+        why = "; ".join(f"{n}: {r}" for n, r in lab.left_out[:5])
+        raise TrainingError(
+            f"only {len(lab.images)} usable photos (at least {MIN_PHOTOS} needed)"
+            + (f"; left out {len(lab.left_out)}, e.g. {why}" if lab.left_out else "")
+        )
+    train, val = split_val(lab, fc.val_share)
+    return lab, train, val
+
+
+def finetune(
+    fc: FinetuneConfig, on_event: Callable[[Event], None] | None = None, stopper=None, progress=None
+):
+    """Fine-tune ``fc.init`` on the user's photos; writes ``OUT/model.pt`` and returns the final
+    event. A run that ends before a model exists leaves no model file behind."""
+    from .engine import TrainConfig, fit
+    from .model import load_detector
+
+    run_dir = Path(fc.out)
+    emit = on_event or (lambda e: None)
+    lab, train, val = prepare(fc, progress, (lambda: stopper.reason is not None) if stopper else None)
+    if stopper is not None and stopper.reason is not None:
+        raise TrainingError(f"stopped ({stopper.reason}) before training began; nothing written")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name, part in (("train", train), ("val", val)):
+        atomic_write_json(run_dir / f"{name}.json", coco_ground_truth(part.images, part.boxes))
+    _write_left_out(run_dir / "left_out.csv", lab.left_out)
+    pairs = [(fc.images, str(run_dir / "train.json"))]
+    repeat = [1]
+    if fc.mix and fc.mix_share > 0:
+        n_mix = round(len(train.images) * fc.mix_share / max(1e-6, 1 - fc.mix_share))
+        mixed = _mix_subset(run_dir, fc.mix, max(1, n_mix), fc.seed)
+        pairs += mixed
+        repeat += [1] * len(mixed)
+    _, init_cfg, _ = load_detector(fc.init)
+    overrides = {k: v for k, v in init_cfg.items() if k not in ("arch", "preset")}
+    overrides["printed"] = fc.printed
+    tc = TrainConfig(
+        train=pairs,
+        repeat=repeat,
+        out=str(run_dir),
+        preset=str(init_cfg.get("preset", "default")),
+        val=(fc.images, str(run_dir / "val.json")) if val.images else None,
+        epochs=fc.epochs or RECIPE["epochs"],
+        batch_size=fc.batch_size or RECIPE["batch_size"],
+        lr=fc.lr or RECIPE["lr"],
+        device=fc.device,
+        init=str(fc.init),
+        synthetic=RECIPE["synthetic"],
+        seed=fc.seed,
+        workers=fc.workers,
+        log_every=fc.log_every,
+        max_seconds=fc.max_minutes * 60 if fc.max_minutes else None,
+        overrides=overrides,
+        optimizer=fc.optimizer,
+        schedule=fc.schedule,
+    )
+
+    def relay(ev: Event) -> None:  # the final event names model.pt, once it is the only model
+        if not isinstance(ev, DoneEvent | StoppedEvent):
+            emit(ev)
+
+    end = keep_one_model(run_dir, fit(tc, relay, stopper))
+    emit(end)
+    return end
+
+
+def keep_one_model(run_dir: Path, end: DoneEvent | StoppedEvent) -> DoneEvent | StoppedEvent:
+    """Leave one model in a finished run: ``model.pt`` (fp16, the best epoch), no best/last.
+
+    A run stopped before its first epoch ended has no model: its checkpoints go too.
+    """
+    from .model import load_detector, read_checkpoint, save_checkpoint
+
+    best = run_dir / "best.pt"
+    last = run_dir / "last.pt"
+    if best.is_file():
+        model, cfg, blob = load_detector(best)
+        extra = {k: blob[k] for k in ("score_thresh", "metrics", "epoch") if k in blob}
+        save_checkpoint(run_dir / MODEL_NAME, model, cfg, half=True, **extra)
+        read_checkpoint(run_dir / MODEL_NAME)  # written whole before the others go
+    for f in (best, last):
+        f.unlink(missing_ok=True)
+    synthetic = run_dir / "synthetic"
+    if synthetic.is_dir():
+        shutil.rmtree(synthetic, ignore_errors=True)
+    model = run_dir / MODEL_NAME
+    end.best = str(model) if model.is_file() else None
+    if isinstance(end, StoppedEvent):
+        end.checkpoint = end.best or ""
+    return end
+
+
+def _write_left_out(path: Path, left: list[tuple[str, str]]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["file_name", "reason"])
+        w.writerows(left)
