@@ -51,14 +51,16 @@ def resized(rect: QRectF, handle: str, pos: QPointF) -> QRectF:
 
 
 class LabelItem(QGraphicsItem):
-    """The digit (and score) above a box: constant size on screen, drawn above every box and
-    handle. ``row`` lifts it by whole label heights where it would cover another label or the
-    handles of the selected box (the canvas lays the labels out)."""
+    """The digit (and score) by a box: constant size on screen, drawn above every box and handle.
+
+    It sits just above its box unless the canvas places it elsewhere (:meth:`place`, see
+    :mod:`digitgui.label_layout`): lifted by whole rows, or below the box, where it would
+    otherwise cover another box, another label or the selected box's handles.
+    """
 
     def __init__(self, box: BoxItem) -> None:
         super().__init__()
         self.box = box
-        self.row = 0
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.setZValue(30)
         font = QFont()
@@ -68,31 +70,36 @@ class LabelItem(QGraphicsItem):
         fm = QFontMetricsF(font)
         self.text = box.label_text()
         self.size = (fm.horizontalAdvance(self.text) + 6, fm.height() + 2)
+        self.rect = self.rect_at(0)  # screen pixels, relative to the box's top-left corner
+        self.stem: tuple[QPointF, QPointF] | None = None  # a line to the box when not beside it
         self.setPos(box.rect().topLeft())
 
     def rect_at(self, row: int) -> QRectF:
-        """Rectangle in screen pixels, relative to the box's top-left corner."""
+        """Above the box, lifted by ``row`` label heights (screen pixels, from the box's corner)."""
         tw, th = self.size
         return QRectF(-1, -LABEL_GAP - th - row * (th + 1), tw, th)
 
-    def set_row(self, row: int) -> None:
-        if row != self.row:
+    def place(self, rect: QRectF, stem: tuple[QPointF, QPointF] | None = None) -> None:
+        if rect != self.rect or stem != self.stem:
             self.prepareGeometryChange()
-            self.row = row
+            self.rect, self.stem = QRectF(rect), stem
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
-        return self.rect_at(self.row)
+        if self.stem is None:
+            return self.rect
+        a, b = self.stem
+        return self.rect.united(QRectF(a, b).normalized().adjusted(-1, -1, 1, 1))
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         color = box_color(self.box.shown)
-        bg = self.rect_at(self.row)
-        if self.row:  # a thin stem down to its box, so a lifted label still points at it
+        bg = self.rect
+        if self.stem is not None:  # a thin stem to its box, so a moved label still points at it
             pen = QPen(color, 1.0)
             pen.setCosmetic(True)
             painter.setPen(pen)
-            painter.drawLine(QPointF(0.5, bg.bottom()), QPointF(0.5, 0))
+            painter.drawLine(*self.stem)
         painter.fillRect(bg, QBrush(color.lighter(115) if self.box.selected else color))
         painter.setFont(self.font)
         painter.setPen(QColor(0, 0, 0))

@@ -7,7 +7,8 @@ Keys (when the canvas has focus): W then drag draws a box (then type its digit),
 asks the model to read inside a rectangle (``region_requested``), 0-9 relabel
 the selected box, Delete removes it, Tab/Shift+Tab cycle boxes, arrows nudge (Shift: 10 px),
 Space marks the image reviewed (Space-drag pans), Esc cancels, Enter asks to type the number.
-Wheel zooms, middle-drag pans. The photo is shown through the display adjustment (brightness,
+Wheel zooms, middle-drag pans. A right-click asks for the box menu (``box_menu_requested``), a
+double-click on a box asks to edit its digit (:mod:`digitgui.box_menu`); H hides the boxes. The photo is shown through the display adjustment (brightness,
 contrast, gamma, invert: :mod:`digitgui.display_adjust`), applied once per picture.
 """
 
@@ -30,13 +31,13 @@ from .box_item import BoxItem, resized
 from .canvas_keys import CanvasKeys
 from .display_adjust import DisplayAdjust, apply_lut
 from .document import Document
+from .label_layout import place_labels
 from .services.images import ImageLoader
 from .state import UNKNOWN_DIGIT, Shown
 
 log = logging.getLogger(__name__)
 
 MIN_DRAW = 2.0  # a drawn box must be at least this many image pixels on each side
-MAX_LABEL_ROWS = 6  # a label is lifted at most this many rows above its box
 LEGACY_DISPLAY_ERROR = "Cannot read "  # how older versions marked images the canvas could not show
 
 
@@ -50,6 +51,9 @@ class Canvas(CanvasKeys, QGraphicsView):
     number_requested = Signal()  # Enter: open the editor of the number
     display_adjusted = Signal(object)  # the DisplayAdjust now used for the photo
     region_requested = Signal(object)  # (x, y, w, h) in image pixels: read inside this rectangle
+    box_menu_requested = Signal(int, QPoint)  # right-click: key of the box under it (0: none), global pos
+    box_edit_requested = Signal(int)  # double-click on a box: edit its digit
+    boxes_shown = Signal(bool)  # the boxes were hidden or shown again (H)
 
     def __init__(self, doc: Document, loader: ImageLoader, parent=None) -> None:
         super().__init__(parent)
@@ -84,6 +88,7 @@ class Canvas(CanvasKeys, QGraphicsView):
         self._region.hide()
         self.scene().addItem(self._region)
         self.pending_label = 0  # key of a box just drawn, waiting for its digit
+        self.boxes_visible = True  # H hides the boxes and their labels, to see the photo
         self._drag: tuple | None = None  # (mode, key|None, start scene pos, start rect, handle)
         self._pan_last: QPoint | None = None
         self._space_down = False
@@ -225,6 +230,9 @@ class Canvas(CanvasKeys, QGraphicsView):
         self.items_by_key.clear()
         if self.shown_path is None or self.image_size is None:
             return
+        if not self.boxes_visible:
+            self.set_selected(0)
+            return
         for s in self.doc.shown():
             item = BoxItem(s)
             self.scene().addItem(item)
@@ -237,30 +245,16 @@ class Canvas(CanvasKeys, QGraphicsView):
         self.layout_labels()
 
     def layout_labels(self) -> None:
-        """Lift labels (by whole rows) off each other and off the selected box's handles, on screen.
-
-        The selected box's label is placed first, then the others left to right; a few dozen boxes
-        at most, so the quadratic search is nothing.
-        """
-        if not self.items_by_key:
-            return
-        vt = self.viewportTransform()
+        """Place the labels off each other, off other boxes and off the selected box's handles."""
         sel = self.items_by_key.get(self.selected)
-        taken = []
-        if sel is not None:
-            taken = [vt.mapRect(h).adjusted(-2, -2, 2, 2) for h in sel.handle_rects(self.zoom).values()]
-        order = sorted(
-            self.items_by_key.values(), key=lambda it: (not it.selected, it.rect().x(), it.rect().y())
-        )
-        for it in order:
-            corner = vt.map(it.rect().topLeft())
-            row = 0
-            for row in range(MAX_LABEL_ROWS):
-                r = it.label.rect_at(row).translated(corner)
-                if not any(r.intersects(t) for t in taken):
-                    break
-            it.label.set_row(row)
-            taken.append(it.label.rect_at(row).translated(corner))
+        place_labels(list(self.items_by_key.values()), self.viewportTransform(), sel, self.zoom)
+
+    def set_boxes_visible(self, on: bool) -> None:
+        """Hide the boxes and labels to look at the photo (the data never changes), or show them."""
+        if on != self.boxes_visible:
+            self.boxes_visible = on
+            self.rebuild()
+            self.boxes_shown.emit(on)
 
     # ------------------------------------------------------------------ selection
 
@@ -390,6 +384,23 @@ class Canvas(CanvasKeys, QGraphicsView):
             item = self.items_by_key[key]
             self._drag = ("resize" if handle else "move", key, start, QRectF(item.rect()), handle)
 
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and not (self.draw_armed or self.region_armed):
+            key, _handle = self._hit(event.position())
+            if key:
+                self._drag = None
+                self.set_selected(key)
+                self.box_edit_requested.emit(key)
+                return
+        super().mouseDoubleClickEvent(event)
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802
+        if self.shown_path is None or self.image_size is None or self._drag is not None:
+            return
+        key, _handle = self._hit(QPointF(event.pos()))
+        self.set_selected(key)
+        self.box_menu_requested.emit(key, event.globalPos())
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         pos = event.position()
         if self._pan_last is not None:
@@ -475,6 +486,7 @@ class Canvas(CanvasKeys, QGraphicsView):
     def arm_draw(self) -> None:
         """Next left-drag draws a new box (the W key)."""
         if self.shown_path is not None and self.image_size is not None:
+            self.set_boxes_visible(True)  # a box drawn among hidden ones would vanish at once
             self.region_armed = False
             self.draw_armed = True
             self.viewport().setCursor(Qt.CursorShape.CrossCursor)

@@ -17,7 +17,17 @@ from PySide6.QtWidgets import (
 
 from trainer.errors import DigitError, describe_names
 
-from . import desktop, dialogs, folder_lock, goto, label_formats, quick_edits, region_read, settings
+from . import (
+    box_menu,
+    desktop,
+    dialogs,
+    folder_lock,
+    goto,
+    label_formats,
+    quick_edits,
+    region_read,
+    settings,
+)
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
 from .canvas_keys import KeyRouter
@@ -135,6 +145,7 @@ class MainWindow(QMainWindow):
         quick_edits.install(self)  # type the number, duplicate, copy boxes, photo display
         self.region_reader = region_read.install(self)  # R: read inside a box
         self.goto_dialog = goto.install(self)  # Ctrl+G: go to an image by name or id; Ctrl+F
+        self.box_menu = box_menu.install(self)  # right-click and double-click a box, copy, paste, H
         self._update_actions()
         if start_inference:
             QTimer.singleShot(0, self.inference.start)
