@@ -189,6 +189,11 @@ def _finetune_options(f: argparse.ArgumentParser) -> None:
         help="original training photos to mix in so the model keeps what it knew (repeatable)",
     )
     f.add_argument("--mix-ann", action="append", help="their COCO file (paired with --mix-images)")
+    f.add_argument(
+        "--compare-images",
+        help="photos kept apart (never trained on) to score the starting and the new model on",
+    )
+    f.add_argument("--compare-ann", help="their truth (COCO json, or a folder of VOC/YOLO/labelme files)")
     _optimizer_options(f)
     f.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     f.add_argument("--seed", type=int, default=0)
@@ -283,6 +288,8 @@ def cmd_finetune(a) -> int:
 
     if bool(a.ann) == bool(a.numbers):
         raise DigitError("give either --ann (digit boxes) or --numbers (a CSV of image_id,file_name,number)")
+    if bool(a.compare_images) != bool(a.compare_ann):
+        raise DigitError("--compare-images and --compare-ann go together")
     if bool(a.mix_images) != bool(a.mix_ann) or len(a.mix_images or []) != len(a.mix_ann or []):
         raise DigitError("give one --mix-ann for every --mix-images")
     fc = FinetuneConfig(
@@ -298,6 +305,7 @@ def cmd_finetune(a) -> int:
         optimizer=a.optimizer,
         schedule=a.schedule or "cosine",
         mix=list(zip(a.mix_images or [], a.mix_ann or [])),
+        compare=(a.compare_images, a.compare_ann) if a.compare_images else None,
         device=a.device,
         seed=a.seed,
         workers=a.workers,

@@ -62,6 +62,7 @@ class FinetuneConfig:
     mix_share: float = RECIPE["mix_share"]
     val_share: float = RECIPE["val_share"]
     printed: float = RECIPE["printed"]
+    compare: tuple[str, str] | None = None  # (images, ann) to score the starting and new model on
     device: str = "auto"
     seed: int = 0
     workers: int | None = 0
@@ -268,6 +269,8 @@ def finetune(
         overrides=overrides,
         optimizer=fc.optimizer,
         schedule=fc.schedule,
+        compare_with=str(fc.init) if fc.compare else None,
+        compare=fc.compare,
     )
 
     def relay(ev: Event) -> None:  # the final event names model.pt, once it is the only model
