@@ -153,6 +153,8 @@ class ShortcutsWindow(QDialog):
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.close)
+        customise = buttons.addButton("&Customise…", QDialogButtonBox.ButtonRole.ActionRole)
+        customise.clicked.connect(lambda: win.actions_by_name["customise_shortcuts"].trigger())
         lay = QVBoxLayout(self)
         lay.addWidget(self.table, 1)
         lay.addWidget(note)

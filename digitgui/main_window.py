@@ -27,6 +27,8 @@ from . import (
     quick_edits,
     region_read,
     settings,
+    shortcuts,
+    theme,
 )
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
@@ -146,6 +148,8 @@ class MainWindow(QMainWindow):
         self.region_reader = region_read.install(self)  # R: read inside a box
         self.goto_dialog = goto.install(self)  # Ctrl+G: go to an image by name or id; Ctrl+F
         self.box_menu = box_menu.install(self)  # right-click and double-click a box, copy, paste, H
+        self.theme = theme.install(self)  # View > Theme: system, light, dark
+        self.shortcuts = shortcuts.install(self)  # last: every action exists; the user's keys apply
         self._update_actions()
         if start_inference:
             QTimer.singleShot(0, self.inference.start)

@@ -114,3 +114,34 @@ def image_sort() -> int:
 
 def set_image_sort(index: int) -> None:
     settings().setValue("image_list/sort", int(index))
+
+
+def custom_shortcuts() -> dict[str, str]:
+    """Action name -> keys (portable text, ``; ``-separated; empty: none) the user changed."""
+    s = settings()
+    s.beginGroup("shortcuts")
+    try:
+        out = {}
+        for k in s.childKeys():
+            v = s.value(k, "") or ""
+            out[k] = ", ".join(v) if isinstance(v, list) else str(v)  # an unquoted comma splits
+        return out
+    finally:
+        s.endGroup()
+
+
+def set_custom_shortcuts(keys: dict[str, str]) -> None:
+    s = settings()
+    s.remove("shortcuts")
+    for name, text in keys.items():
+        s.setValue(f"shortcuts/{name}", text)
+
+
+def theme() -> str:
+    """ "system" (follow the system's light or dark scheme), "light" or "dark"."""
+    value = settings().value("theme", "system")
+    return value if value in ("system", "light", "dark") else "system"
+
+
+def set_theme(mode: str) -> None:
+    settings().setValue("theme", mode)
