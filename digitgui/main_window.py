@@ -17,19 +17,7 @@ from PySide6.QtWidgets import (
 
 from trainer.errors import DigitError, describe_names
 
-from . import (
-    box_menu,
-    desktop,
-    dialogs,
-    folder_lock,
-    goto,
-    label_formats,
-    quick_edits,
-    region_read,
-    settings,
-    shortcuts,
-    theme,
-)
+from . import desktop, dialogs, folder_lock, habits, label_formats, quick_edits, region_read, settings
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
 from .canvas_keys import KeyRouter
@@ -146,10 +134,7 @@ class MainWindow(QMainWindow):
         self.key_router = KeyRouter(self, self.canvas, lambda: self.stack.currentIndex() == 1)
         quick_edits.install(self)  # type the number, duplicate, copy boxes, photo display
         self.region_reader = region_read.install(self)  # R: read inside a box
-        self.goto_dialog = goto.install(self)  # Ctrl+G: go to an image by name or id; Ctrl+F
-        self.box_menu = box_menu.install(self)  # right-click and double-click a box, copy, paste, H
-        self.theme = theme.install(self)  # View > Theme: system, light, dark
-        self.shortcuts = shortcuts.install(self)  # last: every action exists; the user's keys apply
+        habits.install(self)  # go to image, box menu, hide boxes, theme, custom shortcuts (last)
         self._update_actions()
         if start_inference:
             QTimer.singleShot(0, self.inference.start)
@@ -483,8 +468,7 @@ class MainWindow(QMainWindow):
 
     def _on_export_failed(self, text: str) -> None:
         self._export_job = None
-        cancelled = text.startswith("Export cancelled")  # the user's choice, not a fault
-        self.message("info" if cancelled else "error", text)
+        self.message("info" if text.startswith("Export cancelled") else "error", text)  # cancelled: no fault
         self.export_finished.emit(text)
 
     def save_corrections(self) -> None:
