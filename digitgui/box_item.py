@@ -83,6 +83,8 @@ class LabelItem(QGraphicsItem):
         if rect != self.rect or stem != self.stem:
             self.prepareGeometryChange()
             self.rect, self.stem = QRectF(rect), stem
+            # nearer its box, higher: a lifted label's stem passes behind the labels it crosses
+            self.setZValue(30 - 0.001 * abs(rect.center().y()))
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         if self.stem is None:

@@ -83,7 +83,17 @@ def apply(mode: str) -> str:
         if app.style().name() != style:
             app.setStyle(QStyleFactory.create(style))
         app.setPalette(palette)
+    _repolish(app)
     return look
+
+
+def _repolish(app: QApplication) -> None:
+    """Widgets with a style sheet keep the palette they were polished with: set theirs again."""
+    for w in app.allWidgets():
+        sheet = w.styleSheet()
+        if sheet:
+            w.setStyleSheet("")
+            w.setStyleSheet(sheet)
 
 
 def is_dark() -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QKeySequence
+from PySide6.QtGui import QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import QApplication
 
 from digitgui import settings, theme
@@ -88,6 +88,8 @@ def test_dark_theme_chosen_in_view_is_remembered(qtbot, make_window, light_after
     assert win.actions_by_name["theme_system"].isChecked()
     win.actions_by_name["theme_dark"].trigger()
     assert theme.is_dark() and settings.theme() == "dark"
+    # widgets with a style sheet of their own (the big number) turn light too
+    assert win.number.number.palette().color(QPalette.ColorRole.WindowText).lightness() > 128
     win.actions_by_name["theme_light"].trigger()
     assert not theme.is_dark()
     win.actions_by_name["theme_dark"].trigger()
