@@ -3,8 +3,8 @@ Ctrl+F for the image list's file-name search.
 
 The dialog matches as you type: an image id or a whole file name (with or without its
 extension) first, then names that start with the text, then names that contain it. The index is
-built once per opened folder (a dict by id and by name, a list of lower-case names), so a
-13,000-image folder answers each key in about a millisecond.
+built once per opened folder (a dict by id and by name, a list of lower-case names): for 13,000
+names it takes some 25 ms, and each key a few milliseconds.
 """
 
 from __future__ import annotations
