@@ -223,10 +223,7 @@ class ImageList(QWidget):
             self.filter.addItem(text)
         self.sort = QComboBox(self)
         self.sort.addItems(SORTS)
-        self.search = QLineEdit(self)
-        self.search.setObjectName("image-search")
-        self.search.setPlaceholderText("Search file names (Ctrl+F)")
-        self.search.setClearButtonEnabled(True)
+        self.search = self._build_search()
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.filter, 1)
@@ -240,13 +237,6 @@ class ImageList(QWidget):
         self.sort.setCurrentIndex(max(0, min(settings.image_sort(), len(SORTS) - 1)))
         self.proxy.set_sort_by_confidence(self.sort.currentIndex() == 1)
         self.sort.currentIndexChanged.connect(self._on_sort)
-        # typing filters after a short pause, so 13,000 names are scanned once per word, not per key
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(120)
-        self._search_timer.timeout.connect(self._apply_search)
-        self.search.textChanged.connect(lambda _t: self._search_timer.start())
-        self.search.returnPressed.connect(self._apply_search)
         self.view.selectionModel().currentChanged.connect(self._on_current)
         # the list may not be shown or sized yet when the current image is set: try again shortly
         self._scroll_timer = QTimer(self)
@@ -262,6 +252,20 @@ class ImageList(QWidget):
         self.model.dataChanged.connect(lambda *_a: self.proxy.by_confidence and self._resort_timer.start())
         doc.current_changed.connect(self._follow_current)
         doc.reset.connect(lambda: self._follow_current(doc.current))
+
+    def _build_search(self) -> QLineEdit:
+        search = QLineEdit(self)
+        search.setObjectName("image-search")
+        search.setPlaceholderText("Search file names (Ctrl+F)")
+        search.setClearButtonEnabled(True)
+        # typing filters after a short pause, so 13,000 names are scanned once per word, not per key
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(120)
+        self._search_timer.timeout.connect(self._apply_search)
+        search.textChanged.connect(lambda _t: self._search_timer.start())
+        search.returnPressed.connect(self._apply_search)
+        return search
 
     def set_filter(self, value) -> None:
         self.proxy.set_status_filter(value)
