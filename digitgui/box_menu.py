@@ -15,6 +15,7 @@ Copied boxes go to the system clipboard as JSON too, so they can be pasted in an
 from __future__ import annotations
 
 import json
+import math
 
 from PySide6.QtCore import QObject, QPoint, QRegularExpression, Qt
 from PySide6.QtGui import QGuiApplication, QRegularExpressionValidator
@@ -152,7 +153,11 @@ class BoxMenu(QObject):
             data = json.loads(QGuiApplication.clipboard().text() or "null")
             boxes = data[CLIP_KEY] if isinstance(data, dict) else None
             if isinstance(boxes, list) and all(
-                isinstance(b, list) and len(b) == 5 and all(isinstance(v, (int, float)) for v in b)
+                isinstance(b, list)
+                and len(b) == 5
+                and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in b
+                )
                 for b in boxes
             ):
                 return boxes
@@ -170,6 +175,8 @@ class BoxMenu(QObject):
         self.canvas.set_boxes_visible(True)
         last = 0
         for x, y, w, h, d in boxes:
+            if w < 1 or h < 1:
+                continue
             d = int(d) if 0 <= int(d) <= 9 else UNKNOWN_DIGIT
             last = doc.add_box((float(x), float(y), float(w), float(h)), d)
         self.canvas.set_selected(last)

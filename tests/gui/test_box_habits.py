@@ -169,3 +169,23 @@ def test_labels_cover_no_other_box(qtbot, window, plain_folder, boxes):
         for other, r in labels.items():
             if other != key:
                 assert not lab.intersects(r), (key, other, lab, r)
+
+
+def test_paste_takes_boxes_from_the_clipboard_and_ignores_other_text(qtbot, labelled):
+    from PySide6.QtGui import QGuiApplication
+
+    win = labelled
+    n = len(win.doc.shown())
+    clip = QGuiApplication.clipboard()
+    clip.setText('{"digit-studio-boxes": [[5, 6, 20, 30, 7], [1, 1, 0, 5, 3], [2, 2, 9, 9, NaN]]}')
+    win.box_menu.paste()
+    assert len(win.doc.shown()) == n  # a NaN anywhere: not our boxes, and nothing was copied here
+    clip.setText('{"digit-studio-boxes": [[5, 6, 20, 30, 7], [1, 1, 0, 5, 3]]}')  # another window's copy
+    win.box_menu.paste()
+    added = win.doc.find_shown(win.canvas.selected)
+    assert len(win.doc.shown()) == n + 1  # the box without width is skipped
+    assert added.rect == pytest.approx((5, 6, 20, 30)) and added.digit == 7
+    clip.setText("1199")
+    win.box_menu.paste()
+    assert len(win.doc.shown()) == n + 1
+    assert "No box to paste" in win.statusBar().currentMessage()
