@@ -128,4 +128,35 @@ def image_size(path: str | Path) -> tuple[int, int]:
     return (h, w) if orient in (5, 6, 7, 8) else (w, h)
 
 
+def stored_size(path: str | Path) -> tuple[tuple[int, int], int]:
+    """((width, height) of the pixels as stored, EXIF orientation 1..8), reading only the header.
+
+    Tools that ignore EXIF (labelImg) draw boxes on the stored pixels; the app shows the image as
+    :func:`image_size` says, turned by the orientation (:func:`upright_boxes` maps between them).
+    """
+    with Image.open(path) as im:
+        size = im.size
+        orient = _orientation(im)
+    return size, orient if 1 <= orient <= 8 else 1
+
+
+def upright_boxes(boxes: np.ndarray, stored: tuple[int, int], orientation: int) -> np.ndarray:
+    """xyxy boxes on an image's stored pixels (``stored`` = (width, height)) -> the same boxes on the
+    image as shown, after the EXIF ``orientation`` is applied (as ``ImageOps.exif_transpose`` does)."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    w, h = stored
+    x1, y1, x2, y2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    mapped = {
+        1: (x1, y1, x2, y2),
+        2: (w - x2, y1, w - x1, y2),  # mirrored left-right
+        3: (w - x2, h - y2, w - x1, h - y1),  # turned 180 degrees
+        4: (x1, h - y2, x2, h - y1),  # mirrored top-bottom
+        5: (y1, x1, y2, x2),  # transposed
+        6: (h - y2, x1, h - y1, x2),  # turned 90 degrees clockwise
+        7: (h - y2, w - x2, h - y1, w - x1),  # transversed
+        8: (y1, w - x2, y2, w - x1),  # turned 90 degrees counter-clockwise
+    }[orientation if orientation in range(1, 9) else 1]
+    return np.stack(mapped, axis=1).astype(np.float32)
+
+
 READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError)

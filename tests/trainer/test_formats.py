@@ -15,6 +15,7 @@ from trainer.data import Record
 from trainer.export import coco_ground_truth, written_by_export
 from trainer.formats import find_labels, label_texts, load_annotations, read_predictions, records_to_coco
 from trainer.formats.yolo import yaml_names
+from trainer.imageio import load_rgb, upright_boxes
 
 
 def _images(folder: Path, sizes: dict[str, tuple[int, int]]) -> Path:
@@ -323,3 +324,100 @@ def test_export_files_are_ours_in_the_manifest(tmp_path, fractional):
     fewer = {k: v for k, v in texts.items() if not k.endswith("3.xml")}
     write_outputs(out, fewer, replace_earlier=True, own_dirs=["voc"], supersede=["voc"])
     assert not (out / "voc" / "3.xml").exists() and (out / "voc" / "1.xml").exists()
+
+
+def _turned_photo(folder: Path, name: str, orientation: int, box) -> list[int]:
+    """A JPEG stored 80x40 with EXIF ``orientation`` and a white block at ``box`` of its stored
+    pixels; returns where the block is on the image as shown (EXIF applied), as xyxy."""
+    folder.mkdir(parents=True, exist_ok=True)
+    im = Image.new("RGB", (80, 40), (0, 0, 0))
+    im.paste((255, 255, 255), tuple(box))
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    im.save(folder / name, exif=exif, quality=100)
+    shown = np.asarray(load_rgb(folder / name))[..., 0] > 128
+    ys, xs = np.nonzero(shown)
+    return [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
+def _voc(name, size, box, digit="3"):
+    w, h = size
+    x1, y1, x2, y2 = box
+    return (
+        f"<annotation><filename>{name}</filename><size><width>{w}</width><height>{h}</height>"
+        f"<depth>3</depth></size><object><name>{digit}</name><bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin>"
+        f"<xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object></annotation>"
+    )
+
+
+@pytest.mark.parametrize("orientation", [6, 8, 3, 5])
+def test_labelimg_voc_on_an_exif_turned_jpeg_is_turned_upright(tmp_path, orientation):
+    box = (10, 5, 30, 25)  # labelImg ignores EXIF: the box is on the stored pixels, the size is 80x40
+    want = _turned_photo(tmp_path / "img", "7.jpg", orientation, box)
+    (tmp_path / "img" / "7.xml").write_text(_voc("7.jpg", (80, 40), box))
+    got = load_annotations(tmp_path / "img", tmp_path / "img", fmt="voc")
+    rec = got.records[0]
+    assert (rec.width, rec.height) == ((40, 80) if orientation >= 5 else (80, 40))
+    np.testing.assert_allclose(rec.boxes[0], want, atol=1)  # where the digit is seen
+    assert len(got.warnings) == 1 and "7.xml" in got.warnings[0] and got.warnings[0].endswith("; rotated")
+    assert f"EXIF orientation {orientation}" in got.warnings[0]
+
+
+def test_label_files_in_upright_pixels_stay_and_a_wrong_size_is_named(tmp_path):
+    box = (10, 5, 30, 25)
+    upright = _turned_photo(tmp_path / "img", "1.jpg", 6, box)
+    _turned_photo(tmp_path / "img", "2.jpg", 6, box)
+    # written by a tool that applies EXIF (the size is the upright one): read as it is
+    (tmp_path / "img" / "1.xml").write_text(_voc("1.jpg", (40, 80), upright))
+    (tmp_path / "img" / "2.xml").write_text(_voc("2.jpg", (60, 50), box))
+    got = load_annotations(tmp_path / "img", tmp_path / "img", fmt="voc")
+    assert [r.path.name for r in got.records] == ["1.jpg"]
+    np.testing.assert_allclose(got.records[0].boxes[0], upright)
+    assert len(got.warnings) == 1
+    assert "2.xml:1: <size> 60x50 but 2.jpg is 40x80, 80x40 as stored" in got.warnings[0]
+    assert got.warnings[0].endswith("file skipped")
+
+
+def test_labelme_on_a_turned_jpeg_by_its_stated_size(tmp_path):
+    box = (10, 5, 30, 25)
+    folder = tmp_path / "img"
+    want = _turned_photo(folder, "1.jpg", 6, box)
+    _turned_photo(folder, "2.jpg", 6, box)
+    for name, size, b in (("1", (40, 80), want), ("2", (80, 40), box)):  # upright / stored pixels
+        d = {
+            "shapes": [{"label": "4", "points": [b[:2], b[2:]], "shape_type": "rectangle"}],
+            "imageWidth": size[0],
+            "imageHeight": size[1],
+        }
+        (folder / f"{name}.json").write_text(json.dumps(d, default=int))
+    got = load_annotations(folder, folder, fmt="labelme")
+    for rec in got.records:
+        np.testing.assert_allclose(rec.boxes[0], want, atol=1)
+    assert len(got.warnings) == 1 and "2.json" in got.warnings[0] and "rotated" in got.warnings[0]
+
+
+@pytest.mark.parametrize("names_file", ["classes.txt", "data.yaml"])
+def test_yolo_on_a_turned_jpeg_follows_the_tool_that_wrote_it(tmp_path, names_file):
+    box = (10, 5, 30, 25)
+    folder = tmp_path / "img"
+    want = _turned_photo(folder, "1.jpg", 6, box)
+    if names_file == "classes.txt":  # labelImg: normalised by the stored pixels
+        (folder / "classes.txt").write_text("".join(f"{d}\n" for d in range(10)))
+        cx, cy, w, h = (box[0] + box[2]) / 160, (box[1] + box[3]) / 80, (box[2] - box[0]) / 80, 20 / 40
+    else:  # Ultralytics and the tools that export for it read the image upright
+        (folder / "data.yaml").write_text(yaml.safe_dump({"names": DIGITS}))
+        x1, y1, x2, y2 = want
+        cx, cy, w, h = (x1 + x2) / 80, (y1 + y2) / 160, (x2 - x1) / 40, (y2 - y1) / 80
+    (folder / "1.txt").write_text(f"5 {cx} {cy} {w} {h}\n")
+    got = load_annotations(folder, folder, fmt="yolo")
+    np.testing.assert_allclose(got.records[0].boxes[0], want, atol=1)
+    (warning,) = got.warnings
+    assert "1.txt" in warning and "check them" in warning
+
+
+def test_upright_boxes_match_pillow_for_every_orientation(tmp_path):
+    box = (10, 5, 30, 25)
+    for orientation in range(1, 9):
+        want = _turned_photo(tmp_path, f"{orientation}.jpg", orientation, box)
+        got = upright_boxes(np.array([box], np.float32), (80, 40), orientation)[0]
+        np.testing.assert_allclose(got, want, atol=1)

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Record
-from ..imageio import READ_ERRORS, assign_ids, image_size, list_images
+from ..export import written_by_export
+from ..imageio import READ_ERRORS, assign_ids, image_size, list_images, stored_size
 
 FORMATS = ("coco", "voc", "yolo", "labelme")
 FOLDER_FORMATS = ("voc", "yolo", "labelme")
@@ -26,7 +27,8 @@ class LabelSet:
     """Ground truth read from any format, as the engine's records.
 
     ``warnings`` name the file and line of every entry that was dropped, clipped or ignored (each
-    ends with "; dropped", "; clipped", "; ignored" or "; file skipped"); ``other_labels`` counts the
+    ends with "; dropped", "; clipped", "; ignored", "; file skipped", or "; rotated" / "; noted" for
+    boxes of an EXIF-turned image); ``other_labels`` counts the
     boxes whose label is not a digit name ("0".."9"): they are kept out, never silently.
     """
 
@@ -129,6 +131,63 @@ class ImageFolder:
             warnings.append(f"{where}: cannot read the size of {path.name} ({exc}); file skipped")
             return None
         return w, h
+
+    def upright(
+        self,
+        img: Path,
+        label_file: Path,
+        stated: tuple[int, int] | None,
+        where: str,
+        size_key: str,
+        warnings: list[str],
+        drawn_on_stored: bool,
+    ) -> tuple[tuple[int, int], tuple[int, int], int] | None:
+        """How a label file's boxes sit on its image as shown (EXIF orientation applied).
+
+        Returns (size as shown, size as stored, orientation to turn the boxes by: 1 = as they are),
+        or None (warned; file skipped) when the file's ``stated`` size fits the image neither way.
+        A file whose size is the stored one of a turned image was written by a tool that ignores EXIF
+        (labelImg): its boxes are turned upright. When the size cannot tell (no size, as in YOLO, or a
+        turn that keeps it, such as 180 degrees), ``drawn_on_stored`` says what the format's usual
+        tool does; files our export wrote are upright. Every turn or doubt is a warning naming the file.
+        """
+        try:
+            stored, orient = stored_size(img)
+        except READ_ERRORS as exc:
+            if stated is not None:
+                return stated, stated, 1  # the file's own size, unchecked (the image shows its error)
+            warnings.append(f"{where}: cannot read the size of {img.name} ({exc}); file skipped")
+            return None
+        shown = (stored[1], stored[0]) if orient >= 5 else stored
+        if stated is not None and stated not in (stored, shown):
+            also = f", {stored[0]}x{stored[1]} as stored" if stored != shown else ""
+            warnings.append(
+                f"{where}: {size_key} {stated[0]}x{stated[1]} but {img.name} is {shown[0]}x{shown[1]}{also}: "
+                "the boxes belong to another image; file skipped"
+            )
+            return None
+        if orient == 1 or (stated == shown and stated != stored):
+            return shown, stored, 1
+        turned = f"{img.name} is stored {stored[0]}x{stored[1]} and shown turned (EXIF orientation {orient})"
+        if stated is not None and stated != shown:  # the stored size: drawn ignoring EXIF
+            warnings.append(
+                f"{where}: {turned}; the file's {size_key} is the stored size, so its boxes were drawn on "
+                "the stored pixels (as labelImg does) and are turned with the image; rotated"
+            )
+            return shown, stored, orient
+        if written_by_export(label_file):  # our own export writes boxes on the image as shown
+            return shown, stored, 1
+        if drawn_on_stored:
+            warnings.append(
+                f"{where}: {turned}; the file cannot say which way up its boxes were drawn: read as drawn "
+                "on the stored pixels (as labelImg does) and turned with the image; check them; rotated"
+            )
+            return shown, stored, orient
+        warnings.append(
+            f"{where}: {turned}; the file cannot say which way up its boxes were drawn: read on the image "
+            "as shown; check them; noted"
+        )
+        return shown, stored, 1
 
     def record(self, path: Path, size: tuple[int, int], boxes: list, labels: list) -> Record:
         return Record(

@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from ..imageio import upright_boxes
 from .common import ImageFolder, LabelSet, digit_of, line_of, place_box
 
 LABELME_VERSION = "5.4.1"
@@ -57,27 +58,16 @@ def _read_one(folder: ImageFolder, img: Path, f: Path, warnings: list[str], othe
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         warnings.append(f"{f}:1: not a labelme file (no 'shapes' list); file skipped")
         return None
-    true_size = None
     if data.get("imageData"):
-        true_size = folder.size(img, str(f), warnings)
-        if true_size is None:
-            return None
         warnings.append(
             f"{f}:{_key_line(text, 'imageData')}: embedded image (imageData) not decoded, the boxes are "
             f"read against {img.name}; ignored"
         )
-    size = _size(data)
-    if size is None or (true_size is not None and size != true_size):
-        real = true_size or folder.size(img, str(f), warnings)
-        if real is None:
-            return None
-        if size is not None and size != real:
-            warnings.append(
-                f"{f}:{_key_line(text, 'imageWidth')}: imageWidth/imageHeight {size[0]}x{size[1]} but "
-                f"{img.name} is {real[0]}x{real[1]}: the boxes belong to another image; file skipped"
-            )
-            return None
-        size = real
+    where = f"{f}:{_key_line(text, 'imageWidth') or 1}"
+    fit = folder.upright(img, f, _size(data), where, "imageWidth/imageHeight", warnings, False)
+    if fit is None:
+        return None
+    size, stored, orient = fit
     boxes, labels = [], []
     for i, shape in enumerate(data["shapes"]):
         where = f"{f}:{_key_line(text, 'points', i) or _key_line(text, 'shapes')}"
@@ -100,10 +90,12 @@ def _read_one(folder: ImageFolder, img: Path, f: Path, warnings: list[str], othe
             warnings.append(f"{where}: shapes[{i}] needs two [x, y] points; dropped")
             continue
         box = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
-        placed = place_box(box, size, where, warnings)
+        placed = place_box(box, stored if orient != 1 else size, where, warnings)
         if placed is not None:
             boxes.append(placed)
             labels.append(digit + 1)
+    if orient != 1:
+        boxes = upright_boxes(boxes, stored, orient)
     return folder.record(img, size, boxes, labels)
 
 

@@ -16,6 +16,7 @@ from xml.etree.ElementTree import Element, ParseError, SubElement, TreeBuilder, 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
+from ..imageio import upright_boxes
 from .common import ImageFolder, LabelSet, digit_of, fmt_px, place_box
 
 
@@ -91,11 +92,13 @@ def _read_one(folder: ImageFolder, img: Path, f: Path, warnings: list[str], othe
             f"{f}:{lines.get(id(root), 1)}: root element <{root.tag}>, not <annotation>; file skipped"
         )
         return None
-    size = _size(root, lines, f, warnings)
-    if size is None:
-        size = folder.size(img, str(f), warnings)
-        if size is None:
-            return None
+    size_line = lines.get(id(root.find("size")), lines.get(id(root), 1))
+    fit = folder.upright(
+        img, f, _size(root, lines, f, warnings), f"{f}:{size_line}", "<size>", warnings, True
+    )
+    if fit is None:
+        return None
+    size, stored, orient = fit
     boxes, labels = [], []
     for obj in root.iter("object"):
         where = f"{f}:{lines.get(id(obj), 0)}"
@@ -110,10 +113,12 @@ def _read_one(folder: ImageFolder, img: Path, f: Path, warnings: list[str], othe
         except (AttributeError, TypeError, ValueError):
             warnings.append(f"{where}: <bndbox> lacks xmin, ymin, xmax or ymax as numbers; dropped")
             continue
-        placed = place_box(box, size, where, warnings)
+        placed = place_box(box, stored if orient != 1 else size, where, warnings)
         if placed is not None:
             boxes.append(placed)
             labels.append(digit + 1)
+    if orient != 1:
+        boxes = upright_boxes(boxes, stored, orient)
     return folder.record(img, size, boxes, labels)
 
 

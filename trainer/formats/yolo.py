@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from ..imageio import upright_boxes
 from .common import ImageFolder, LabelSet, digit_of, place_box
 
 CLASSES_TXT = "classes.txt"
@@ -145,9 +146,12 @@ def read_yolo(label_dir: str | Path, images_dir: str | Path) -> LabelSet:
         except (OSError, UnicodeDecodeError) as exc:
             warnings.append(f"{f}: cannot be read ({exc}); file skipped")
             continue
-        size = folder.size(img, str(f), warnings)
-        if size is None:
+        on_stored = names_file is not None and names_file.name == CLASSES_TXT  # labelImg ignores EXIF
+        fit = folder.upright(img, f, None, str(f), "size", warnings, on_stored)
+        if fit is None:
             continue
+        size, stored, orient = fit
+        drawn = stored if orient != 1 else size
         boxes, labels = [], []
         for n, line in enumerate(text.splitlines(), 1):
             parts = line.split()
@@ -170,10 +174,12 @@ def read_yolo(label_dir: str | Path, images_dir: str | Path) -> LabelSet:
             if nums[2] <= 0 or nums[3] <= 0:
                 warnings.append(f"{where}: width and height must be positive; dropped")
                 continue
-            placed = place_box(box_from_yolo(nums, size), size, where, warnings)
+            placed = place_box(box_from_yolo(nums, drawn), drawn, where, warnings)
             if placed is not None:
                 boxes.append(placed)
                 labels.append(digit + 1)
+        if orient != 1:
+            boxes = upright_boxes(boxes, stored, orient)
         records.append(folder.record(img, size, boxes, labels))
     return LabelSet(records, warnings, label_dir, "yolo", other)
 
