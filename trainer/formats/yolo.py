@@ -198,9 +198,9 @@ def yolo_line(digit: int, xywh, size: tuple[int, int]) -> str:
 CLASSES_TEXT = "".join(f"{d}\n" for d in range(10))
 
 
-def yolo_texts(coco: dict, images_dir: Path, out_dir: Path) -> dict[str, str]:
+def yolo_texts(coco: dict, images_dir: Path, out_dir: Path, reviewed=False) -> dict[str, str]:
     """``{<stem>.txt: text}`` for every image of a COCO ground-truth dict, plus ``classes.txt``."""
-    del out_dir
+    del out_dir, reviewed  # YOLO files have no mark of a reviewed image
     by_image: dict[int, list[str]] = {}
     sizes = {im["id"]: (int(im["width"]), int(im["height"])) for im in coco["images"]}
     for a in coco["annotations"]:
