@@ -232,3 +232,25 @@ def test_eval_and_training_data_accept_a_folder_of_label_files(tmp_path, synth_s
     for r, w in zip(records, want):
         np.testing.assert_allclose(r.boxes, w.boxes, atol=0.01)
         assert r.labels.tolist() == w.labels.tolist()
+
+
+@pytest.mark.svhn
+def test_coco_with_categories_0_to_9_named_by_digit_converts_like_valid_json(tmp_path, caplog):
+    images, ann = SVHN / "valid", SVHN / "valid.json"
+    if not ann.is_file():
+        pytest.skip("../shared/data/svhn is not present")
+    raw = json.loads(ann.read_text())
+    # as Label Studio's converter numbers them: id = digit, named by the digit
+    raw["categories"] = [{"id": d, "name": str(d)} for d in range(10)]
+    for a in raw["annotations"]:
+        a["category_id"] -= 1
+    renumbered = tmp_path / "renumbered.json"
+    renumbered.write_text(json.dumps(raw))
+    out = tmp_path / "out.json"
+    with caplog.at_level("WARNING", logger="trainer.data"):
+        args = ["convert", "--images", str(images), "--ann", str(renumbered), "--from", "coco"]
+        assert main([*args, "--to", "coco", "--out", str(out)]) == 0
+    assert "names and ids disagree" in caplog.text
+    ref = records_to_coco(load_coco(ann, images).records, images)
+    got = json.loads(out.read_text())
+    assert _boxes(got) == _boxes(ref) and len(got["annotations"]) == len(ref["annotations"])
