@@ -116,12 +116,13 @@ class _Line:
 
 def _number_line(rng, digits: str, kind: str, font, other_font, size: int) -> _Line:
     chars: list[tuple[str, int | None]] = [(d, k) for k, d in enumerate(digits)]
-    p_prefix = {"bib": 0.65, "label": 0.35, "plate": 0.35}.get(kind, 0.15)
+    p_prefix = {"bib": 0.8, "label": 0.5, "plate": 0.5}.get(kind, 0.3)
     if rng.random() < p_prefix:
         r = rng.random()
-        if r < 0.7:
+        if r < 0.75:  # a letter or two (a bib's start wave, a series), or a plate's letter group
             pool = CONFUSABLE if rng.random() < 0.5 else UPPER
-            pre = "".join(rng.choice(pool) for _ in range(1 if rng.random() < 0.8 else 2))
+            k = rng.choices((1, 2, 3), weights=(75, 15, 10))[0]
+            pre = "".join(rng.choice(pool) for _ in range(k)) + (" " if k > 1 and rng.random() < 0.5 else "")
         else:
             pre = rng.choice(PREFIXES) + (" " if rng.random() < 0.6 else "")
         if rng.random() < 0.15:
@@ -353,11 +354,14 @@ def render_printed(
     x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
     x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
     dh = y1 - y0
+    margins = [rng.uniform(0.1, 1.6), rng.uniform(0.1, 1.3), rng.uniform(0.1, 1.6), rng.uniform(0.1, 1.3)]
+    if rng.random() < 0.3:  # framed tight: the number touches an edge, its outer digit a little cut
+        margins[rng.choice((0, 2, 2))] = rng.uniform(-0.08, 0.03)
     crop = (
-        max(0, int(x0 - rng.uniform(0.1, 1.6) * dh)),
-        max(0, int(y0 - rng.uniform(0.1, 1.3) * dh)),
-        min(img.width, int(x1 + rng.uniform(0.1, 1.6) * dh) + 1),
-        min(img.height, int(y1 + rng.uniform(0.1, 1.3) * dh) + 1),
+        max(0, int(x0 - margins[0] * dh)),
+        max(0, int(y0 - margins[1] * dh)),
+        min(img.width, int(x1 + margins[2] * dh) + 1),
+        min(img.height, int(y1 + margins[3] * dh) + 1),
     )
     img, masks = img.crop(crop), [m.crop(crop) for m in masks]
     # the camera: the digits end up 7-60 px tall
