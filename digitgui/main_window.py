@@ -361,6 +361,8 @@ class MainWindow(QMainWindow):
         self.inference.predict_all([(self.doc.entry(r).name, self.doc.entry(r).path) for r in rows])
 
     def cancel_predict(self) -> None:
+        if self._export_job is not None:
+            self._export_job.cancel()
         if self._predict_all_queued:
             self._predict_all_queued = False
             self.statusBar().showMessage("Prediction cancelled.", 8000)
@@ -425,6 +427,7 @@ class MainWindow(QMainWindow):
         )
         job.finished.connect(self._on_export_done)
         job.failed.connect(self._on_export_failed)
+        job.waiting.connect(self._on_export_waiting)
         self._export_job = job
         self.statusBar().showMessage(f"Exporting to {out}…")
         job.start()
@@ -457,17 +460,23 @@ class MainWindow(QMainWindow):
             return None
         return others if answer.startswith("Re-predict") else []
 
+    def _on_export_waiting(self, n: int) -> None:
+        self.progress.on_progress(0, n)
+        self.statusBar().showMessage(f"Export waits for the model to load, then predicts {n} images…")
+
     def _export_refused(self, text: str, level: str = "info") -> None:
         self.message(level, text)
         self.export_finished.emit(text)
 
     def _on_export_done(self, summary: ExportSummary) -> None:
         self._export_job = None
+        self.progress.setVisible(self.inference.busy)  # shown while it waited for the model
         self.message("info", summary.text(), popup=True)
         self.export_finished.emit(summary)
 
     def _on_export_failed(self, text: str) -> None:
         self._export_job = None
+        self.progress.setVisible(self.inference.busy)
         self.message("info" if text.startswith("Export cancelled") else "error", text)  # cancelled: no fault
         self.export_finished.emit(text)
 

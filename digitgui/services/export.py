@@ -270,6 +270,7 @@ class ExportJob(QObject):
 
     finished = Signal(object)  # ExportSummary
     failed = Signal(str)
+    waiting = Signal(int)  # images to predict, once the model has loaded
     _written = Signal(object, object)  # summary or None, error or None
 
     def __init__(
@@ -286,24 +287,58 @@ class ExportJob(QObject):
         self.doc, self.inference, self.out, self.fmt = doc, inference, Path(out), fmt
         self.repredict, self.replace_earlier = list(repredict), replace_earlier
         self._job = 0
+        self._waiting = False  # for the model to load
         self._thread: threading.Thread | None = None
         self._closed = False
         self._written.connect(self._on_written)
 
     def start(self) -> None:
+        """Predict what is missing, then write; while the model loads, wait for it (``waiting``)."""
+        missing = self._missing()
+        if missing and not self.inference.available and self.inference.error is None:
+            self._waiting = True
+            self.inference.ready.connect(self._on_model)
+            self.inference.failed.connect(self._on_model)
+            self.waiting.emit(len(missing))
+            return
+        self._predict_or_write(missing)
+
+    def _missing(self) -> list[tuple[str, Path]]:
         rows = sorted(set(self.doc.unlabelled_rows()) | set(self.repredict))
-        missing = [(self.doc.entry(r).name, self.doc.entry(r).path) for r in rows]
+        return [(self.doc.entry(r).name, self.doc.entry(r).path) for r in rows]
+
+    def _predict_or_write(self, missing: list[tuple[str, Path]]) -> None:
         if missing and self.inference.available:
             self.inference.job_finished.connect(self._on_job)
             self._job = self.inference.predict_all(missing)
             return
         self._write()
 
+    def _stop_waiting(self) -> bool:
+        if not self._waiting:
+            return False
+        self._waiting = False
+        self.inference.ready.disconnect(self._on_model)
+        self.inference.failed.disconnect(self._on_model)
+        return True
+
+    def _on_model(self, *_args) -> None:
+        """The model is loaded (or failed to load: the images are then written as -1, said so)."""
+        if self._stop_waiting() and not self._closed:
+            self._predict_or_write(self._missing())
+
+    def cancel(self) -> None:
+        """Cancel an export still waiting for the model (a running prediction is cancelled through
+        the inference service, which ends the job)."""
+        if self._stop_waiting():
+            self.failed.emit("Export cancelled: it was waiting for the model to load.")
+
     def close(self) -> None:
         """Stop for good (the window is closing): a job still predicting writes nothing, and files
         being written are finished before this returns (each is written atomically), so the
         process never exits in the middle of a write."""
         self._closed = True
+        self._stop_waiting()
         if self._job:
             self._job = 0
             self.inference.job_finished.disconnect(self._on_job)

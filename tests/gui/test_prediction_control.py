@@ -1,0 +1,78 @@
+"""What the model is asked, and when: export before the model is ready, the image on screen first,
+requests queued while the model loads, big exports asked about first."""
+
+from __future__ import annotations
+
+import csv
+import threading
+
+import pytest
+from PySide6.QtCore import Qt
+
+from digitgui import settings
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return {int(a): int(b) for a, b in list(csv.reader(f))[1:]}
+
+
+@pytest.fixture
+def slow_model(monkeypatch):
+    """The model loads only once the test opens the gate (the seam: the engine's Predictor)."""
+    from trainer import predict
+
+    gate = threading.Event()
+    real_init = predict.Predictor.__init__
+
+    def init(self, *a, **k):
+        gate.wait(30)
+        real_init(self, *a, **k)
+
+    monkeypatch.setattr(predict.Predictor, "__init__", init)
+    yield gate
+    gate.set()  # never leave a worker blocked
+
+
+def test_export_pressed_while_the_model_loads_waits_and_writes_the_right_numbers(
+    qtbot, make_window, plain_folder, tmp_path, slow_model
+):
+    out = tmp_path / "out"
+    settings.set_export_folder(plain_folder, out)
+    win = make_window()
+    assert win.open_folder(plain_folder)
+    qtbot.wait(50)  # the worker is started and blocked in the model load; the window is active
+    assert not win.inference.available and win.inference.error is None
+    finished = []
+    win.export_finished.connect(finished.append)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.wait(100)
+    assert finished == []  # nothing written under "no model"
+    assert not out.exists()
+    assert "model" in win.statusBar().currentMessage().lower()
+    assert win.progress.isVisible()  # the wait shows, with a Cancel button
+    slow_model.set()
+    qtbot.waitUntil(lambda: bool(finished), timeout=60000)
+    summary = finished[0]
+    assert not isinstance(summary, str), summary
+    assert summary.not_predicted == 0
+    assert all(e.pred is not None for e in win.doc.entries)
+    assert _rows(out / "pred.csv") == {
+        e.image_id: win.doc.reading(i).number for i, e in enumerate(win.doc.entries)
+    }
+
+
+def test_export_waiting_for_the_model_can_be_cancelled(
+    qtbot, make_window, plain_folder, tmp_path, slow_model
+):
+    out = tmp_path / "out"
+    settings.set_export_folder(plain_folder, out)
+    win = make_window()
+    assert win.open_folder(plain_folder)
+    qtbot.wait(50)  # the window is active: its shortcuts work
+    with qtbot.waitSignal(win.export_finished, timeout=5000) as sig:
+        qtbot.keyClick(win.canvas, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+        qtbot.wait(50)
+        win.progress.cancel_button.click()
+    assert isinstance(sig.args[0], str) and "cancelled" in sig.args[0].lower()
+    assert not win.progress.isVisible() and not out.exists()
