@@ -87,7 +87,7 @@ def build_actions(win) -> dict[str, QAction]:
         "repredict": _action(
             win,
             "&Re-predict stale images",
-            lambda: win.models.repredict_stale(),
+            lambda: win.predictions.repredict(win.models.stale),
             None,
             "Predict again the images the previous model predicted",
         ),

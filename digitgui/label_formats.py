@@ -13,7 +13,6 @@ from trainer.formats import TITLE, read_predictions
 from trainer.imageio import list_images
 
 from . import dialogs, settings
-from .state import Prediction
 
 EXPORT_CHOICES = [
     ("coco", "COCO ground truth (annotations.json)"),
@@ -99,18 +98,12 @@ def open_predictions(win, path: Path) -> bool:
     except (OSError, DigitError) as exc:
         win.message("error", f"Predictions not loaded: {exc}")
         return False
-    tag = f"file:{Path(path).name}"
-    win.inference.new_generation()  # the bundled model's answers on their way must not replace these
-    items = []
-    for name, (boxes, scores, digits) in det.by_name.items():
-        row = doc.row_of(name)
-        if row is not None:
-            items.append((row, Prediction(boxes, scores, digits, tag), None, None))
-    doc.set_predictions(items)
-    win._on_current(doc.current)  # the images these predictions left out are asked of the model again
-    n_boxes = sum(len(p.scores) for _r, p, _s, _e in items)
+    n_images = win.predictions.set_external(det.by_name, f"file:{Path(path).name}")
+    n_boxes = sum(
+        len(scores) for name, (_b, scores, _d) in det.by_name.items() if doc.row_of(name) is not None
+    )
     text = (
-        f"Loaded {n_boxes} predicted boxes for {len(items)} images from {Path(path).name} ({TITLE[det.fmt]})."
+        f"Loaded {n_boxes} predicted boxes for {n_images} images from {Path(path).name} ({TITLE[det.fmt]})."
     )
     extra = list(det.warnings[:5])
     if len(det.warnings) > 5:

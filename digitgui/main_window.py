@@ -15,30 +15,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from trainer.errors import DigitError, describe_names
+from trainer.errors import DigitError
 
 from . import desktop, dialogs, folder_lock, habits, label_formats, quick_edits, region_read, settings
 from .actions import build_actions, build_toolbar
 from .canvas import Canvas
 from .canvas_keys import KeyRouter
 from .document import Document
+from .export_flow import ExportFlow
 from .folder_loader import open_folder
 from .folder_lock import FolderLocked
 from .help import HelpMenu
 from .model_control import ModelController
+from .prediction_control import PredictionController
 from .project_store import Location, ProjectStore
-from .services.export import (
-    ExportJob,
-    ExportSummary,
-    corrections_target,
-    export_conflicts,
-    models_used,
-    save_corrections,
-    unreadable,
-)
+from .services.export import unreadable
 from .services.images import ImageLoader
-from .services.inference import InferenceService, Result
-from .state import UNKNOWN_DIGIT, Prediction, Status
+from .services.inference import InferenceService
+from .state import UNKNOWN_DIGIT, Status
 from .widgets.box_list import BoxList
 from .widgets.image_list import ImageList
 from .widgets.number_display import NumberDisplay
@@ -47,7 +41,9 @@ from .widgets.start_page import StartPage
 
 log = logging.getLogger(__name__)
 
-LOOKAHEAD = 3  # images predicted ahead of the one on screen
+FOLDER_ACTIONS = (
+    "export export_to corrections save close_folder review prev next next_unreviewed draw read_box".split()
+)
 
 
 class MainWindow(QMainWindow):
@@ -67,38 +63,13 @@ class MainWindow(QMainWindow):
         self.store = ProjectStore(self.doc)
         self.loader = ImageLoader(self)
         self.inference = InferenceService(model, device, self)
+        # what the model is asked next, and what its answers become (models: set below)
+        self.predictions = PredictionController(self.doc, self.inference, lambda: self.models.stale, self)
         self._threshold_chosen = False  # the user (or the project) picked one: the model's won't replace it
         self._quiet_threshold = False
-        self._export_job: ExportJob | None = None
-        self._predict_all_queued = False  # Predict all was asked for while the model loads
         self.folder_lock: folder_lock.FolderLock | None = None  # one instance per folder
 
-        self.canvas = Canvas(self.doc, self.loader, self)
-        self.number = NumberDisplay(self.doc, self)
-        editor = QWidget(self)
-        lay = QVBoxLayout(editor)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.number)
-        lay.addWidget(self.canvas, 1)
-        self.start_page = StartPage(self)
-        self.stack = QStackedWidget(self)
-        self.stack.addWidget(self.start_page)
-        self.stack.addWidget(editor)
-        self.setCentralWidget(self.stack)
-
-        self.image_list = ImageList(self.doc, self)
-        self.box_list = BoxList(self.doc, self)
-        for title, w, area in (
-            ("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea),
-            ("Boxes", self.box_list, Qt.DockWidgetArea.RightDockWidgetArea),
-        ):
-            dock = QDockWidget(title, self)
-            dock.setObjectName(f"dock-{title.lower()}")
-            dock.setWidget(w)
-            dock.setMinimumWidth(240)
-            dock.hide()
-            self.addDockWidget(area, dock)
-
+        self._build_views()
         self.actions_by_name = build_actions(self)
         for title in ("Images", "Boxes"):
             dock = self.findChild(QDockWidget, f"dock-{title.lower()}")
@@ -123,12 +94,12 @@ class MainWindow(QMainWindow):
         self.store.failed.connect(lambda m: self.message("warning", m))
         self.inference.ready.connect(self._on_model_ready)
         self.inference.failed.connect(self._on_model_failed)
-        self.inference.results.connect(self._on_results)
-        self.inference.job_finished.connect(self._on_job_finished)
+        self.predictions.message.connect(self.message)
         self._quiet_threshold = True
         self._on_threshold(self.doc.threshold)
         self._quiet_threshold = False
         self.models = ModelController(self.doc, self.inference, model, parent=self)
+        self.exports = ExportFlow(self, self.doc, self.store, self.predictions, self.models)
         self._training_dock = None
         self._wire_models()
         self.key_router = KeyRouter(self, self.canvas, lambda: self.stack.currentIndex() == 1)
@@ -139,10 +110,37 @@ class MainWindow(QMainWindow):
         if start_inference:
             QTimer.singleShot(0, self.inference.start)
 
+    def _build_views(self) -> None:
+        """The start page and the editor (number above the image), the image and box docks."""
+        self.canvas = Canvas(self.doc, self.loader, self)
+        self.number = NumberDisplay(self.doc, self)
+        editor = QWidget(self)
+        lay = QVBoxLayout(editor)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.number)
+        lay.addWidget(self.canvas, 1)
+        self.start_page = StartPage(self)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.start_page)
+        self.stack.addWidget(editor)
+        self.setCentralWidget(self.stack)
+        self.image_list = ImageList(self.doc, self)
+        self.box_list = BoxList(self.doc, self)
+        for title, w, area in (
+            ("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea),
+            ("Boxes", self.box_list, Qt.DockWidgetArea.RightDockWidgetArea),
+        ):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock-{title.lower()}")
+            dock.setWidget(w)
+            dock.setMinimumWidth(240)
+            dock.hide()
+            self.addDockWidget(area, dock)
+
     # ------------------------------------------------------------------ status bar and messages
 
     def _build_status_bar(self) -> None:
-        self.progress = PredictProgress(self.inference, self)
+        self.progress = PredictProgress(self.predictions, self)
         self.progress.cancelled.connect(self.cancel_predict)
         self.model_label = QLabel("Model: loading…", self)
         self.statusBar().addPermanentWidget(self.progress)
@@ -183,8 +181,7 @@ class MainWindow(QMainWindow):
             return False
         self.store.pause(True)
         self.store.bind(None)
-        self._predict_all_queued = False
-        self.inference.new_generation()
+        self.predictions.new_folder()
         self.loader.clear()
         self._threshold_chosen = opened.threshold is not None
         self._quiet_threshold = True
@@ -203,7 +200,6 @@ class MainWindow(QMainWindow):
         gt = f", ground truth {opened.gt_source.name} ({n_gt} images)" if opened.gt_source else ""
         back = f"; {opened.replayed} unsaved edits restored" if opened.replayed else ""
         self.statusBar().showMessage(f"Opened {opened.folder}: {len(opened.entries)} images{gt}{back}", 10000)
-        self._on_current(self.doc.current)
         self._update_actions()
         self.canvas.setFocus()
         self.folder_opened.emit(str(opened.folder))
@@ -240,8 +236,7 @@ class MainWindow(QMainWindow):
     def close_folder(self) -> None:
         self.store.flush()
         self.store.bind(None)
-        self._predict_all_queued = False
-        self.inference.new_generation()
+        self.predictions.new_folder()
         self.doc.load(None, [])
         self.folder_lock = folder_lock.switch(self.folder_lock, None, None, self)
         self._show_editor(False)
@@ -254,14 +249,6 @@ class MainWindow(QMainWindow):
         title = "Digit Studio"
         if e is not None:
             title = f"{e.name} ({row + 1}/{len(self.doc)}) — {self.doc.folder.name} — Digit Studio"
-            want = [row] + [r for r in range(row + 1, min(row + 1 + LOOKAHEAD, len(self.doc)))]
-            todo = [
-                (self.doc.entry(r).name, self.doc.entry(r).path)
-                for r in want
-                if self.doc.entry(r).pred is None and not self.doc.entry(r).error
-            ]
-            if todo:
-                self.inference.request(todo)
         self.setWindowTitle(title)
 
     def go(self, step: int) -> None:
@@ -289,7 +276,7 @@ class MainWindow(QMainWindow):
         if unreadable(e):
             self.message("info", f"{e.name} cannot be read, so it cannot be reviewed ({e.error}).")
             return
-        if e.pred is None and not e.layer.boxes and not e.error and self.inference.available:
+        if e.pred is None and not e.layer.boxes and not e.error and self.predictions.ready:
             # accepting "nothing" before the model has answered would record an empty image
             self.statusBar().showMessage("Still predicting this image: review it once its boxes show.", 4000)
             return
@@ -322,54 +309,19 @@ class MainWindow(QMainWindow):
             self.doc.set_threshold(min(max(thresh, 0.05), 0.95))
             self._quiet_threshold = False
         self._update_actions()
-        if self._predict_all_queued:
-            self._predict_all_queued = False
-            self.predict_all()
 
     def _on_model_failed(self, message: str) -> None:
         self.model_label.setText("Model: none (manual annotation only)")
         self.number.set_model_error(message)
-        if self._predict_all_queued:
-            self._predict_all_queued = False
-            message += "\nPredict all, asked for while the model was loading, did not run."
         self.message("warning", message)
         self._update_actions()
 
-    def _on_results(self, results: list[Result]) -> None:
-        items = []
-        for r in results:
-            row = self.doc.row_of(r.key)
-            if row is None:
-                continue
-            pred = None if r.error else Prediction(r.boxes, r.scores, r.digits, r.model)
-            items.append((row, pred, (r.width, r.height), r.error))
-        self.doc.set_predictions(items)
-
     def predict_all(self) -> None:
         """Predict every image not predicted yet (queued until the model is loaded)."""
-        if self.inference.error is not None:
-            self.message("warning", self.inference.error)
-            return
-        if not self.inference.available:
-            self._predict_all_queued = True
-            self.statusBar().showMessage("Predict all starts as soon as the model is loaded…")
-            return
-        rows = self.doc.unlabelled_rows()
-        if not rows:
-            self.statusBar().showMessage("Every image is already predicted.", 5000)
-            return
-        self.inference.predict_all([(self.doc.entry(r).name, self.doc.entry(r).path) for r in rows])
+        self.predictions.predict_all()
 
     def cancel_predict(self) -> None:
-        if self._export_job is not None:
-            self._export_job.cancel()
-        if self._predict_all_queued:
-            self._predict_all_queued = False
-            self.statusBar().showMessage("Prediction cancelled.", 8000)
-        self.inference.cancel_all()
-
-    def _on_job_finished(self, _job: int, completed: bool) -> None:
-        self.statusBar().showMessage("Prediction finished." if completed else "Prediction cancelled.", 8000)
+        self.predictions.cancel()
 
     # ------------------------------------------------------------------ threshold
 
@@ -384,133 +336,11 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ export
 
     def export(self, choose: bool = False) -> None:
-        """Ctrl+E: write pred.json, pred.csv and annotations.json to the remembered folder.
-
-        Never replaces a file an export did not write, asks before replacing an earlier export and
-        before mixing the results of several models.
-        """
-        if not len(self.doc):
-            self.message("warning", "Open a folder first.")
-            return
-        if self._export_job is not None:
-            self.message("info", "An export is already running.")
-            return
-        out = settings.export_folder(self.doc.folder)
-        if choose or not out:
-            start = out or settings.last_export_folder() or str(self.doc.folder.parent)
-            out = dialogs.choose_output_folder(self, "Export to folder", start)
-            if not out:
-                return
-            settings.set_export_folder(self.doc.folder, Path(out))
-        out = Path(out)
-        fmt = label_formats.export_format(self)
-        foreign, earlier = export_conflicts(out, fmt)
-        if foreign:
-            return self._export_refused(
-                f"Not exported: {describe_names(foreign)} in {out} {'was' if len(foreign) == 1 else 'were'} not "
-                "written by Digit Studio's export, and export never replaces such a file (it may be "
-                "ground truth). Choose another folder with File ▸ Export to…",
-                "warning",
-            )
-        repredict = self._ask_about_models()
-        if repredict is None:
-            return self._export_refused("Export cancelled.")
-        if earlier and not dialogs.confirm(
-            self,
-            "Replace the earlier export?",
-            f"{out} holds an earlier export ({describe_names(earlier)}). Replace it with this one?",
-        ):
-            return self._export_refused(f"Export cancelled: the earlier export in {out} is kept.")
-        self.store.flush()
-        job = ExportJob(
-            self.doc, self.inference, out, self, repredict=repredict, replace_earlier=True, fmt=fmt
-        )
-        job.finished.connect(self._on_export_done)
-        job.failed.connect(self._on_export_failed)
-        job.waiting.connect(self._on_export_waiting)
-        self._export_job = job
-        self.statusBar().showMessage(f"Exporting to {out}…")
-        job.start()
-
-    def _ask_about_models(self) -> list[int] | None:
-        """When the results come from several models, ask. Returns the rows to re-predict first
-        (empty: export as is), or None when the user cancels."""
-        used = models_used(self.doc.entries)
-        cur = self.models.current_id
-        if self.doc.unlabelled_rows() and self.inference.available:
-            used[cur] += len(self.doc.unlabelled_rows())  # predicted by the current model first
-        if len(used) < 2:
-            return []
-        others = [
-            r
-            for r, e in enumerate(self.doc.entries)
-            if e.pred is not None and e.layer.status != Status.REVIEWED and e.pred.model != cur
-        ]
-        counts = "/".join(str(n) for _m, n in used.most_common())
-        text = (
-            f"The results to export come from {len(used)} models ({counts} images): {len(others)} "
-            f"images were predicted by another model than the one in use ({self.inference.model_desc or 'current'})."
-        )
-        options = ["Export as is", "Cancel"]
-        if self.inference.available:
-            text += f"\n\nRe-predict those {len(others)} images with the current model before exporting?"
-            options.insert(0, "Re-predict and export")
-        answer = dialogs.ask(self, "Results of several models", text, options)
-        if answer is None or answer == "Cancel":
-            return None
-        return others if answer.startswith("Re-predict") else []
-
-    def _on_export_waiting(self, n: int) -> None:
-        self.progress.on_progress(0, n)
-        self.statusBar().showMessage(f"Export waits for the model to load, then predicts {n} images…")
-
-    def _export_refused(self, text: str, level: str = "info") -> None:
-        self.message(level, text)
-        self.export_finished.emit(text)
-
-    def _on_export_done(self, summary: ExportSummary) -> None:
-        self._export_job = None
-        self.progress.setVisible(self.inference.busy)  # shown while it waited for the model
-        self.message("info", summary.text(), popup=True)
-        self.export_finished.emit(summary)
-
-    def _on_export_failed(self, text: str) -> None:
-        self._export_job = None
-        self.progress.setVisible(self.inference.busy)
-        self.message("info" if text.startswith("Export cancelled") else "error", text)  # cancelled: no fault
-        self.export_finished.emit(text)
+        """Ctrl+E: write pred.json, pred.csv and annotations.json (see :mod:`.export_flow`)."""
+        self.exports.export(choose)
 
     def save_corrections(self) -> None:
-        """Write the checked boxes of every labelled/edited/reviewed image as a new COCO file."""
-        if not len(self.doc):
-            return
-        gt = self.doc.gt_source
-        default = gt.with_name(gt.stem + ".corrected.json") if gt else self.doc.folder / "corrections.json"
-        path = dialogs.choose_save_file(self, "Save corrections as COCO", str(default), "COCO JSON (*.json)")
-        if not path:
-            return
-        target = corrections_target(Path(path), gt)
-        if target != Path(path) and target.exists():  # the file dialog asked about another name
-            if not dialogs.confirm(
-                self,
-                "Replace the corrections file?",
-                f"The ground truth {gt.name} is never overwritten: corrections go to {target.name}, "
-                "which already exists. Replace it?",
-            ):
-                self.statusBar().showMessage(f"Not saved: {target} is kept.", 10000)
-                return
-        try:
-            saved = save_corrections(self.doc.entries, Path(path), gt)
-        except OSError as exc:
-            self.message("error", f"Cannot write {path}: {exc}")
-            return
-        note = " (the ground truth file itself is never overwritten)" if saved.path != Path(path) else ""
-        text = f"Saved {saved.images} images, {saved.boxes} boxes to {saved.path}{note}."
-        if saved.unreadable:
-            text += f"\n{saved.unreadable} unreadable images were left out."
-        if saved.unlabelled_boxes:
-            text += f"\n{saved.unlabelled_boxes} boxes without a digit were left out."
-        self.message("info", text, popup=True)
+        self.exports.save_corrections()
 
     def save_now(self) -> None:
         """Ctrl+S: write the project file now (autosave does it within a second anyway) and say so."""
@@ -571,9 +401,6 @@ class MainWindow(QMainWindow):
         self.models.shutdown()
         return True
 
-    def current_model_path(self) -> Path | None:
-        return self.models.current_model_path()
-
     def current_model_key(self) -> str:
         return self.models.current_model_key()
 
@@ -585,21 +412,9 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         has = len(self.doc) > 0
-        for n in (
-            "export",
-            "export_to",
-            "corrections",
-            "save",
-            "close_folder",
-            "review",
-            "prev",
-            "next",
-            "next_unreviewed",
-            "draw",
-            "read_box",
-        ):
+        for n in FOLDER_ACTIONS:
             self.actions_by_name[n].setEnabled(has)
-        self.actions_by_name["predict_all"].setEnabled(has and self.inference.error is None)
+        self.actions_by_name["predict_all"].setEnabled(has and self.predictions.error is None)
 
     @property
     def location(self) -> Location | None:
@@ -628,8 +443,7 @@ class MainWindow(QMainWindow):
         self.store.close()
         self.folder_lock = folder_lock.switch(self.folder_lock, None, None, self)
         desktop.save_window(self)
-        if self._export_job is not None:
-            self._export_job.close()  # before the inference worker: it may be predicting for it
+        self.exports.close()  # before the inference worker: it may be predicting for it
         self.inference.close()
         self.loader.shutdown()
         super().closeEvent(event)

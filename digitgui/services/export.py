@@ -49,6 +49,7 @@ from trainer.formats import label_texts
 from trainer.imageio import READ_ERRORS, image_size
 
 from ..state import UNKNOWN_DIGIT, ImageEntry, Status, reading, shown_boxes
+from .inference import CANCELLED
 
 log = logging.getLogger(__name__)
 
@@ -266,17 +267,17 @@ def save_corrections(entries: list[ImageEntry], path: Path, gt: Path | None) -> 
 
 
 class ExportJob(QObject):
-    """Predict what is missing (through the inference service), then write in a thread."""
+    """Predict what is missing (through the prediction controller, which waits for a model still
+    loading), then write in a thread."""
 
     finished = Signal(object)  # ExportSummary
     failed = Signal(str)
-    waiting = Signal(int)  # images to predict, once the model has loaded
     _written = Signal(object, object)  # summary or None, error or None
 
     def __init__(
         self,
         doc,
-        inference,
+        predictions,
         out: Path,
         parent=None,
         repredict: list[int] = (),
@@ -284,78 +285,34 @@ class ExportJob(QObject):
         fmt: str = "coco",
     ) -> None:
         super().__init__(parent)
-        self.doc, self.inference, self.out, self.fmt = doc, inference, Path(out), fmt
+        self.doc, self.predictions, self.out, self.fmt = doc, predictions, Path(out), fmt
         self.repredict, self.replace_earlier = list(repredict), replace_earlier
-        self._job = 0
-        self._waiting = False  # for the model to load
         self._thread: threading.Thread | None = None
         self._closed = False
         self._written.connect(self._on_written)
 
     def start(self) -> None:
-        """Predict what is missing, then write; while the model loads, wait for it (``waiting``)."""
-        missing = self._missing()
-        if missing and not self.inference.available and self.inference.error is None:
-            self._waiting = True
-            self.inference.ready.connect(self._on_model)
-            self.inference.failed.connect(self._on_model)
-            self.waiting.emit(len(missing))
-            return
-        self._predict_or_write(missing)
+        self.predictions.predict_rows(self._missing, self._on_predicted, "Export")
 
-    def _missing(self) -> list[tuple[str, Path]]:
-        rows = sorted(set(self.doc.unlabelled_rows()) | set(self.repredict))
-        return [(self.doc.entry(r).name, self.doc.entry(r).path) for r in rows]
-
-    def _predict_or_write(self, missing: list[tuple[str, Path]]) -> None:
-        if missing and self.inference.available:
-            self.inference.job_finished.connect(self._on_job)
-            self._job = self.inference.predict_all(missing)
-            return
-        self._write()
-
-    def _stop_waiting(self) -> bool:
-        if not self._waiting:
-            return False
-        self._waiting = False
-        self.inference.ready.disconnect(self._on_model)
-        self.inference.failed.disconnect(self._on_model)
-        return True
-
-    def _on_model(self, *_args) -> None:
-        """The model is loaded (or failed to load: the images are then written as -1, said so)."""
-        if self._stop_waiting() and not self._closed:
-            self._predict_or_write(self._missing())
-
-    def cancel(self) -> None:
-        """Cancel an export still waiting for the model (a running prediction is cancelled through
-        the inference service, which ends the job)."""
-        if self._stop_waiting():
-            self.failed.emit("Export cancelled: it was waiting for the model to load.")
+    def _missing(self) -> list[int]:
+        return sorted(set(self.doc.unlabelled_rows()) | set(self.repredict))
 
     def close(self) -> None:
         """Stop for good (the window is closing): a job still predicting writes nothing, and files
         being written are finished before this returns (each is written atomically), so the
         process never exits in the middle of a write."""
         self._closed = True
-        self._stop_waiting()
-        if self._job:
-            self._job = 0
-            self.inference.job_finished.disconnect(self._on_job)
         if self._thread is not None:
             self._thread.join()
 
-    def _on_job(self, job: int, completed: bool) -> None:
-        if job != self._job:
-            return
-        self._job = 0
-        self.inference.job_finished.disconnect(self._on_job)
+    def _on_predicted(self, outcome: str) -> None:
+        """Predicting ended: write (without a model the images are written as -1, and said so)."""
         if self._closed:
             return
-        if completed:
-            self._write()
-        else:
+        if outcome == CANCELLED:
             self.failed.emit("Export cancelled: prediction of the remaining images was stopped.")
+        else:
+            self._write()
 
     def _write(self) -> None:
         entries, thr, out = _snapshot(self.doc.entries), self.doc.threshold, self.out

@@ -2,10 +2,15 @@
 
 The UI thread never imports torch. Requests are queued in two lanes, both thread-safe:
 ``urgent`` (the image on screen, and the few after it) is always served before the next chunk
-of ``bulk`` ("predict all"). Every request carries the folder generation it was made for;
+of ``bulk`` ("predict all"), one image at a time, so the image on screen is predicted alone and
+a newer urgent request never waits behind a batch of older ones. Every request carries the folder generation it was made for;
 results of an older generation (another folder was opened since) are dropped as stale.
 A region read ("read inside this box", :meth:`InferenceService.read_region`) is an urgent
 request with a rectangle; its result comes back alone, on ``region_result``.
+
+What is asked, and what waits for a model still loading, is decided by
+:class:`~digitgui.prediction_control.PredictionController`: this service keeps no queue of its own
+before the model is ready (requests made then are dropped; the controller asks again).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 8  # images per bulk step: the urgent lane is checked between steps
 CLOSE_WAIT_MS = 100  # closing waits this long for the worker; an idle one ends well within it
+DONE, CANCELLED, NO_MODEL = "done", "cancelled", "no model"  # how predicting rows for someone ended
 
 _DETACHED: dict[QThread, object] = {}  # busy worker threads shut down, kept alive until they end
 
@@ -129,7 +135,7 @@ class _Worker(QObject):
         while self.predictor is not None and not self.stopping.is_set():
             with self.lock:
                 if self.urgent:
-                    batch = [self.urgent.popleft() for _ in range(min(len(self.urgent), 4))]
+                    batch = [self.urgent.popleft()]
                     urgent = True
                 elif self.bulk:
                     batch = [self.bulk.popleft() for _ in range(min(len(self.bulk), CHUNK))]
@@ -236,7 +242,6 @@ class InferenceService(QObject):
         self._job_keys: set[str] = set()
         self._job_total = 0
         self._job_started = 0.0
-        self._pending_urgent: list[Request] = []
         self._closed = False
         self._reads = 0  # region reads asked for (their request numbers)
 
@@ -258,7 +263,7 @@ class InferenceService(QObject):
         self._wake.connect(self._worker.drain)
         self._worker.ready.connect(self._on_ready)
         self._worker.failed.connect(self._on_failed)
-        self._worker.results.connect(self._on_results)
+        self._worker.results.connect(self.deliver)
         self._thread.finished.connect(self._worker.deleteLater)
         self._thread.start()
         self._load.emit()
@@ -281,7 +286,7 @@ class InferenceService(QObject):
         self._wake.disconnect(w.drain)
         w.ready.disconnect(self._on_ready)
         w.failed.disconnect(self._on_failed)
-        w.results.disconnect(self._on_results)
+        w.results.disconnect(self.deliver)
         self._thread.quit()
         if not self._thread.wait(timeout_ms):
             # still loading the model or inside a model call: keep a reference until it ends (past
@@ -311,7 +316,6 @@ class InferenceService(QObject):
         self.shutdown(timeout_ms=0)
         self.model, self.error, self.device_name, self.model_desc = model, None, "", ""
         self.generation += 1
-        self._pending_urgent.clear()
         self.start()
 
     @property
@@ -324,14 +328,14 @@ class InferenceService(QObject):
         """A new folder: drop queued requests and ignore results still on their way."""
         self.generation += 1
         self.cancel_all()
-        self._pending_urgent.clear()
 
-    def request(self, items: list[tuple[str, Path]]) -> None:
-        """Predict these images before anything else (the image on screen and the next ones)."""
+    def request(self, items: list[tuple[str, Path]]) -> bool:
+        """Predict these images before anything else, in this order (the image on screen first).
+
+        Returns False (and queues nothing) when no model is ready."""
         reqs = [Request(self.generation, 0, k, Path(p)) for k, p in items]
         if not self.available:
-            self._pending_urgent = reqs
-            return
+            return False
         w = self._worker
         with w.lock:
             queued = {r.key for r in w.urgent if r.rect is None}
@@ -341,6 +345,7 @@ class InferenceService(QObject):
             w.urgent.clear()
             w.urgent.extend(reads + images[: max(0, 16 - len(reads))])
         self._wake.emit()
+        return True
 
     def read_region(self, key: str, path: Path, rect: tuple[float, float, float, float]) -> int:
         """Read the xywh ``rect`` of one image before anything else; returns the request's number
@@ -396,15 +401,14 @@ class InferenceService(QObject):
     def _on_ready(self, device: str, desc: str, thresh: float) -> None:
         self.available, self.device_name, self.model_desc = True, device, desc
         self.ready.emit(device, desc, thresh)
-        if self._pending_urgent:
-            pending, self._pending_urgent = self._pending_urgent, []
-            self.request([(r.key, r.path) for r in pending if r.generation == self.generation])
 
     def _on_failed(self, message: str) -> None:
         self.available, self.error = False, message
         self.failed.emit(message)
 
-    def _on_results(self, results: list[Result]) -> None:
+    def deliver(self, results: list[Result]) -> None:
+        """Results from the worker (or given by a test through the prediction controller): those of
+        an older generation are dropped, the rest go out on ``results`` / ``region_result``."""
         fresh = [r for r in results if r.generation == self.generation]
         for r in fresh:
             if r.rect is not None:

@@ -83,7 +83,7 @@ def test_closing_the_window_while_an_export_writes_finishes_the_files_first(
     win.canvas.setFocus()
     qtbot.keyClick(win.canvas, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(writing.is_set, timeout=60000)  # missing images predicted, the write begun
-    job = win._export_job
+    job = win.exports.job
     assert job is not None and job._thread.is_alive() and not job._thread.daemon
     timer = threading.Timer(0.3, release.set)  # the write ends only after close() has begun
     timer.start()

@@ -10,8 +10,6 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication
 
-from digitgui.services.inference import Result
-
 
 @pytest.fixture
 def labelled(qtbot, window, dataset):
@@ -152,7 +150,7 @@ def test_labels_cover_no_other_box(qtbot, window, plain_folder, boxes):
     b = np.asarray(boxes, np.float32)
     scores = np.linspace(0.7, 0.9, len(b)).astype(np.float32)
     digits = np.arange(1, len(b) + 1, dtype=np.int64)
-    win.inference._on_results([Result(win.inference.generation, 0, name, 64, 64, b, scores, digits, None)])
+    win.predictions.inject(name, b, scores, digits, size=(64, 64))
     win.doc.set_threshold(0.5)
     win.actions_by_name["actual"].trigger()
     c = win.canvas

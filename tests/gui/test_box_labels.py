@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from guihelpers import wait_shown
 
-from digitgui.services.inference import Result
-
 
 @pytest.mark.parametrize("select", [False, True])
 def test_labels_of_adjacent_digits_do_not_overlap_at_actual_size(qtbot, window, plain_folder, select):
@@ -20,9 +18,7 @@ def test_labels_of_adjacent_digits_do_not_overlap_at_actual_size(qtbot, window, 
     boxes = np.asarray([[10 + 14 * i, 20, 12, 20] for i in range(4)], np.float32)
     scores = np.asarray([0.87, 0.91, 0.66, 0.78], np.float32)
     digits = np.asarray([1, 2, 3, 4], np.int64)
-    win.inference._on_results(
-        [Result(win.inference.generation, 0, name, 64, 48, boxes, scores, digits, None)]
-    )
+    win.predictions.inject(name, boxes, scores, digits, size=(64, 48))
     win.doc.set_threshold(0.5)
     win.actions_by_name["actual"].trigger()
     c = win.canvas

@@ -10,7 +10,6 @@ import json
 import shutil
 from collections import defaultdict
 
-import numpy as np
 import pytest
 from guihelpers import drag, wait_model, wait_predicted, wait_shown
 from PySide6.QtCore import Qt, QTimer
@@ -18,7 +17,6 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit, QMessageBox
 
 from digitgui import dialogs, settings
 from digitgui.project_store import read_project
-from digitgui.services.inference import Result
 from digitgui.state import Status
 from trainer.__main__ import main as cli
 
@@ -52,20 +50,8 @@ def _gt_folder(tmp_path, synth_master, n=4):
 
 
 def _inject(win, name, boxes, scores, digits, model="", size=(0, 0)):
-    """Deliver a model result for ``name`` through the inference service's own result path."""
-    r = Result(
-        win.inference.generation,
-        0,
-        name,
-        size[0],
-        size[1],
-        np.asarray(boxes, np.float32).reshape(-1, 4),
-        np.asarray(scores, np.float32),
-        np.asarray(digits, np.int64),
-        None,
-        model,
-    )
-    win.inference._on_results([r])
+    """Deliver a model result for ``name`` through the prediction controller's seam."""
+    win.predictions.inject(name, boxes, scores, digits, size=size, model=model)
 
 
 # ---------------------------------------------------------------- 1. files export did not write

@@ -4,25 +4,9 @@ from __future__ import annotations
 
 import shutil
 
-import numpy as np
 from guihelpers import wait_model
 
-from digitgui.services.inference import Result
 from digitgui.widgets.image_list import CONFIDENCE_ROLE
-
-
-def _result(win, name, boxes, scores, digits):
-    return Result(
-        win.inference.generation,
-        0,
-        name,
-        64,
-        48,
-        np.asarray(boxes, np.float32).reshape(-1, 4),
-        np.asarray(scores, np.float32),
-        np.asarray(digits, np.int64),
-        None,
-    )
 
 
 def test_images_where_nothing_was_read_come_first_when_sorting_by_confidence(qtbot, window, plain_folder):
@@ -30,14 +14,11 @@ def test_images_where_nothing_was_read_come_first_when_sorting_by_confidence(qtb
     win.inference.request = lambda items: None  # the results below are the only predictions
     assert win.open_folder(plain_folder)
     names = [e.name for e in win.doc.entries]
-    win.inference._on_results(
-        [
-            _result(win, names[0], [[2, 2, 10, 20]], [0.95], [4]),
-            _result(win, names[1], [], [], []),  # nothing found
-            _result(win, names[2], [[2, 2, 10, 20], [14, 2, 10, 20]], [0.9, 0.6], [1, 2]),
-            _result(win, names[3], [[2, 2, 10, 20]], [0.2], [7]),  # under the threshold: nothing read
-        ]
-    )
+    inject = win.predictions.inject
+    inject(names[0], [[2, 2, 10, 20]], [0.95], [4], size=(64, 48))
+    inject(names[1], [], [], [], size=(64, 48))  # nothing found
+    inject(names[2], [[2, 2, 10, 20], [14, 2, 10, 20]], [0.9, 0.6], [1, 2], size=(64, 48))
+    inject(names[3], [[2, 2, 10, 20]], [0.2], [7], size=(64, 48))  # under the threshold: nothing read
     win.doc.set_threshold(0.5)
     win.image_list.sort.setCurrentIndex(1)
     order = win.image_list.rows_in_view_order()

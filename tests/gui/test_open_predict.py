@@ -171,10 +171,10 @@ def test_predictions_from_old_folder_are_dropped(qtbot, window, plain_folder, da
     win.inference.results.connect(got.append)
     empty = np.zeros((0, 4), np.float32)
     stale = Result(old_gen, 0, "1.png", 10, 10, empty, np.zeros(0), np.zeros(0), None)
-    win.inference._on_results([stale])
+    win.inference.deliver([stale])
     assert got == []
     fresh = Result(win.inference.generation, 0, "1.png", 10, 10, empty, np.zeros(0), np.zeros(0), None)
-    win.inference._on_results([fresh])
+    win.inference.deliver([fresh])
     assert len(got) == 1 and win.doc.entry(0).pred is not None and len(win.doc.entry(0).pred.scores) == 0
 
 

@@ -76,3 +76,63 @@ def test_export_waiting_for_the_model_can_be_cancelled(
         win.progress.cancel_button.click()
     assert isinstance(sig.args[0], str) and "cancelled" in sig.args[0].lower()
     assert not win.progress.isVisible() and not out.exists()
+
+
+def test_the_image_on_screen_is_predicted_alone_and_first(qtbot, make_window, plain_folder, monkeypatch):
+    from trainer import predict
+
+    calls: list[list[str]] = []
+    real = predict.Predictor.predict_paths
+
+    def spy(self, paths, *a, **k):
+        calls.append([p.name for p in paths])
+        return real(self, paths, *a, **k)
+
+    monkeypatch.setattr(predict.Predictor, "predict_paths", spy)
+    win = make_window()
+    assert win.open_folder(plain_folder)
+    win.doc.set_current(2)
+    qtbot.waitUntil(lambda: all(win.doc.entry(r).pred is not None for r in range(2, 6)), timeout=60000)
+    assert calls[0] == [win.doc.entry(2).name]  # alone, not batched with the look-ahead
+    assert [n for c in calls for n in c][:4] == [win.doc.entry(r).name for r in range(2, 6)]
+
+
+def test_requests_made_while_the_model_loads_are_queued_and_said(
+    qtbot, make_window, plain_folder, slow_model
+):
+    win = make_window()
+    assert win.open_folder(plain_folder)
+    qtbot.wait(50)
+    win.predict_all()
+    assert "predict all" in win.statusBar().currentMessage().lower()
+    assert "model" in win.statusBar().currentMessage().lower()
+    win.predict_all()  # asked twice: queued once
+    assert win.predictions.waiting == ["Predict all"]
+    with qtbot.waitSignal(win.predictions.job_finished, timeout=60000) as sig:
+        slow_model.set()
+    assert sig.args[1] is True
+    assert all(e.pred is not None for e in win.doc.entries)
+
+
+def test_predictions_loaded_from_a_file_replace_the_models_answers_on_their_way(
+    qtbot, window, plain_folder, tmp_path
+):
+    import json
+
+    from digitgui import label_formats
+
+    win = window
+    assert win.open_folder(plain_folder)
+    qtbot.waitUntil(lambda: win.inference.available, timeout=60000)
+    first = win.doc.entry(0)
+    generation = win.inference.generation
+    dets = [{"image_id": first.image_id, "bbox": [1, 2, 5, 9], "score": 0.9, "category_id": 4}]
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(dets))
+    assert label_formats.open_predictions(win, path)
+    assert win.inference.generation == generation + 1  # answers of the model on their way are dropped
+    assert all(e.pred is not None and e.pred.model == "file:other.json" for e in win.doc.entries)
+    assert win.doc.reading(0).text == "3"
+    late = win.doc.entry(1).pred
+    win.predictions.inject(win.doc.entry(1).name, [[0, 0, 4, 8]], [0.99], [7])  # a model's answer
+    assert win.doc.entry(1).pred is not late and win.doc.entry(1).pred.model == ""

@@ -1,0 +1,171 @@
+"""The window's Export and Save corrections: where to, what to ask first, then the job.
+
+The files themselves are built and written in :mod:`.services.export`; the images still to
+predict are predicted through the :class:`~digitgui.prediction_control.PredictionController`,
+which waits for a model still loading.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+
+from trainer.errors import describe_names
+
+from . import dialogs, label_formats, settings
+from .services.export import (
+    ExportJob,
+    ExportSummary,
+    corrections_target,
+    export_conflicts,
+    models_used,
+    save_corrections,
+)
+from .state import Status
+
+
+class ExportFlow(QObject):
+    """Export (Ctrl+E, Export to…) and Save corrections for ``win`` (the main window: dialogs'
+    parent, messages, ``export_finished``)."""
+
+    def __init__(self, win, doc, store, predictions, models) -> None:
+        super().__init__(win)
+        self.win, self.doc, self.store, self.predictions, self.models = win, doc, store, predictions, models
+        self.job: ExportJob | None = None
+
+    def export(self, choose: bool = False) -> None:
+        """Write pred.json, pred.csv and annotations.json to the remembered folder.
+
+        Never replaces a file an export did not write, asks before replacing an earlier export and
+        before mixing the results of several models.
+        """
+        win, doc = self.win, self.doc
+        if not len(doc):
+            win.message("warning", "Open a folder first.")
+            return
+        if self.job is not None:
+            win.message("info", "An export is already running.")
+            return
+        out = self._folder(choose)
+        if out is None:
+            return
+        fmt = label_formats.export_format(win)
+        foreign, earlier = export_conflicts(out, fmt)
+        if foreign:
+            return self._refused(
+                f"Not exported: {describe_names(foreign)} in {out} {'was' if len(foreign) == 1 else 'were'} not "
+                "written by Digit Studio's export, and export never replaces such a file (it may be "
+                "ground truth). Choose another folder with File ▸ Export to…",
+                "warning",
+            )
+        repredict = self._ask_about_models()
+        if repredict is None:
+            return self._refused("Export cancelled.")
+        if earlier and not dialogs.confirm(
+            win,
+            "Replace the earlier export?",
+            f"{out} holds an earlier export ({describe_names(earlier)}). Replace it with this one?",
+        ):
+            return self._refused(f"Export cancelled: the earlier export in {out} is kept.")
+        self.store.flush()
+        job = ExportJob(doc, self.predictions, out, self, repredict=repredict, replace_earlier=True, fmt=fmt)
+        job.finished.connect(self._done)
+        job.failed.connect(self._failed)
+        self.job = job
+        win.statusBar().showMessage(f"Exporting to {out}…")
+        job.start()
+
+    def _folder(self, choose: bool) -> Path | None:
+        """The export folder of the open image folder (asked for the first time, or with ``choose``)."""
+        out = settings.export_folder(self.doc.folder)
+        if choose or not out:
+            start = out or settings.last_export_folder() or str(self.doc.folder.parent)
+            out = dialogs.choose_output_folder(self.win, "Export to folder", start)
+            if not out:
+                return None
+            settings.set_export_folder(self.doc.folder, Path(out))
+        return Path(out)
+
+    def _ask_about_models(self) -> list[int] | None:
+        """When the results come from several models, ask. Returns the rows to re-predict first
+        (empty: export as is), or None when the user cancels."""
+        used = models_used(self.doc.entries)
+        cur = self.models.current_id
+        if self.doc.unlabelled_rows() and self.predictions.ready:
+            used[cur] += len(self.doc.unlabelled_rows())  # predicted by the current model first
+        if len(used) < 2:
+            return []
+        others = [
+            r
+            for r, e in enumerate(self.doc.entries)
+            if e.pred is not None and e.layer.status != Status.REVIEWED and e.pred.model != cur
+        ]
+        counts = "/".join(str(n) for _m, n in used.most_common())
+        text = (
+            f"The results to export come from {len(used)} models ({counts} images): {len(others)} "
+            "images were predicted by another model than the one in use "
+            f"({self.predictions.inference.model_desc or 'current'})."
+        )
+        options = ["Export as is", "Cancel"]
+        if self.predictions.ready:
+            text += f"\n\nRe-predict those {len(others)} images with the current model before exporting?"
+            options.insert(0, "Re-predict and export")
+        answer = dialogs.ask(self.win, "Results of several models", text, options)
+        if answer is None or answer == "Cancel":
+            return None
+        return others if answer.startswith("Re-predict") else []
+
+    def _refused(self, text: str, level: str = "info") -> None:
+        self.win.message(level, text)
+        self.win.export_finished.emit(text)
+
+    def _done(self, summary: ExportSummary) -> None:
+        self.job = None
+        self.win.message("info", summary.text(), popup=True)
+        self.win.export_finished.emit(summary)
+
+    def _failed(self, text: str) -> None:
+        self.job = None
+        self.win.message(
+            "info" if text.startswith("Export cancelled") else "error", text
+        )  # cancelled: no fault
+        self.win.export_finished.emit(text)
+
+    def close(self) -> None:
+        """The window closes: a running job writes nothing more (files being written are finished)."""
+        if self.job is not None:
+            self.job.close()
+
+    def save_corrections(self) -> None:
+        """Write the checked boxes of every labelled/edited/reviewed image as a new COCO file."""
+        win, doc = self.win, self.doc
+        if not len(doc):
+            return
+        gt = doc.gt_source
+        default = gt.with_name(gt.stem + ".corrected.json") if gt else doc.folder / "corrections.json"
+        path = dialogs.choose_save_file(win, "Save corrections as COCO", str(default), "COCO JSON (*.json)")
+        if not path:
+            return
+        target = corrections_target(Path(path), gt)
+        if target != Path(path) and target.exists():  # the file dialog asked about another name
+            if not dialogs.confirm(
+                win,
+                "Replace the corrections file?",
+                f"The ground truth {gt.name} is never overwritten: corrections go to {target.name}, "
+                "which already exists. Replace it?",
+            ):
+                win.statusBar().showMessage(f"Not saved: {target} is kept.", 10000)
+                return
+        try:
+            saved = save_corrections(doc.entries, Path(path), gt)
+        except OSError as exc:
+            win.message("error", f"Cannot write {path}: {exc}")
+            return
+        note = " (the ground truth file itself is never overwritten)" if saved.path != Path(path) else ""
+        text = f"Saved {saved.images} images, {saved.boxes} boxes to {saved.path}{note}."
+        if saved.unreadable:
+            text += f"\n{saved.unreadable} unreadable images were left out."
+        if saved.unlabelled_boxes:
+            text += f"\n{saved.unlabelled_boxes} boxes without a digit were left out."
+        win.message("info", text, popup=True)
