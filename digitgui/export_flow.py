@@ -24,6 +24,8 @@ from .services.export import (
 )
 from .state import Status
 
+ASK_ABOVE = 500  # images still to predict above which Export asks before predicting them
+
 
 class ExportFlow(QObject):
     """Export (Ctrl+E, Export to…) and Save corrections for ``win`` (the main window: dialogs'
@@ -60,7 +62,8 @@ class ExportFlow(QObject):
                 "warning",
             )
         repredict = self._ask_about_models()
-        if repredict is None:
+        predict = None if repredict is None else self._ask_to_predict(repredict)
+        if predict is None:
             return self._refused("Export cancelled.")
         if earlier and not dialogs.confirm(
             win,
@@ -69,7 +72,16 @@ class ExportFlow(QObject):
         ):
             return self._refused(f"Export cancelled: the earlier export in {out} is kept.")
         self.store.flush()
-        job = ExportJob(doc, self.predictions, out, self, repredict=repredict, replace_earlier=True, fmt=fmt)
+        job = ExportJob(
+            doc,
+            self.predictions,
+            out,
+            self,
+            repredict=repredict,
+            replace_earlier=True,
+            fmt=fmt,
+            predict=predict,
+        )
         job.finished.connect(self._done)
         job.failed.connect(self._failed)
         self.job = job
@@ -115,6 +127,24 @@ class ExportFlow(QObject):
         if answer is None or answer == "Cancel":
             return None
         return others if answer.startswith("Re-predict") else []
+
+    def _ask_to_predict(self, repredict: list[int]) -> bool | None:
+        """Many images not predicted yet (a big folder just opened): predict them first (True),
+        export them as -1 (False), or cancel (None)."""
+        missing = len(set(self.doc.unlabelled_rows()) | set(repredict))
+        if missing <= ASK_ABOVE or self.predictions.error is not None:
+            return True
+        n = len(self.doc)
+        text = (
+            f"{missing} of the {n} images are not predicted yet. Predicting them first can take a "
+            "long time (the progress bar shows how long; Cancel stops it and writes nothing). "
+            f"Or export now, with those {missing} images written as -1."
+        )
+        options = ["Predict them, then export", f"Export without them (-1 for {missing} images)", "Cancel"]
+        answer = dialogs.ask(self.win, "Predict the rest first?", text, options)
+        if answer is None or answer == "Cancel":
+            return None
+        return answer.startswith("Predict")
 
     def _refused(self, text: str, level: str = "info") -> None:
         self.win.message(level, text)

@@ -82,7 +82,7 @@ class ExportSummary:
             + f"{self.from_model} from the model, {self.detections} boxes."
         )
         if self.not_predicted:
-            lines.append(f"{self.not_predicted} images had no prediction (no model): written as -1.")
+            lines.append(f"{self.not_predicted} images were not predicted: written as -1.")
         if self.unreadable:
             lines.append(
                 f"{self.unreadable} unreadable images written as -1 (and left out of annotations.json)."
@@ -283,16 +283,21 @@ class ExportJob(QObject):
         repredict: list[int] = (),
         replace_earlier: bool = False,
         fmt: str = "coco",
+        predict: bool = True,
     ) -> None:
         super().__init__(parent)
         self.doc, self.predictions, self.out, self.fmt = doc, predictions, Path(out), fmt
         self.repredict, self.replace_earlier = list(repredict), replace_earlier
+        self.predict = predict  # False: images not predicted yet are written as -1
         self._thread: threading.Thread | None = None
         self._closed = False
         self._written.connect(self._on_written)
 
     def start(self) -> None:
-        self.predictions.predict_rows(self._missing, self._on_predicted, "Export")
+        if self.predict:
+            self.predictions.predict_rows(self._missing, self._on_predicted, "Export")
+        else:
+            self._write()
 
     def _missing(self) -> list[int]:
         return sorted(set(self.doc.unlabelled_rows()) | set(self.repredict))

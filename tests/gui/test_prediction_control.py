@@ -136,3 +136,42 @@ def test_predictions_loaded_from_a_file_replace_the_models_answers_on_their_way(
     late = win.doc.entry(1).pred
     win.predictions.inject(win.doc.entry(1).name, [[0, 0, 4, 8]], [0.99], [7])  # a model's answer
     assert win.doc.entry(1).pred is not late and win.doc.entry(1).pred.model == ""
+
+
+@pytest.mark.parametrize("answer", ["Predict", "Export without", None])
+def test_export_of_a_mostly_unpredicted_folder_asks_first(
+    qtbot, window, plain_folder, tmp_path, monkeypatch, answer
+):
+    from digitgui import dialogs, export_flow
+
+    monkeypatch.setattr(export_flow, "ASK_ABOVE", 4, raising=False)  # as 13,000 images, 14 predicted
+    out = tmp_path / "out"
+    settings.set_export_folder(plain_folder, out)
+    asked = []
+
+    def ask(_parent, _title, text, options):
+        asked.append(text)
+        return next((o for o in options if answer and o.startswith(answer)), None)
+
+    monkeypatch.setattr(dialogs, "ask", ask)
+    win = window
+    win.inference.request = lambda items: True  # nothing predicted while the test looks
+    assert win.open_folder(plain_folder)
+    qtbot.waitUntil(lambda: win.inference.available, timeout=60000)
+    win.predictions.inject(win.doc.entry(0).name, [[1, 1, 5, 9]], [0.9], [4], model=win.models.current_id)
+    with qtbot.waitSignal(win.export_finished, timeout=60000) as sig:
+        win.actions_by_name["export"].trigger()
+    assert len(asked) == 1 and "7 of the 8 images" in asked[0]
+    got = sig.args[0]
+    if answer is None:
+        assert isinstance(got, str) and not out.exists()
+        assert sum(e.pred is not None for e in win.doc.entries) == 1
+    elif answer == "Predict":
+        assert not isinstance(got, str) and got.not_predicted == 0
+        assert all(e.pred is not None for e in win.doc.entries)
+    else:
+        assert not isinstance(got, str) and got.not_predicted == 7
+        assert sum(e.pred is not None for e in win.doc.entries) == 1  # nothing predicted for it
+        assert "7 images were not predicted" in got.text()
+        rows = _rows(out / "pred.csv")
+        assert sorted(rows.values()).count(-1) >= 7
