@@ -1,6 +1,8 @@
 """UI latency of the desktop app on a big folder.
 
     python bench/ui_latency.py [--images 13000] [--limit 400] [--seconds 60] [--model PATH]
+                               [--presses 20] [--interval 0.5] [--orders file,confidence]
+                               [--skip-stall]
 
 Makes a temp folder of ``--images`` tiny PNGs (copies of a few synthetic photos), opens it in the
 real main window (offscreen), and reports:
@@ -8,7 +10,12 @@ real main window (offscreen), and reports:
 * time to first image: from ``open_folder`` to the first image decoded and on screen;
 * longest UI stall, measured by a 10 ms QTimer heartbeat: idle (baseline), then while
   "predict all" runs over ``--limit`` images and the user flips through images every 150 ms;
-* the ratio busy/idle stall, which is comparable across machines.
+* the ratio busy/idle stall, which is comparable across machines;
+* next-image latency while *Predict all* runs over the whole folder, in each sort order of the
+  image list (file order, lowest confidence first): every ``--interval`` seconds a helper thread
+  "presses D" (the request is queued to the UI thread, as a key press queues behind whatever the
+  UI thread is doing), ``--presses`` times, and each press is timed until an image after it is on
+  screen; median and max.
 """
 
 from __future__ import annotations
@@ -16,10 +23,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -66,7 +77,10 @@ def make_folder(root: Path, count: int) -> Path:
     return folder
 
 
-def main() -> int:
+ORDERS = {"file": 0, "confidence": 1}  # --orders names -> index of the image list's sort menu
+
+
+def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", type=int, default=13000)
     p.add_argument("--limit", type=int, default=400, help="images to predict during the busy phase")
@@ -74,8 +88,15 @@ def main() -> int:
     p.add_argument(
         "--model", default=None, help="checkpoint (default: $DIGIT_STUDIO_MODEL, bundled, else random)"
     )
-    args = p.parse_args()
+    p.add_argument("--presses", type=int, default=20, help="next-image presses per sort order")
+    p.add_argument("--interval", type=float, default=0.5, help="seconds between next-image presses")
+    p.add_argument("--orders", default="file,confidence", help="sort orders to time next-image in")
+    p.add_argument("--skip-stall", action="store_true", help="skip the stall phase (predict --limit)")
+    return p.parse_args()
 
+
+def main() -> int:
+    args = _args()
     tmp = Path(tempfile.mkdtemp(prefix="digitstudio-bench-"))
     for var in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
         os.environ[var] = str(tmp / var.lower())
@@ -89,7 +110,7 @@ def main() -> int:
 
             model = str(DEFAULT_MODEL) if DEFAULT_MODEL.is_file() else _random_model(tmp)
 
-        from PySide6.QtCore import QSettings, QTimer
+        from PySide6.QtCore import QSettings
         from PySide6.QtWidgets import QApplication
 
         app = QApplication([])
@@ -99,30 +120,74 @@ def main() -> int:
         win = MainWindow(model=model)
         win.resize(1280, 800)
         win.show()
-        hb = Heartbeat(10)
-
-        def pump(seconds: float, until=None) -> None:
-            end = time.monotonic() + seconds
-            while time.monotonic() < end and not (until and until()):
-                app.processEvents()
-                time.sleep(0.001)
-
-        pump(60, lambda: win.inference.available or win.inference.error is not None)
+        bench = Bench(app, win)
+        bench.pump(60, lambda: win.inference.available or win.inference.error is not None)
         if not win.inference.available:
             print("model not available:", win.inference.error)
             return 1
         print(f"model: {win.model_label.text()}")
+        bench.first_image_and_stalls(folder, args)
+        for name in [o.strip() for o in args.orders.split(",") if o.strip()]:
+            bench.next_image_while_predicting(name, args.presses, args.interval)
+        win.inference.cancel_all()
+        win.close()
+        for line in bench.report:
+            print(line)
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
+
+class Presser(QObject):
+    """Lives on the UI thread; ``press`` emitted from a helper thread is queued to it, as a key
+    press is queued behind whatever the UI thread is doing."""
+
+    press = Signal(float)  # when it was pressed
+
+    def __init__(self, win) -> None:
+        super().__init__()
+        self.win = win
+        self.waiting: list[float] = []  # presses handled whose next image is not on screen yet
+        self.press.connect(self.on_press, Qt.ConnectionType.QueuedConnection)
+
+    @Slot(float)
+    def on_press(self, t0: float) -> None:
+        self.win.go(1)
+        self.waiting.append(t0)
+
+
+class Bench:
+    """The phases, on one window; ``report`` collects the result lines."""
+
+    def __init__(self, app, win) -> None:
+        self.app, self.win = app, win
+        self.hb = Heartbeat(10)
+        self.report: list[str] = []
+
+    def pump(self, seconds: float, until=None) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not (until and until()):
+            self.app.processEvents()
+            time.sleep(0.001)
+
+    def first_image_and_stalls(self, folder: Path, args) -> None:
+        from PySide6.QtCore import QTimer
+
+        win, hb = self.win, self.hb
         hb.start()
-        pump(2.0)
+        self.pump(2.0)
         idle = hb.worst
-
         t0 = time.perf_counter()
         win.open_folder(folder)
-        pump(30, lambda: win.canvas.shown_path is not None)
+        self.pump(30, lambda: win.canvas.shown_path is not None)
         first_image = time.perf_counter() - t0
-        pump(0.5)
-
+        self.pump(0.5)
+        self.report += [
+            f"time to first image ({args.images} files): {first_image * 1000:.0f} ms",
+            f"longest stall idle (baseline): {idle * 1000:.1f} ms",
+        ]
+        if args.skip_stall:
+            return
         rows = win.doc.unlabelled_rows()[: args.limit]
         done: list[bool] = []
         win.inference.job_finished.connect(lambda _j, ok: done.append(ok))
@@ -133,22 +198,59 @@ def main() -> int:
         t1 = time.perf_counter()
         win.inference.predict_all([(win.doc.entry(r).name, win.doc.entry(r).path) for r in rows])
         flip.start()
-        pump(args.seconds, lambda: bool(done))
+        self.pump(args.seconds, lambda: bool(done))
         busy_time = time.perf_counter() - t1
         flip.stop()
         busy = hb.worst
         predicted = sum(e.pred is not None for e in win.doc.entries)
         win.inference.cancel_all()
-        win.close()
+        self.report += [
+            f"longest stall during predict-all + navigation: {busy * 1000:.1f} ms",
+            f"stall ratio busy/idle: {busy / max(idle, 1e-3):.2f}",
+            f"predicted {predicted} images in {busy_time:.1f} s ({predicted / busy_time:.1f} img/s)",
+        ]
 
-        print(f"time to first image ({args.images} files): {first_image * 1000:.0f} ms")
-        print(f"longest stall idle (baseline): {idle * 1000:.1f} ms")
-        print(f"longest stall during predict-all + navigation: {busy * 1000:.1f} ms")
-        print(f"stall ratio busy/idle: {busy / max(idle, 1e-3):.2f}")
-        print(f"predicted {predicted} images in {busy_time:.1f} s ({predicted / busy_time:.1f} img/s)")
-        return 0
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    def next_image_while_predicting(self, order: str, presses: int, interval: float) -> None:
+        """Predict all on the whole folder, sorted by ``order``; a helper thread presses "next image"
+        every ``interval`` seconds, ``presses`` times; each press is timed until an image after it
+        is on screen."""
+        win = self.win
+        win.image_list.sort.setCurrentIndex(ORDERS[order])
+        win.doc.set_current(win.image_list.rows_in_view_order()[0])
+        self.pump(0.5)
+        before = sum(e.pred is not None for e in win.doc.entries)
+        win.predict_all()
+        self.pump(3.0)  # results are flowing (and, sorted by confidence, moving rows)
+        presser = Presser(win)
+        latencies: list[float] = []
+
+        def shown() -> bool:
+            if presser.waiting and win.canvas.shown_path == str(win.doc.current_entry.path):
+                now = time.perf_counter()
+                latencies.extend(now - t0 for t0 in presser.waiting)
+                presser.waiting.clear()
+            return len(latencies) >= presses
+
+        def press() -> None:
+            for _ in range(presses):
+                time.sleep(interval)
+                presser.press.emit(time.perf_counter())
+
+        t_start = time.perf_counter()
+        helper = threading.Thread(target=press)
+        helper.start()
+        self.pump(presses * interval + 120, shown)
+        helper.join()
+        elapsed = time.perf_counter() - t_start
+        win.cancel_predict()
+        self.pump(0.5)
+        done = sum(e.pred is not None for e in win.doc.entries) - before
+        med, worst = statistics.median(latencies) * 1000, max(latencies) * 1000
+        self.report.append(
+            f"next image while Predict all runs ({len(win.doc)} images, {order} order): median "
+            f"{med:.0f} ms, max {worst:.0f} ms over {len(latencies)} presses {interval:.1f} s apart; "
+            f"{done} images predicted meanwhile ({done / max(elapsed + 3.0, 1e-3):.1f} img/s)"
+        )
 
 
 def _random_model(tmp: Path) -> str:

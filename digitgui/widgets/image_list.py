@@ -2,6 +2,11 @@
 
 Rows are computed on demand (only visible rows are asked for their text); the number read and
 the confidence are cached per row and dropped when the row or the threshold changes.
+
+Sorted by confidence, the list is kept sorted incrementally: a batch of predictions moves just
+its rows, each to its place by binary search (the proxy's dynamic sort), so a batch costs the UI
+thread a few dozen comparisons, not a sort of every row. The filter is not dynamic: an image
+stays in the list while it is worked on, until the filter or the search changes.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ def _dot(color: QColor) -> QIcon:
 class ImageListModel(QAbstractListModel):
     """One row per document image: name, number read, status icon."""
 
+    all_changing = Signal()  # every row is about to change (the threshold moved)
+
     def __init__(self, doc: Document, parent=None) -> None:
         super().__init__(parent)
         self.doc = doc
@@ -92,6 +99,10 @@ class ImageListModel(QAbstractListModel):
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.doc)
+
+    def sort_key(self, row: int) -> float:
+        """The "lowest confidence first" key of ``row`` (cached)."""
+        return self._computed(row)[1]
 
     def _computed(self, row: int) -> tuple[str, float]:
         hit = self._cache.get(row)
@@ -142,20 +153,29 @@ class ImageListModel(QAbstractListModel):
         self.dataChanged.emit(self.index(first), self.index(last))
 
     def _all_changed(self) -> None:
+        self.all_changing.emit()
         self._cache.clear()
         if len(self.doc):
             self.dataChanged.emit(self.index(0), self.index(len(self.doc) - 1))
 
 
 class ImageFilterProxy(QSortFilterProxyModel):
-    """Filters by status and sorts by file order or lowest confidence first."""
+    """Filters by status and sorts by file order or lowest confidence first.
+
+    Sorting is dynamic (changed rows move to their place); filtering is not: what a row was
+    decided at the last filter change holds until the next (:attr:`_accepted`)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.status_filter = None
         self.name_filter = ""  # lower case; rows whose file name contains it
         self.by_confidence = False
-        self.setDynamicSortFilter(False)
+        self._accepted: dict[int, bool] = {}  # row -> shown, decided at the last filter change
+        self.setDynamicSortFilter(True)
+
+    def setSourceModel(self, model) -> None:  # noqa: N802 - Qt's name
+        super().setSourceModel(model)
+        model.modelAboutToBeReset.connect(self._accepted.clear)
 
     def set_status_filter(self, value) -> None:
         self._change_filter(status_filter=value)
@@ -164,6 +184,7 @@ class ImageFilterProxy(QSortFilterProxyModel):
         self._change_filter(name_filter=text.strip().lower())
 
     def _change_filter(self, **values) -> None:
+        self._accepted.clear()
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.9
             self.beginFilterChange()
             self.__dict__.update(values)
@@ -174,10 +195,17 @@ class ImageFilterProxy(QSortFilterProxyModel):
 
     def set_sort_by_confidence(self, on: bool) -> None:
         self.by_confidence = on
-        self.invalidate()
         self.sort(0 if on else -1)
+        if not on:
+            self.invalidate()  # back to file order
 
     def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802
+        hit = self._accepted.get(row)
+        if hit is None:
+            hit = self._accepted[row] = self._accepts(row, parent)
+        return hit
+
+    def _accepts(self, row: int, parent) -> bool:
         src = self.sourceModel()
         if self.name_filter and self.name_filter not in src.doc.entry(row).name.lower():
             return False
@@ -193,11 +221,13 @@ class ImageFilterProxy(QSortFilterProxyModel):
         return status == int(f)
 
     def lessThan(self, left, right) -> bool:  # noqa: N802
+        a, b = left.row(), right.row()
         if self.by_confidence:
-            a, b = left.data(CONFIDENCE_ROLE), right.data(CONFIDENCE_ROLE)
-            if a != b:
-                return a < b
-        return left.row() < right.row()
+            key = self.sourceModel().sort_key
+            ka, kb = key(a), key(b)
+            if ka != kb:
+                return ka < kb
+        return a < b
 
 
 class ImageList(QWidget):
@@ -244,12 +274,16 @@ class ImageList(QWidget):
         self._scroll_timer.setInterval(25)
         self._scroll_timer.timeout.connect(self._scroll_to_current)
         self._scroll_tries = 0
-        # predictions arriving change confidences: re-sort (coalesced), the current row held in place
+        # predictions arriving move their rows (dynamic sort): the current row is held in place
+        self._held: tuple[QPersistentModelIndex, int] | None = None
+        self.proxy.layoutAboutToBeChanged.connect(self._hold_current)
+        self.proxy.layoutChanged.connect(self._restore_current)
+        # every row changed (the threshold moved, maybe many times in a drag): one full sort, later
         self._resort_timer = QTimer(self)
         self._resort_timer.setSingleShot(True)
         self._resort_timer.setInterval(150)
-        self._resort_timer.timeout.connect(self._resort)
-        self.model.dataChanged.connect(lambda *_a: self.proxy.by_confidence and self._resort_timer.start())
+        self._resort_timer.timeout.connect(lambda: self.proxy.setDynamicSortFilter(True))  # sorts
+        self.model.all_changing.connect(self._sort_later)
         doc.current_changed.connect(self._follow_current)
         doc.reset.connect(lambda: self._follow_current(doc.current))
 
@@ -293,23 +327,31 @@ class ImageList(QWidget):
         self._apply_search()
         self.filter.setCurrentIndex(0)
 
-    def _resort(self) -> None:
-        """Sort again, keeping the current row where it was on screen (or bringing it into view)."""
+    def _sort_later(self) -> None:
+        if self.proxy.by_confidence:
+            self.proxy.setDynamicSortFilter(False)
+            self._resort_timer.start()
+
+    def _hold_current(self, *_args) -> None:
+        """Rows are about to move: remember where the current row is on screen (if it is)."""
+        view = self.view
+        idx = view.currentIndex()
+        rect = view.visualRect(idx) if idx.isValid() else None
+        seen = rect is not None and view.viewport().rect().intersects(rect)
+        self._held = (QPersistentModelIndex(idx), rect.top()) if seen else None
+
+    def _restore_current(self, *_args) -> None:
+        """Rows moved: keep the current row where it was on screen (or bring it into view)."""
+        held, self._held = self._held, None
         if not self.proxy.by_confidence:
             return
-        view, bar = self.view, self.view.verticalScrollBar()
-        cur = QPersistentModelIndex(view.currentIndex())
-        before = view.visualRect(view.currentIndex()).top() if cur.isValid() else None
-        was_visible = before is not None and view.viewport().rect().intersects(
-            view.visualRect(view.currentIndex())
-        )
-        self.proxy.sort(0)
-        if not cur.isValid():
+        view, idx = self.view, self.view.currentIndex()
+        if not idx.isValid():
             return
-        idx = self.proxy.index(cur.row(), 0)
-        if was_visible:
+        if held is not None and held[0] == idx:
             view.doItemsLayout()
-            bar.setValue(bar.value() + view.visualRect(idx).top() - before)
+            bar = view.verticalScrollBar()
+            bar.setValue(bar.value() + view.visualRect(idx).top() - held[1])
         view.scrollTo(idx, QListView.ScrollHint.EnsureVisible)
 
     def _on_current(self, index: QModelIndex, _prev) -> None:

@@ -175,3 +175,38 @@ def test_export_of_a_mostly_unpredicted_folder_asks_first(
         assert "7 images were not predicted" in got.text()
         rows = _rows(out / "pred.csv")
         assert sorted(rows.values()).count(-1) >= 7
+
+
+def test_a_result_batch_moves_only_its_rows_in_a_big_list_sorted_by_confidence(
+    qtbot, window, tmp_path, synth_master, monkeypatch
+):
+    """13,000 rows re-sorted per batch of 8 took the UI thread seconds; now the batch's rows move."""
+    from digitgui.widgets.image_list import CONFIDENCE_ROLE
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    one = (synth_master / "images" / "1.png").read_bytes()
+    for i in range(2000):
+        (folder / f"{i}.png").write_bytes(one)
+    win = window
+    win.inference.request = lambda items: True  # only the predictions given below
+    assert win.open_folder(folder)
+    il = win.image_list
+    il.sort.setCurrentIndex(1)
+    compares = []  # the sort key of a row, asked for by each comparison (and by painting)
+    real = il.model._computed
+    monkeypatch.setattr(il.model, "_computed", lambda row: compares.append(row) or real(row))
+    win.doc.set_threshold(0.5)
+    qtbot.wait(400)  # a threshold change sorts once, a moment later
+    compares.clear()
+    for i, r in enumerate(range(100, 1700, 200)):  # eight results arrive
+        win.predictions.inject(f"{r}.png", [[2, 2, 10, 20]], [0.6 + i / 40], [i])
+    qtbot.wait(400)
+    assert 0 < len(compares) < 2000  # the full sort of 2,000 rows took 26,000
+    keys = [il.model.index(r).data(CONFIDENCE_ROLE) for r in il.rows_in_view_order()]
+    assert keys == sorted(keys)
+    assert il.rows_in_view_order()[:8] == list(range(100, 1700, 200))
+    win.doc.set_threshold(0.7)  # the weaker ones now read nothing: they lead, once sorted again
+    qtbot.wait(400)
+    keys = [il.model.index(r).data(CONFIDENCE_ROLE) for r in il.rows_in_view_order()]
+    assert keys == sorted(keys) and keys[0] == -1.0
