@@ -31,11 +31,18 @@ from PySide6.QtCore import QObject, Signal
 from trainer.numbers import read_number
 
 from .services.inference import CANCELLED, DONE, NO_MODEL, Result
-from .state import Prediction, RegionRead
+from .state import ImageEntry, Prediction, RegionRead
 
 log = logging.getLogger(__name__)
 
 LOOKAHEAD = 3  # images predicted after the one on screen
+
+
+def model_reading(e: ImageEntry, threshold: float) -> str:
+    """The number the model's own predictions read at ``threshold`` ("" when none)."""
+    if e.pred is None:
+        return ""
+    return read_number(e.pred.boxes, e.pred.scores, e.pred.digits, score_thresh=threshold).text
 
 
 @dataclass

@@ -11,10 +11,9 @@ from PySide6.QtCore import QRegularExpression, Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from trainer.numbers import read_number
-
 from ..document import Document
 from ..number_entry import MAX_DIGITS
+from ..prediction_control import model_reading
 from ..state import status_of
 
 
@@ -149,8 +148,7 @@ class NumberDisplay(QWidget):
         if e.error:
             parts.append(e.error)
         if e.pred is not None and e.layer.boxes:
-            model = read_number(e.pred.boxes, e.pred.scores, e.pred.digits, score_thresh=self.doc.threshold)
-            parts.append(f"model reads {model.text or '–'}")
+            parts.append(f"model reads {model_reading(e, self.doc.threshold) or '–'}")
         self.detail.setText(" · ".join(parts))
 
     @property
