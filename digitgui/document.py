@@ -46,6 +46,7 @@ class Document(QObject):
         self.threshold = 0.5
         self._rows: dict[str, int] = {}
         self._next_id = 1
+        self.typing_doubt = ""  # why the last typed number's boxes were a guess ("" if they were not)
 
     # ------------------------------------------------------------------ loading
 
@@ -243,17 +244,25 @@ class Document(QObject):
         """Lay a typed number onto the current image's shown boxes, as one undo step.
 
         Boxes are relabelled left to right, added or removed where the count differs (see
-        :mod:`digitgui.number_entry`); every box of the number becomes a checked box. Returns the
-        checked box ids left to right. ``ValueError`` for a text that is not 1..12 digits, or for
-        an image with no boxes whose size is not known yet.
+        :mod:`digitgui.number_entry`: extra boxes go by what the model saw on each box's spot);
+        every box of the number becomes a checked box. Where the boxes were a guess the image is
+        left unreviewed and :attr:`typing_doubt` says why. Returns the checked box ids left to
+        right. ``ValueError`` for a text that is not 1..12 digits, or for an image with no boxes
+        whose size is not known yet.
         """
         row = self.current
         entry = self.entries[row]
+        shown = self.shown(row)
         plan = number_entry.plan_number(
-            self.shown(row), text, entry.size, state.weak_predictions(entry, self.threshold)
+            shown,
+            text,
+            entry.size,
+            state.weak_predictions(entry, self.threshold),
+            state.spot_class_scores(entry, shown),
         )
+        self.typing_doubt = plan.doubt
         slots = [(s.key, s.rect, s.digit) for s in plan.slots]
-        layer, keys = state.with_number(entry, slots, plan.removed, self.next_box_id)
+        layer, keys = state.with_number(entry, slots, plan.removed, self.next_box_id, plan.sure)
         self._push(row, layer, f"Type number {text.strip()}")
         return keys
 

@@ -4,10 +4,17 @@ The user types the whole number (``1199``); the boxes on the image are read left
 x-centre) and the typed digits are laid onto them in order:
 
 * **as many boxes as digits**: the i-th box takes the i-th digit;
-* **more boxes than digits**: the boxes kept are the order-preserving choice that (1) leaves the
-  most boxes already showing their typed digit, then (2) keeps the highest scores (a checked box
-  counts 1.0), then (3) keeps the leftmost: so a spurious low-scored box is what goes, and
-  between equals the rightmost goes. The others are removed ("no digit here");
+* **more boxes than digits**: the boxes kept are the order-preserving choice that best explains
+  the typed digits by what the model saw at each box (``class_scores``: the score of every digit
+  class among the detections on the box's spot, :func:`digitgui.state.spot_class_scores`): the
+  sum over the typed digits of log(the typed digit's score at its box) + log(how sure the box is
+  a digit at all), as :func:`trainer.placement.place_number` scores a placement; then the most
+  boxes already showing their typed digit, the highest scores (a checked box counts 1.0), the
+  leftmost. So typing 44 over a photo read 8116 keeps the two boxes where the model also saw a
+  4, not the two best-scored ones. The others are removed ("no digit here"). The choice is
+  *unsure* (``Plan.sure`` False, ``Plan.doubt`` says why) when a typed digit was seen on no box
+  it was put on, or when leaving out any one kept box for another explains the digits about as
+  well;
 * **fewer boxes than digits**: the boxes take the typed positions that (1) leave the most boxes
   showing their typed digit, then (2) need the least room that is not there for the new boxes
   (in digit widths: a gap between two boxes, or the image edge past the row's ends), then (3)
@@ -17,17 +24,24 @@ x-centre) and the typed digits are laid onto them in order:
   and such a find counts like a box already showing its digit in (1). Otherwise new boxes have
   the row's median height and top and the mean digit width; between two boxes they are spread
   evenly from one box's centre to the next's, past the row's ends they follow at the row's mean
-  pitch. All are clamped inside the image. They are meant to be adjusted;
+  pitch. All are clamped inside the image. They are meant to be adjusted, and the plan is unsure
+  while one of them stands on no detection;
 * **no boxes at all**: a row of boxes in the middle of the image, 70% of its height, digits half
-  as wide as high (narrower when the row would not fit).
+  as wide as high (narrower when the row would not fit); unsure.
+
+An unsure plan is still applied (the person asked for that number), but the image is left
+unreviewed (:func:`digitgui.state.with_number`) and the status bar says why.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import median
+
+from trainer.placement import CLASS_FLOOR, MIN_SPOT
 
 from .state import Shown
 
@@ -38,6 +52,8 @@ EMPTY_ROW_HEIGHT = 0.7  # of the image height, for a row placed on an image with
 DIGIT_ASPECT = 0.5  # width / height of a new digit box when there is no row to copy
 GAP = 0.15  # space between new boxes, in digit widths, when there is no row to copy
 OVERLAP = 0.5  # a weak detection covering this much of a box of the number is that digit again
+SEEN = MIN_SPOT  # a typed digit scored at least this on its box was seen there by the model
+CLOSE = math.log(2.0)  # another choice of boxes within this (log score) of the best is as good
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,8 @@ class Plan:
 
     slots: tuple[Slot, ...]
     removed: tuple[int, ...]
+    sure: bool = True  # False: the boxes were a guess; the image is left unreviewed
+    doubt: str = ""  # why it is unsure, for the status bar
 
 
 def parse_number(text: str) -> list[int]:
@@ -70,6 +88,7 @@ def plan_number(
     text: str,
     image_size: tuple[int, int] | None,
     candidates: Sequence[tuple[Rect, float]] = (),
+    class_scores: Mapping[int, Sequence[float]] | None = None,
 ) -> Plan:
     """Lay the typed number ``text`` onto the shown ``boxes`` (see the module docstring).
 
@@ -77,6 +96,8 @@ def plan_number(
     ``candidates`` are (rect, score) of detections too weak to be shown: a new box takes the
     best-scored one whose centre lies within half a pitch of where the row puts it (and that
     overlaps no box of the number), since the model often saw the missing digit, just not surely.
+    ``class_scores`` maps a box's key to the 10 digit classes' scores on its spot; a box without
+    one counts only its own digit, at its own score.
     """
     digits = parse_number(text)
     row = sorted(boxes, key=lambda b: (b.x + b.w / 2, b.y))
@@ -85,47 +106,92 @@ def plan_number(
         if not image_size:
             raise ValueError("the image size is not known yet")
         rects = _empty_row(n, image_size)
-        return Plan(tuple(Slot(None, r, d) for r, d in zip(rects, digits)), ())
-    if m >= n:
-        keep = _keep(row, digits)
+        doubt = "there were no boxes: a row was placed in the middle"
+        return Plan(tuple(Slot(None, r, d) for r, d in zip(rects, digits)), (), False, doubt)
+    if m > n:
+        keep, doubt = _keep(row, digits, [_scores_of(b, class_scores) for b in row])
         slots = tuple(Slot(row[i].key, row[i].rect, d) for i, d in zip(keep, digits))
         removed = tuple(row[i].key for i in range(m) if i not in set(keep))
-        return Plan(slots, removed)
+        return Plan(slots, removed, not doubt, doubt)
+    if m == n:
+        return Plan(tuple(Slot(b.key, b.rect, d) for b, d in zip(row, digits)), ())
     positions = _positions(row, digits, image_size, candidates)
-    rects = _place(row, positions, n, image_size, candidates)[0]
+    rects, supported = _place(row, positions, n, image_size, candidates)
     by_pos = dict(zip(positions, row))
     slots = tuple(Slot(by_pos[j].key if j in by_pos else None, rects[j], digits[j]) for j in range(n))
-    return Plan(slots, ())
+    guessed = n - m - supported
+    doubt = f"{guessed} new box{'es' if guessed > 1 else ''} placed by the row's spacing" if guessed else ""
+    return Plan(slots, (), not doubt, doubt)
 
 
 # ------------------------------------------------------------------ more boxes than digits
 
 
-def _keep(row: Sequence[Shown], digits: list[int]) -> list[int]:
-    """Indices of the boxes that keep a digit (order-preserving DP, lexicographic scores)."""
+def _scores_of(box: Shown, class_scores: Mapping[int, Sequence[float]] | None) -> list[float]:
+    """The 10 digit scores on a box's spot (its own digit at least at its own score)."""
+    out = (
+        [float(v) for v in class_scores[box.key]] if class_scores and box.key in class_scores else [0.0] * 10
+    )
+    if 0 <= box.digit <= 9:
+        out[box.digit] = max(out[box.digit], float(box.score))
+    return out
+
+
+def _keep(row: Sequence[Shown], digits: list[int], cls: list[list[float]]) -> tuple[list[int], str]:
+    """Indices of the boxes that keep a digit, and why the choice is unsure ("" when it is not)."""
+    gain = [
+        [math.log(max(c[d], CLASS_FLOOR)) + math.log(max(max(c), CLASS_FLOOR)) for d in digits] for c in cls
+    ]
+    total, keep = _best_keep(row, digits, gain)
+    unseen = sorted({d for i, d in zip(keep, digits) if cls[i][d] < SEEN})
+    if unseen:
+        names = " or ".join(str(d) for d in unseen)
+        return keep, f"the model saw no {names} on the boxes kept"
+    for i in keep:
+        alt = _best_keep(row, digits, gain, banned=i)[0]
+        if alt >= total - CLOSE:
+            return keep, "other boxes fit the typed digits about as well"
+    return keep, ""
+
+
+def _best_keep(
+    row: Sequence[Shown], digits: list[int], gain: list[list[float]], banned: int = -1
+) -> tuple[float, list[int]]:
+    """The order-preserving choice of boxes for the digits (DP, lexicographic scores: summed
+    gain, boxes showing their typed digit, scores, leftness), and its summed gain."""
     m, n = len(row), len(digits)
-    # best[i][j]: best (matches, score, leftness) using boxes i.. for digits j..
-    neg = (-1e9, 0.0, 0.0)
+    # best[i][j]: best (gain, matches, score, leftness) using boxes i.. for digits j..
+    neg = (-math.inf, 0.0, 0.0, 0.0)
     best = [[neg] * (n + 1) for _ in range(m + 1)]
     take = [[False] * (n + 1) for _ in range(m + 1)]
     for i in range(m + 1):
-        best[i][n] = (0.0, 0.0, 0.0)
+        best[i][n] = (0.0, 0.0, 0.0, 0.0)
     for i in range(m - 1, -1, -1):
         for j in range(n - 1, -1, -1):
             skip = best[i + 1][j]
             nxt = best[i + 1][j + 1]
-            use = (nxt[0] + (row[i].digit == digits[j]), nxt[1] + row[i].score, nxt[2] + (m - i))
-            if use[0] > -1e8 and use >= skip:
+            if i == banned or nxt[0] == -math.inf:
+                best[i][j] = skip
+                continue
+            use = (
+                round(nxt[0] + gain[i][j], 9),
+                nxt[1] + (row[i].digit == digits[j]),
+                nxt[2] + row[i].score,
+                nxt[3] + (m - i),
+            )
+            if use >= skip:
                 best[i][j], take[i][j] = use, True
             else:
                 best[i][j] = skip
+    if best[0][0][0] == -math.inf:
+        return -math.inf, []
     out, i, j = [], 0, 0
     while j < n:
         if take[i][j]:
             out.append(i)
             j += 1
         i += 1
-    return out
+    return best[0][0][0], out
 
 
 # ------------------------------------------------------------------ fewer boxes than digits

@@ -97,12 +97,20 @@ def type_number(win, text: str) -> None:
         return
     new = [k for k in keys if (s := win.doc.find_shown(k)) is not None and s.rect not in before]
     win.canvas.set_selected(new[0] if new else 0)
+    doubt = win.doc.typing_doubt  # the boxes were a guess: the image was left unreviewed
     if new:
         n = len(new)
         win.statusBar().showMessage(
             f"{n} new box{'es' if n > 1 else ''} placed: adjust {'them' if n > 1 else 'it'} "
-            "(drag, handles, arrows; Tab for the next).",
+            "(drag, handles, arrows; Tab for the next)."
+            + (" The image stays unreviewed until you review it (Space)." if doubt else ""),
             8000,
+        )
+    elif doubt:
+        win.statusBar().showMessage(
+            f"Typed {text.strip()}, but the boxes kept are a guess ({doubt}): check them; "
+            "the image stays unreviewed.",
+            10000,
         )
 
 

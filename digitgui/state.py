@@ -291,6 +291,25 @@ def weak_predictions(entry: ImageEntry, threshold: float) -> list[tuple[Rect, fl
     return out
 
 
+def spot_class_scores(entry: ImageEntry, boxes: list[Shown]) -> dict[int, tuple[float, ...]]:
+    """For each shown box (by key), the best score of every digit class among the detections
+    on its spot (any threshold; :func:`trainer.numbers.same_spot`, as
+    :func:`trainer.placement.spots` groups them): what the model saw there besides the digit
+    it shows. A box on no detection gets zeros."""
+    pred = predictions(entry)
+    out = {b.key: (0.0,) * 10 for b in boxes}
+    if pred is None or len(pred.scores) == 0 or not boxes:
+        return out
+    on = same_spot(xyxy([b.rect for b in boxes]), xyxy(pred.boxes))
+    for i, b in enumerate(boxes):
+        by_digit = [0.0] * 10
+        for j in np.nonzero(on[i])[0]:
+            d = int(pred.digits[j])
+            by_digit[d] = max(by_digit[d], float(pred.scores[j]))
+        out[b.key] = tuple(by_digit)
+    return out
+
+
 def shown_boxes(entry: ImageEntry, threshold: float) -> list[Shown]:
     """Every box drawn for an image: checked boxes first, then visible predictions."""
     out = [Shown(b.id, b.x, b.y, b.w, b.h, b.digit, b.score, True) for b in entry.layer.boxes]
@@ -398,13 +417,14 @@ def reviewed(entry: ImageEntry, threshold: float, next_id) -> Layer:
     return replace(layer, boxes=layer.boxes + tuple(new), status=Status.REVIEWED)
 
 
-def with_number(entry: ImageEntry, slots, removed, next_id) -> tuple[Layer, list[int]]:
+def with_number(entry: ImageEntry, slots, removed, next_id, sure: bool = True) -> tuple[Layer, list[int]]:
     """The layer after typing a number (see :mod:`digitgui.number_entry`). Returns (layer, keys).
 
     ``slots`` are (key or None, rect, digit) left to right: every box kept or made becomes a
     checked box with its typed digit (the person stated the number), a prediction's spot is
     hidden as when it is changed by hand, and each ``removed`` box is deleted ("no digit here").
-    ``keys`` are the resulting checked box ids, in the order of ``slots``.
+    ``keys`` are the resulting checked box ids, in the order of ``slots``. ``sure`` False (the
+    boxes were a guess): the image is left edited, never reviewed, whatever it was before.
     """
     layer = entry.layer
     boxes = {b.id: b for b in layer.boxes}
@@ -429,7 +449,8 @@ def with_number(entry: ImageEntry, slots, removed, next_id) -> tuple[Layer, list
         box = Box(next_id(), x, y, w, h, int(digit), 1.0)
         boxes[box.id] = box
         keys.append(box.id)
-    return replace(layer, boxes=tuple(boxes.values()), hidden=frozenset(hidden), status=_edited(layer)), keys
+    status = _edited(layer) if sure else Status.EDITED
+    return replace(layer, boxes=tuple(boxes.values()), hidden=frozenset(hidden), status=status), keys
 
 
 def duplicate_rect(rect: Rect, image_size: tuple[int, int] | None) -> Rect:

@@ -209,3 +209,103 @@ def test_a_new_box_takes_a_weak_detection_where_it_goes():
     )
     # without it, the new digit follows the row
     assert [s.key for s in plan_number(boxes, "725", (107, 50)).slots] == [-1, -2, None]
+
+
+def _seen(**by_digit) -> tuple[float, ...]:
+    """Ten class scores, e.g. _seen(d8=0.97, d4=0.3)."""
+    out = [0.0] * 10
+    for k, v in by_digit.items():
+        out[int(k[1:])] = v
+    return tuple(out)
+
+
+def test_more_boxes_keeps_the_boxes_where_the_model_saw_the_typed_digits():
+    # a photo read 8116; on the third and fourth glyphs the model also saw 4s, less surely
+    boxes = [_box(-1, 0, 8, 0.97), _box(-2, 12, 1, 0.96), _box(-3, 24, 1, 0.6), _box(-4, 36, 6, 0.7)]
+    seen = {
+        -1: _seen(d8=0.97),
+        -2: _seen(d1=0.96),
+        -3: _seen(d1=0.6, d4=0.4),
+        -4: _seen(d6=0.7, d4=0.35),
+    }
+    plan = plan_number(boxes, "44", None, class_scores=seen)
+    assert [s.key for s in plan.slots] == [-3, -4] and plan.removed == (-1, -2)
+    assert [s.digit for s in plan.slots] == [4, 4] and plan.sure and plan.doubt == ""
+    # knowing only the digits shown, the choice is the two best-scored boxes: a guess, and said so
+    plan = plan_number(boxes, "44", None)
+    assert [s.key for s in plan.slots] == [-1, -2]
+    assert not plan.sure and "saw no 4" in plan.doubt
+    # order counts: 4 then 8 cannot take the 8 before the 4s
+    plan = plan_number(boxes, "48", None, class_scores=seen)
+    assert not plan.sure
+    # two boxes that fit as well as each other: a guess too
+    plan = plan_number([_box(-1, 0, 1, 0.9), _box(-2, 12, 1, 0.9), _box(-3, 24, 9, 0.9)], "19", None)
+    assert not plan.sure and "about as well" in plan.doubt
+    # the typed digits on the boxes that show them, one box left over: sure
+    boxes = [_box(-1, 0, 1, 0.9), _box(-2, 12, 1, 0.9), _box(-3, 24, 7, 0.6), _box(-4, 36, 9, 0.9)]
+    plan = plan_number(boxes, "119", None)
+    assert [s.key for s in plan.slots] == [-1, -2, -4] and plan.sure
+
+
+def test_a_number_placed_by_geometry_alone_is_unsure():
+    assert not plan_number([], "07", (200, 100)).sure
+    plan = plan_number([_box(-1, 0, 1, 0.9, y=8, h=20), _box(-2, 12, 9, 0.9, y=12, h=24)], "195", (100, 40))
+    assert not plan.sure and "1 new box placed by the row's spacing" in plan.doubt
+    assert plan_number([_box(-1, 0, 1, 0.9), _box(-2, 12, 9, 0.9)], "27", (100, 40)).sure
+
+
+def _type(qtbot, win, text: str) -> None:
+    from PySide6.QtCore import Qt
+
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    assert win.number.editing
+    qtbot.keyClicks(win.number.editor, text)
+    qtbot.keyClick(win.number.editor, Qt.Key.Key_Return)
+
+
+def test_typing_keeps_the_boxes_the_model_saw_the_digits_on_and_a_guess_stays_unreviewed(
+    qtbot, window, plain_folder
+):
+    from guihelpers import wait_model, wait_predicted, wait_shown
+    from PySide6.QtWidgets import QApplication
+
+    win = window
+    assert win.open_folder(plain_folder)
+    wait_model(qtbot, win)
+    wait_shown(qtbot, win)
+    wait_predicted(qtbot, win)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=5000)
+    win.canvas.setFocus()
+    doc, row = win.doc, win.doc.current
+    w, h = doc.current_entry.size
+    bw, bh, y = w / 8, h / 2, h / 4
+    xs = [w / 10 + k * bw * 1.2 for k in range(4)]
+    # the model read 8116 (8 and the first 1 best scored) and saw 4s, less surely, on the last two
+    rects = [(x, y, bw, bh) for x in xs] + [(xs[2], y, bw, bh), (xs[3] + 1, y, bw, bh)]
+    pred = Prediction(
+        np.asarray(rects, np.float32),
+        np.asarray([0.97, 0.96, 0.6, 0.7, 0.4, 0.35], np.float32),
+        np.asarray([8, 1, 1, 6, 4, 4]),
+    )
+    doc.set_predictions([(row, pred, (w, h), None)])
+    doc.set_threshold(0.5)
+    assert doc.reading().text == "8116"
+
+    _type(qtbot, win, "44")
+    kept = sorted(doc.current_entry.layer.boxes, key=lambda b: b.x)
+    assert [b.digit for b in kept] == [4, 4]
+    assert [b.x for b in kept] == pytest.approx([xs[2], xs[3]], abs=0.01)  # not the 8 and the 1
+    assert doc.current_entry.layer.status == Status.EDITED and "guess" not in win.statusBar().currentMessage()
+
+    # a reviewed image stays reviewed where the typed digits were seen ...
+    doc.undo_stack.undo()
+    doc.mark_reviewed(row)
+    _type(qtbot, win, "44")
+    assert doc.current_entry.layer.status == Status.REVIEWED and doc.reading().text == "44"
+    # ... and becomes unreviewed, saying so, where the boxes kept are a guess: 7 was seen nowhere
+    _type(qtbot, win, "7")
+    assert doc.reading().text == "7"  # applied all the same: the person asked for it
+    assert doc.current_entry.layer.status == Status.EDITED
+    message = win.statusBar().currentMessage()
+    assert "guess" in message and "saw no 7" in message and "unreviewed" in message
