@@ -210,3 +210,22 @@ def test_a_result_batch_moves_only_its_rows_in_a_big_list_sorted_by_confidence(
     qtbot.wait(400)
     keys = [il.model.index(r).data(CONFIDENCE_ROLE) for r in il.rows_in_view_order()]
     assert keys == sorted(keys) and keys[0] == -1.0
+
+
+def test_a_read_inside_a_box_asked_for_while_the_model_loads_waits_for_it(
+    qtbot, make_window, plain_folder, slow_model
+):
+    from guihelpers import wait_shown
+
+    win = make_window()
+    assert win.open_folder(plain_folder)
+    wait_shown(qtbot, win)
+    w, h = win.doc.current_entry.size
+    win.actions_by_name["read_box"].trigger()
+    assert win.canvas.region_armed  # not refused while the model loads
+    win.region_reader.request((0.0, 0.0, w / 2, h / 2))
+    assert "model is loaded" in win.statusBar().currentMessage()
+    assert win.predictions.waiting == [f"Reading inside the box on {win.doc.current_entry.name}"]
+    with qtbot.waitSignal(win.predictions.region_finished, timeout=60000) as sig:
+        slow_model.set()
+    assert sig.args[0].startswith(("Read inside the box", "No digit found"))
