@@ -122,10 +122,10 @@ class PredictionController(QObject):
         for w in waiting:
             w.run()
 
-    def _on_failed(self, _message: str) -> None:
+    def _on_failed(self, message: str) -> None:
         waiting, self._waiting = self._waiting, []
         for w in waiting:
-            w.fail(_message)
+            w.fail(message)
 
     # ------------------------------------------------------------------ what is asked
 
@@ -195,8 +195,10 @@ class PredictionController(QObject):
             self.job_finished.emit(0, False)
             done(CANCELLED if reason is None else NO_MODEL)
 
-        if self.loading and rows():
-            self.progress.emit(0, len(rows()))
+        if self.loading:
+            n = len(rows())
+            if n:
+                self.progress.emit(0, n)  # the wait shows, with its Cancel button
         self._when_ready(what, run, fail)
 
     def cancel(self) -> None:
