@@ -20,13 +20,21 @@ from trainer.events import CompareEvent, DoneEvent, EpochEvent, StartEvent, Stop
 from trainer.paths import DEFAULT_MODEL, model_fingerprint
 
 from . import settings
-from .model_registry import DEFAULT_KEY, ModelInfo, ModelRegistry, folder_bytes
+from .model_registry import DEFAULT_KEY, ModelInfo, ModelRegistry, folder_bytes, keep_one_model
 from .services.training import (
     TrainingPlan,
     TrainingService,
     build_training_data,
     cannot_start_reason,
     count_training_data,
+)
+
+QUEUED = "Starts as soon as the cancelled run has stopped."
+SAVED_PLAN = (  # what the panel remembers across restarts: (settings key, plan field, type)
+    ("training/max_minutes", "max_minutes", float),
+    ("training/max_epochs", "epochs", int),
+    ("training/batch_size", "batch_size", int),
+    ("training/device", "device", str),
 )
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,8 @@ class ModelController(QObject):
     compared = Signal(object)  # CompareEvent
     log_line = Signal(str)
     running_changed = Signal(bool)
+    run_launched = Signal()  # a child process was started (at once, or after a queued Start)
+    start_queued = Signal(str)  # Start was clicked while a cancelled run winds down: why it waits
     run_finished = Signal(object)  # DoneEvent or StoppedEvent, after the card is written
     failed = Signal(str, str)  # message, last log lines
 
@@ -65,6 +75,8 @@ class ModelController(QObject):
         self.last_compare: CompareEvent | None = None
         self.plan = self.saved_plan()
         self._run: dict = {}
+        self.queued: tuple[TrainingPlan, bool] | None = None  # a Start waiting for the wind-down
+        self.registry.tidy()
         self._recount = QTimer(self, singleShot=True, interval=300)
         self._recount.timeout.connect(self.recount)
         inference.results.connect(self._on_results)
@@ -203,14 +215,14 @@ class ModelController(QObject):
 
     @staticmethod
     def saved_plan() -> TrainingPlan:
-        """The settings of the last run (epochs, device, ...), remembered across restarts."""
+        """The settings of the last run (time budget, device, ...), remembered across restarts."""
         s = settings.settings()
         plan = TrainingPlan()
-        for key, kind in (("preset", str), ("epochs", int), ("batch_size", int), ("device", str)):
-            value = s.value(f"training/{key}", None)
+        for key, name, kind in SAVED_PLAN:
+            value = s.value(key, None)
             if value is not None:
                 try:
-                    setattr(plan, key, kind(value))
+                    setattr(plan, name, kind(value) or getattr(TrainingPlan, name))
                 except (TypeError, ValueError):
                     pass
         return plan
@@ -219,26 +231,43 @@ class ModelController(QObject):
         """The panel's settings changed: remember them and recount."""
         self.plan = plan
         s = settings.settings()
-        for key in ("preset", "epochs", "batch_size", "device"):
-            s.setValue(f"training/{key}", getattr(plan, key))
+        for key, name, _kind in SAVED_PLAN:
+            s.setValue(key, getattr(plan, name) or 0)
         self._recount.start()
 
     def recount(self) -> dict:
         """Count the training data (cheap: no file reads) and say whether Start is allowed."""
         counts = count_training_data(self.doc.entries, self.plan) if self.doc.entries else {}
-        reason = cannot_start_reason(counts, self.training_running)
+        reason = QUEUED if self.queued is not None else cannot_start_reason(counts, self._busy())
         if reason is None and self.doc.folder is None:
             reason = "Open a folder first."
         self.counts_changed.emit(counts, reason or "")
         return counts
 
+    def _busy(self) -> bool:
+        """A run is going that a Start cannot follow (one winding down after Cancel can)."""
+        return self.queued is not None or (self.training_running and not self.service.cancelling)
+
+    @property
+    def cancelling(self) -> bool:
+        return self.training_running and self.service.cancelling
+
     def start_training(self, plan: TrainingPlan, from_current: bool = True) -> str | None:
-        """Start a run on the reviewed images; returns why it cannot start, or None."""
+        """Start a run on the reviewed images; returns why it cannot start, or None.
+
+        While a cancelled run winds down the Start waits for it (:data:`QUEUED`, ``start_queued``)
+        and begins as soon as it has stopped.
+        """
+        if self.cancelling and self.queued is None:
+            self.queued = (plan, from_current)
+            self.start_queued.emit(QUEUED)
+            self.recount()
+            return None
         if from_current:
             plan.init = self.current_model_path()
         self.plan = plan
         data = build_training_data(self.doc.entries, self.doc.threshold, plan)
-        reason = cannot_start_reason(data.counts, self.training_running)
+        reason = cannot_start_reason(data.counts, self._busy())
         if reason is None and self.doc.folder is None:
             reason = "Open a folder first."
         if reason:
@@ -254,14 +283,23 @@ class ModelController(QObject):
         self.new_model, self.last_compare = None, None
         self.service.start(self.doc.folder, run_dir, data, plan)
         self.running_changed.emit(True)
+        self.run_launched.emit()
         self.recount()
         return None
 
     def cancel_training(self) -> None:
+        """Cancel: a Start waiting for a wind-down is dropped, else the run is stopped."""
+        if self.queued is not None:
+            self.queued = None
+            self.message.emit("The waiting training run will not start.")
+            self.recount()
+            return
         self.service.cancel()
+        self.recount()
 
     def shutdown(self) -> None:
         """Stop a run (the app closes): the child is waited for, none is left behind."""
+        self.queued = None
         self.service.shutdown()
 
     def _on_started(self, ev: StartEvent) -> None:
@@ -279,27 +317,45 @@ class ModelController(QObject):
     def _on_finished(self, ev: DoneEvent | StoppedEvent) -> None:
         """A run ended: a model to use gets its card; a run without one leaves nothing behind."""
         run_dir = Path(ev.run_dir)
-        if isinstance(ev, StoppedEvent) and not ev.best:
+        model = keep_one_model(run_dir) if run_dir.is_dir() else None
+        if model is None:  # cancelled before an epoch ended, or no model: nothing is kept
             self.registry.delete_folder(run_dir)
+            if isinstance(ev, DoneEvent):
+                self._ended()
+                self.failed.emit("The run ended without writing a model.", self.service.tail())
+                self._start_queued()
+                return
         else:
             self._write_card(run_dir, "done" if isinstance(ev, DoneEvent) else "cancelled")
         self._ended()
         self.run_finished.emit(ev)
+        self._start_queued()
 
     def _on_failed(self, message: str, tail: str) -> None:
         run_dir = self.service.run_dir
         if run_dir is not None and run_dir.is_dir():
-            if (run_dir / "best.pt").is_file():
+            if keep_one_model(run_dir) is not None:
                 self._write_card(run_dir, "failed")
             else:
                 self.registry.delete_folder(run_dir)
         self._ended()
         self.failed.emit(message, tail)
+        self._start_queued()
 
     def _ended(self) -> None:
         self.running_changed.emit(False)
         self.models_changed.emit()
         self.recount()
+
+    def _start_queued(self) -> None:
+        """The cancelled run has stopped: the Start that waited for it begins now."""
+        if self.queued is None or self.training_running:
+            return
+        plan, from_current = self.queued
+        self.queued = None
+        reason = self.start_training(plan, from_current)
+        if reason:
+            self.message.emit(f"The waiting training run did not start: {reason}")
 
     def _write_card(self, run_dir: Path, status: str) -> None:
         run, plan = self._run, self._run.get("plan") or TrainingPlan()
@@ -315,10 +371,10 @@ class ModelController(QObject):
             }
         card = training_card(
             title=title,
-            preset=plan.preset,
+            preset=start.preset if start else "",
             created=dt.datetime.now().isoformat(timespec="seconds"),
             data=run.get("counts", {}),
-            settings={k: str(v) for k, v in asdict(plan).items()},
+            settings={"recipe": "trainer.finetune.RECIPE", **{k: str(v) for k, v in asdict(plan).items()}},
             status=status,
             comparison=self.last_compare if status == "done" else None,
             validation=validation,

@@ -1,7 +1,9 @@
 """Every model the user trained, kept in the user data folder with its model card.
 
-Layout: ``<root>/<run id>/`` holds the training run (``best.pt``, ``metrics.csv``, the data files)
-and ``card.json``. The bundled default model is always listed first.
+Layout: ``<root>/<run id>/`` holds the training run (its one model ``model.pt``, ``metrics.csv``,
+the data files) and ``card.json``. Runs of older versions kept ``best.pt`` (still listed) and a
+``last.pt`` with the optimiser state (about 60 MB no one reads: removed by :meth:`tidy`). The
+bundled default model is always listed first.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from trainer.paths import DEFAULT_MODEL, bundled_card
 log = logging.getLogger(__name__)
 
 DEFAULT_KEY = "default"
+MODEL_NAME = "model.pt"  # the one model of a finished run (trainer.finetune writes it)
+OLD_MODEL_NAME = "best.pt"  # runs of older versions
+SPARE = ("last.pt",)  # checkpoints a finished run does not need
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,8 @@ class ModelRegistry:
             except (OSError, ValueError) as exc:
                 self.problems.append(f"{d.name}: unreadable model card ({exc})")
                 continue
-            model = d / "best.pt"
-            if not _looks_like_checkpoint(model):
+            model = model_file(d)
+            if model is None:
                 self.problems.append(f"{d.name}: model file missing or corrupt")
                 continue
             out.append(ModelInfo(d.name, model, card.get("title", d.name), card))
@@ -79,6 +84,21 @@ class ModelRegistry:
             if d.is_dir() and not (d / CARD_NAME).is_file() and (going is None or d != Path(going))
         )
 
+    def tidy(self) -> int:
+        """Free what finished runs do not need (``last.pt``, synthetic images); returns bytes freed.
+
+        Only folders with a card and a model are touched: a run still going has no card.
+        """
+        freed = 0
+        if not self.root.is_dir():
+            return 0
+        for d in self.root.iterdir():
+            if d.is_dir() and (d / CARD_NAME).is_file() and model_file(d) is not None:
+                freed += drop_spares(d)
+        if freed:
+            log.info("model registry: freed %.0f MB of spare checkpoints", freed / 1e6)
+        return freed
+
     def delete(self, key: str) -> None:
         """Delete a trained model and its run folder (never the bundled model)."""
         if key == DEFAULT_KEY or not key or "/" in key or key in (".", ".."):
@@ -91,6 +111,43 @@ class ModelRegistry:
         if run_dir.parent.resolve() != self.root.resolve():
             raise ValueError(f"{run_dir} is not a run folder of {self.root}")
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def model_file(run_dir: Path) -> Path | None:
+    """The model of a run folder: ``model.pt``, else an older run's ``best.pt``; None if neither
+    looks like a checkpoint."""
+    for name in (MODEL_NAME, OLD_MODEL_NAME):
+        if _looks_like_checkpoint(Path(run_dir) / name):
+            return Path(run_dir) / name
+    return None
+
+
+def keep_one_model(run_dir: Path) -> Path | None:
+    """Leave one model in a run that ended without tidying itself (killed, crashed): the best
+    epoch's checkpoint becomes ``model.pt``, ``last.pt`` goes. Returns the model, or None."""
+    run_dir = Path(run_dir)
+    model = run_dir / MODEL_NAME
+    best = run_dir / OLD_MODEL_NAME
+    if not _looks_like_checkpoint(model) and _looks_like_checkpoint(best):
+        best.replace(model)
+    best.unlink(missing_ok=True)
+    drop_spares(run_dir)
+    return model if _looks_like_checkpoint(model) else None
+
+
+def drop_spares(run_dir: Path) -> int:
+    """Delete ``last.pt`` and synthetic images of a run; returns the bytes freed."""
+    freed = 0
+    for name in SPARE:
+        f = Path(run_dir) / name
+        if f.is_file():
+            freed += f.stat().st_size
+            f.unlink(missing_ok=True)
+    syn = Path(run_dir) / "synthetic"
+    if syn.is_dir():
+        freed += folder_bytes(syn)
+        shutil.rmtree(syn, ignore_errors=True)
+    return freed
 
 
 def folder_bytes(folder: Path) -> int:

@@ -1,8 +1,15 @@
-"""Retraining in a child process (``python -m trainer train --json-progress``) driven by QProcess.
+"""Retraining in a child process (``python -m trainer finetune --json-progress``) driven by QProcess.
+
+The recipe is the engine's (:data:`trainer.finetune.RECIPE`): the app chooses only what the
+user chose (time budget, an epoch cap, batch size, device, the model to start from). The app
+keeps a comparison share of the reviewed images apart (``--compare-images``); the engine splits
+its own validation share off the rest.
 
 The app never blocks on it and never dies with it: progress arrives as JSON lines, parsed into
 the engine's own event types (:mod:`trainer.events`); a crash or a kill becomes a ``failed``
-signal with the last log lines, and closing the app stops the child.
+signal with the last log lines, and closing the app stops the child. Cancel always ends the run:
+the child is asked to stop (SIGTERM), killed if it has not within ``kill_after_ms``, and however
+it ends, the run is reported as stopped, with at most one model left in its folder.
 """
 
 from __future__ import annotations
@@ -30,7 +37,9 @@ from trainer.events import (
 )
 from trainer.export import coco_ground_truth, write_coco
 from trainer.fileio import atomic_write_json
+from trainer.finetune import RECIPE, Labelled, split_val
 
+from ..model_registry import keep_one_model
 from ..state import UNKNOWN_DIGIT, ImageEntry, Status, shown_boxes
 from .export import image_size_of, unreadable
 
@@ -38,30 +47,31 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 MIN_REVIEWED = 10
-FINE_TUNE_LR_FACTOR = 0.1
+MIN_HELD_OUT = 20  # fewer compared images than this make the old-vs-new figures too noisy to trust
 KILL_AFTER_MS = 15000  # a child that has not stopped this long after Cancel is killed
-VAL_SALT = 1  # the validation share is drawn apart from the comparison share
+HELD_SALT = 1  # the comparison share is drawn apart from the engine's validation share (salt 0)
+PHOTOS = "photos.json"  # what the child learns from (it splits its validation share off)
+HELD_OUT = "heldout.json"  # what it never sees until the comparison
 
 
 @dataclass
 class TrainingPlan:
-    """What the user chose in the panel."""
+    """What the user chose in the panel; the rest is the engine's recipe."""
 
-    preset: str = "default"
-    epochs: int = 10
-    lr: float | None = None
-    batch_size: int = 8
+    max_minutes: float = RECIPE["max_minutes"]
+    epochs: int | None = None  # at most this many; None: the recipe's
+    batch_size: int = RECIPE["batch_size"]
     device: str = "auto"
-    init: Path | None = None  # start from this model (the current one by default)
+    init: Path | None = None  # start from this model (None: the bundled one)
     include_gt: bool = True
-    synthetic: int = 0
-    holdout: float = 0.15  # of the reviewed images, for comparison; as many again for validation
+    holdout: float = 0.15  # of the reviewed images, kept apart to compare the models
 
 
 @dataclass
 class TrainingData:
-    """COCO sets of one run. ``val`` chooses best.pt, the input size and the threshold;
-    ``heldout`` compares the old and the new model, and is never seen before that."""
+    """COCO sets of one run. ``train`` (with ``val``, if a caller made its own split) is what the
+    child learns from, its validation share included; ``heldout`` compares the old and the new
+    model, and is never seen before that."""
 
     train: dict
     heldout: dict
@@ -69,47 +79,48 @@ class TrainingData:
     counts: dict = field(default_factory=dict)
 
 
-def split_reviewed(image_ids: list[int], share: float) -> tuple[set[int], set[int]]:
-    """(comparison ids, validation ids) of the reviewed images, both stable by image id.
-
-    Neither is empty while there are three images or more: a model is never compared, or its
-    epoch chosen, on nothing.
-    """
+def split_reviewed(image_ids: list[int], share: float) -> set[int]:
+    """The comparison ids of the reviewed images, stable by image id; never empty while there
+    are images (a model is never compared on nothing)."""
     ids = sorted(image_ids)
     if share <= 0 or not ids:
-        return set(), set()
-    cmp = {i for i in ids if held_out(i, share)}
-    if not cmp:
-        cmp = {ids[-1]}
-    rest = [i for i in ids if i not in cmp]
-    val = {i for i in rest if held_out(i, share, VAL_SALT)}
-    if not val and len(rest) > 1:
-        val = {rest[-1]}
-    return cmp, val
+        return set()
+    cmp = {i for i in ids if held_out(i, share, HELD_SALT)}
+    return cmp or {ids[-1]}
+
+
+def validation_ids(image_ids: list[int]) -> set[int]:
+    """The ids the engine keeps for validation (:func:`trainer.finetune.split_val`, its recipe)."""
+    lab = Labelled([{"id": i} for i in image_ids], [], [])
+    return {im["id"] for im in split_val(lab, RECIPE["val_share"])[1].images}
+
+
+def _counts(reviewed: list[int], gt: list[int], held: set[int]) -> dict:
+    learn = [i for i in reviewed if i not in held] + gt
+    val = validation_ids(learn)
+    return {
+        "reviewed": len(reviewed),
+        "train": len(learn) - len(val),
+        "val": len(val),
+        "ground_truth": len(gt),
+        "held_out": len(held),
+    }
 
 
 def count_training_data(entries: list[ImageEntry], plan: TrainingPlan) -> dict:
     """What :func:`build_training_data` would use, counted cheaply (no sizes, no boxes)."""
-    reviewed, gt = [], 0
+    reviewed, gt = [], []
     for e in entries:
         status = e.layer.status
         if status == Status.REVIEWED and not unreadable(e):
             reviewed.append(e.image_id)
         elif plan.include_gt and status == Status.LABELLED and e.has_gt and not unreadable(e):
-            gt += 1
-    cmp, val = split_reviewed(reviewed, plan.holdout)
-    return {
-        "reviewed": len(reviewed),
-        "train": len(reviewed) - len(cmp) - len(val),
-        "val": len(val),
-        "ground_truth": gt,
-        "held_out": len(cmp),
-        "synthetic": plan.synthetic,
-    }
+            gt.append(e.image_id)
+    return _counts(reviewed, gt, split_reviewed(reviewed, plan.holdout))
 
 
 def build_training_data(entries: list[ImageEntry], threshold: float, plan: TrainingPlan) -> TrainingData:
-    """COCO train / validation / comparison sets from the document (sizes read from the files).
+    """COCO sets to learn from and to compare on, from the document (sizes read from the files).
 
     Images that cannot be read are left out (the training child could not load them either).
     """
@@ -120,18 +131,19 @@ def build_training_data(entries: list[ImageEntry], threshold: float, plan: Train
             if size is not None:
                 sizes[e.name] = size
     reviewed = [e for e in entries if e.layer.status == Status.REVIEWED and e.name in sizes]
-    cmp_ids, val_ids = split_reviewed([e.image_id for e in reviewed], plan.holdout)
-    apart = cmp_ids | val_ids
-    train_e = [e for e in reviewed if e.image_id not in apart]
+    held_ids = split_reviewed([e.image_id for e in reviewed], plan.holdout)
+    learn_e = [e for e in reviewed if e.image_id not in held_ids]
     gt_e: list[ImageEntry] = []
     if plan.include_gt:
         gt_e = [
             e
             for e in entries
-            if e.has_gt and e.layer.status == Status.LABELLED and e.name in sizes and e.image_id not in apart
+            if e.has_gt
+            and e.layer.status == Status.LABELLED
+            and e.name in sizes
+            and e.image_id not in held_ids
         ]
-    held_e = [e for e in reviewed if e.image_id in cmp_ids]
-    val_e = [e for e in reviewed if e.image_id in val_ids]
+    held_e = [e for e in reviewed if e.image_id in held_ids]
 
     def coco(items: list[ImageEntry]) -> dict:
         images, boxes = [], []
@@ -143,15 +155,8 @@ def build_training_data(entries: list[ImageEntry], threshold: float, plan: Train
                     boxes.append({"image_id": e.image_id, "bbox": list(s.rect), "digit": s.digit})
         return coco_ground_truth(images, boxes)
 
-    counts = {
-        "reviewed": len(reviewed),
-        "train": len(train_e),
-        "val": len(val_e),
-        "ground_truth": len(gt_e),
-        "held_out": len(held_e),
-        "synthetic": plan.synthetic,
-    }
-    return TrainingData(coco(train_e + gt_e), coco(held_e), coco(val_e), counts)
+    counts = _counts([e.image_id for e in reviewed], [e.image_id for e in gt_e], held_ids)
+    return TrainingData(coco(learn_e + gt_e), coco(held_e), None, counts)
 
 
 def cannot_start_reason(counts: dict, running: bool) -> str | None:
@@ -163,6 +168,31 @@ def cannot_start_reason(counts: dict, running: bool) -> str | None:
     return None
 
 
+def small_parts_warning(counts: dict) -> str:
+    """A warning when the compared part is too small to trust ("" when it is not)."""
+    held = counts.get("held_out", 0)
+    if not counts.get("reviewed") or held >= MIN_HELD_OUT:
+        return ""
+    return (
+        f"Only {held} held-out image{'s' if held != 1 else ''}: the current-vs-new comparison is "
+        f"too noisy to trust under {MIN_HELD_OUT}. Review more images, or hold out a larger share."
+    )
+
+
+def _merge(a: dict, b: dict | None) -> dict:
+    if not b or not b.get("images"):
+        return a
+    return {**a, "images": a["images"] + b["images"], "annotations": _renumbered(a, b)}
+
+
+def _renumbered(a: dict, b: dict) -> list[dict]:
+    out = list(a.get("annotations", []))
+    n = max((x["id"] for x in out), default=0)
+    for k, x in enumerate(b.get("annotations", []), start=n + 1):
+        out.append({**x, "id": k})
+    return out
+
+
 class TrainingService(QObject):
     """Owns at most one training child process; reports its events as the engine's types."""
 
@@ -172,52 +202,47 @@ class TrainingService(QObject):
     tuned = Signal(object)  # TunedEvent
     compared = Signal(object)  # CompareEvent: old vs new model on the held-out images
     log_line = Signal(str)
-    finished = Signal(object)  # DoneEvent or StoppedEvent
+    finished = Signal(object)  # DoneEvent or StoppedEvent (every run that was cancelled)
     failed = Signal(str, str)  # message, last log lines
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, kill_after_ms: int = KILL_AFTER_MS) -> None:
         super().__init__(parent)
         self.proc: QProcess | None = None
         self.run_dir: Path | None = None
+        self.kill_after_ms = kill_after_ms
+        self.cancelling = False  # Cancel was asked; the child is winding down
         self._buf = b""
         self._tail: collections.deque[str] = collections.deque(maxlen=40)
         self._error: str | None = None
         self._end: DoneEvent | StoppedEvent | None = None
+        self._epoch = 0  # the last epoch the child finished
 
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning
 
-    def command(self, folder: Path, run_dir: Path, plan: TrainingPlan) -> list[str]:
-        args = ["-m", "trainer", "train", "--json-progress", "--exit-with-parent", "--log-every", "2"]
-        args += ["--train-images", str(folder), "--train-ann", str(run_dir / "train.json")]
-        args += ["--val-images", str(folder), "--val-ann", str(run_dir / "val.json")]
-        args += ["--preset", plan.preset, "--epochs", str(plan.epochs), "--batch-size", str(plan.batch_size)]
-        args += ["--device", plan.device, "--out", str(run_dir), "--workers", "0"]
-        lr = plan.lr
-        if not lr and plan.init:  # fine-tuning: a tenth of the preset's from-scratch rate
-            from trainer.presets import PRESETS
-
-            lr = PRESETS[plan.preset]["optimizer"]["lr"] * FINE_TUNE_LR_FACTOR
-        if lr:
-            args += ["--lr", f"{lr:g}"]
-        if plan.synthetic:
-            args += ["--synthetic", str(plan.synthetic)]
-        if plan.init:
-            args += ["--init", str(plan.init), "--compare-with", str(plan.init)]
-            args += ["--compare-images", str(folder), "--compare-ann", str(run_dir / "heldout.json")]
+    def command(self, folder: Path, run_dir: Path, plan: TrainingPlan, compare: bool = True) -> list[str]:
+        """The child's arguments: the engine's fine-tuning recipe with the user's choices."""
+        args = ["-m", "trainer", "finetune", "--json-progress", "--exit-with-parent"]
+        args += ["--images", str(folder), "--ann", str(run_dir / PHOTOS), "--out", str(run_dir)]
+        args += ["--init", str(plan.init or "default"), "--device", plan.device, "--workers", "0"]
+        args += ["--max-minutes", f"{plan.max_minutes:g}", "--batch-size", str(plan.batch_size)]
+        if plan.epochs:
+            args += ["--epochs", str(plan.epochs)]
+        if compare:
+            args += ["--compare-images", str(folder), "--compare-ann", str(run_dir / HELD_OUT)]
         return args
 
     def start(self, folder: Path, run_dir: Path, data: TrainingData, plan: TrainingPlan) -> None:
         if self.running:
             raise RuntimeError("a training run is already going")
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_coco(run_dir / "train.json", data.train)
-        write_coco(run_dir / "val.json", data.val if data.val is not None else coco_ground_truth([], []))
-        write_coco(run_dir / "heldout.json", data.heldout)
+        write_coco(run_dir / PHOTOS, _merge(data.train, data.val))
+        write_coco(run_dir / HELD_OUT, data.heldout)
         atomic_write_json(run_dir / "plan.json", {**asdict(plan), "init": str(plan.init or "")})
         self.run_dir = run_dir
-        self._buf, self._error, self._end = b"", None, None
+        self._buf, self._error, self._end, self._epoch = b"", None, None, 0
+        self.cancelling = False
         self._tail.clear()
         proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
@@ -231,27 +256,34 @@ class TrainingService(QObject):
         proc.finished.connect(lambda code, status: self._on_finished(proc, code, status))
         proc.errorOccurred.connect(lambda err: self._on_error(proc, err))
         self.proc = proc
-        proc.start(sys.executable, self.command(folder, run_dir, plan))
+        compare = bool(data.heldout.get("images"))
+        proc.start(sys.executable, self.command(folder, run_dir, plan, compare))
 
     def cancel(self) -> None:
-        """Ask the child to stop: it saves a checkpoint and exits; killed if it takes too long.
-
-        The kill timer belongs to this child's QProcess: it can never reach a later run.
+        """Stop the run, whatever the child is doing: asked to stop (it keeps its last finished
+        epoch), killed if it has not ended ``kill_after_ms`` later. A child still starting up
+        is asked as soon as it runs. The kill timer belongs to this child's QProcess: it can
+        never reach a later run.
         """
         proc = self.proc
-        if not self.running:
+        if not self.running or self.cancelling:
             return
+        self.cancelling = True
+        self._log("cancelling: the run stops at the next step")
+        if proc.state() == QProcess.ProcessState.Starting:
+            proc.started.connect(proc.terminate)
         proc.terminate()
         timer = QTimer(proc)
         timer.setSingleShot(True)
         timer.timeout.connect(proc.kill)
-        timer.start(KILL_AFTER_MS)
+        timer.start(max(0, int(self.kill_after_ms)))
 
     def shutdown(self, timeout_ms: int = 15000) -> None:
         """Stop the child and wait for it (used when the app closes): no orphan is left."""
         proc = self.proc
         if not self.running:
             return
+        self.cancelling = True
         proc.terminate()
         if not proc.waitForFinished(timeout_ms):
             proc.kill()
@@ -301,6 +333,7 @@ class TrainingService(QObject):
             self.progress.emit(ev)
         elif isinstance(ev, EpochEvent):
             held = "" if ev.mAP is None else f", validation mAP {ev.mAP:.3f}"
+            self._epoch = ev.epoch
             self._log(f"epoch {ev.epoch}: loss {ev.loss:.3f}{held}")
             self.epoch_done.emit(ev)
         elif isinstance(ev, TunedEvent):
@@ -334,6 +367,10 @@ class TrainingService(QObject):
         end, error = self._end, self._error
         self.proc = None
         proc.deleteLater()
+        if self.cancelling:  # however it ended (stopped, killed, done meanwhile): cancelled
+            self.cancelling = False
+            self.finished.emit(self._stopped(end))
+            return
         if status == QProcess.ExitStatus.NormalExit and code == 0 and end is not None:
             self.finished.emit(end)
             return
@@ -348,3 +385,20 @@ class TrainingService(QObject):
         if "out of memory" in (error + self.tail()).lower():
             error += " The GPU ran out of memory: try a smaller batch size."
         self.failed.emit(error, self.tail())
+
+    def _stopped(self, end: DoneEvent | StoppedEvent | None) -> StoppedEvent:
+        """The end of a cancelled run, with at most one model left in its folder."""
+        run_dir = self.run_dir
+        model = keep_one_model(run_dir) if run_dir is not None and run_dir.is_dir() else None
+        if isinstance(end, StoppedEvent) and end.best and model is not None:
+            return end
+        epoch = end.epoch if end is not None else self._epoch
+        how = "stopped" if end is not None else "ended (killed or exited early)"
+        self._log(f"run cancelled; the child {how}")
+        return StoppedEvent(
+            run_dir=str(run_dir or ""),
+            reason="cancelled",
+            epoch=int(epoch or 0),
+            checkpoint=str(model or ""),
+            best=str(model) if model is not None else None,
+        )

@@ -7,6 +7,7 @@ to it; it never starts a process, writes a file or reads the window.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
@@ -35,10 +36,10 @@ from PySide6.QtWidgets import (
 )
 
 from trainer.cards import scores_text
-from trainer.presets import PRESETS
+from trainer.finetune import RECIPE
 
 from .. import dialogs
-from ..services.training import TrainingPlan
+from ..services.training import TrainingPlan, small_parts_warning
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class TrainingDock(QDockWidget):
         self.setObjectName("dock-training")
         self.ctl = controller
         self._iters_per_epoch = 1
+        self._t0, self._budget = time.monotonic(), None
+        self._waiting = False  # a Start waits for a cancelled run to stop
         self._build()
         self._show_plan(controller.plan)
         c = controller
@@ -70,7 +73,9 @@ class TrainingDock(QDockWidget):
         c.compared.connect(self._on_compare)
         c.run_finished.connect(self._on_finished)
         c.failed.connect(self._on_failed)
-        c.running_changed.connect(self.cancel_btn.setEnabled)
+        c.running_changed.connect(lambda _on: self._sync_cancel())
+        c.run_launched.connect(self._on_launched)
+        c.start_queued.connect(self._on_queued)
         c.counts_changed.connect(self._show_counts)
         c.models_changed.connect(self.refresh_models)
         c.model_switched.connect(lambda _k: self.refresh_models())
@@ -89,7 +94,7 @@ class TrainingDock(QDockWidget):
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
         self.start_btn.clicked.connect(self.start)
-        self.cancel_btn.clicked.connect(self.ctl.cancel_training)
+        self.cancel_btn.clicked.connect(self.cancel)
         self.bar = QProgressBar()
         self.bar.setFormat("idle")
         self.bar.setValue(0)
@@ -126,36 +131,43 @@ class TrainingDock(QDockWidget):
         f = QFormLayout(data)
         self.counts = QLabel()
         self.counts.setWordWrap(True)
+        self.counts.setToolTip(
+            "train: what the model learns from; validation: the engine's share of them, which "
+            "picks the epoch kept, the input size and the threshold; held-out: kept apart to "
+            "compare the current and the new model, never seen before that."
+        )
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b35c00")
+        self.warning.setVisible(False)
         self.include_gt = QCheckBox("Include the folder's ground truth")
         self.include_gt.setChecked(True)
-        self.synthetic = QSpinBox(maximum=20000, singleStep=100)
         self.holdout = QSpinBox(minimum=5, maximum=50, suffix=" %", value=15)
         self.holdout.setToolTip(
-            "Share of the reviewed images held out to compare the models; as many again choose "
-            "the epoch, the input size and the threshold."
+            "Share of the reviewed images held out to compare the current and the new model."
         )
         f.addRow(self.counts)
+        f.addRow(self.warning)
         f.addRow(self.include_gt)
-        f.addRow("Synthetic images", self.synthetic)
         f.addRow("Held out of reviewed", self.holdout)
         lay.addWidget(data)
 
-        sett = QGroupBox("Settings")
+        sett = QGroupBox("Settings (the rest is the engine's fine-tuning recipe)")
         g = QFormLayout(sett)
-        self.preset = QComboBox()
-        self.preset.addItems(list(PRESETS))
-        self.epochs = QSpinBox(minimum=1, maximum=500, value=10)
-        self.lr = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=1.0, singleStep=1e-4, value=0.0)
-        self.lr.setSpecialValueText("preset (a tenth when fine-tuning)")
-        self.batch = QSpinBox(minimum=1, maximum=256, value=8)
+        self.minutes = QDoubleSpinBox(
+            decimals=1, minimum=0.1, maximum=600.0, singleStep=1.0, suffix=" min", value=RECIPE["max_minutes"]
+        )
+        self.minutes.setToolTip("Training time; the learning rate anneals over it.")
+        self.epochs = QSpinBox(minimum=0, maximum=500, value=0)
+        self.epochs.setSpecialValueText(f"as the time allows (up to {RECIPE['epochs']})")
+        self.batch = QSpinBox(minimum=1, maximum=256, value=RECIPE["batch_size"])
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
-        self.from_current = QCheckBox("Start from the current model")
+        self.from_current = QCheckBox("Start from the current model (else the bundled one)")
         self.from_current.setChecked(True)
         for label, w in (
-            ("Preset", self.preset),
-            ("Epochs", self.epochs),
-            ("Learning rate", self.lr),
+            ("Time budget", self.minutes),
+            ("Epochs at most", self.epochs),
             ("Batch size", self.batch),
             ("Device", self.device),
         ):
@@ -213,19 +225,17 @@ class TrainingDock(QDockWidget):
     def plan(self) -> TrainingPlan:
         """The settings as chosen (the controller fills ``init`` from "start from current")."""
         return TrainingPlan(
-            preset=self.preset.currentText(),
-            epochs=self.epochs.value(),
-            lr=self.lr.value() or None,
+            max_minutes=self.minutes.value(),
+            epochs=self.epochs.value() or None,
             batch_size=self.batch.value(),
             device=self.device.currentText(),
             include_gt=self.include_gt.isChecked(),
-            synthetic=self.synthetic.value(),
             holdout=self.holdout.value() / 100.0,
         )
 
     def _show_plan(self, plan: TrainingPlan) -> None:
-        self.preset.setCurrentText(plan.preset)
-        self.epochs.setValue(plan.epochs)
+        self.minutes.setValue(plan.max_minutes)
+        self.epochs.setValue(plan.epochs or 0)
         self.batch.setValue(plan.batch_size)
         self.device.setCurrentText(plan.device)
 
@@ -233,11 +243,9 @@ class TrainingDock(QDockWidget):
         forward = lambda *_: self.ctl.set_plan(self.plan())  # noqa: E731
         for w in (self.include_gt, self.from_current):
             w.toggled.connect(forward)
-        for w in (self.synthetic, self.holdout, self.epochs, self.batch):
+        for w in (self.minutes, self.holdout, self.epochs, self.batch):
             w.valueChanged.connect(forward)
-        self.lr.valueChanged.connect(forward)
-        for w in (self.preset, self.device):
-            w.currentTextChanged.connect(forward)
+        self.device.currentTextChanged.connect(forward)
 
     def refresh(self, models: bool = False) -> None:
         """Recount now (and re-list the models if asked)."""
@@ -247,12 +255,16 @@ class TrainingDock(QDockWidget):
             self.refresh_models()
 
     def _show_counts(self, counts: dict, reason: str) -> None:
+        gt = counts.get("ground_truth", 0)
         self.counts.setText(
-            f"{counts.get('reviewed', 0)} reviewed images: {counts.get('train', 0)} to train on, "
-            f"{counts.get('val', 0)} to choose the epoch, size and threshold, "
-            f"{counts.get('held_out', 0)} held out for comparison; "
-            f"{counts.get('ground_truth', 0)} ground-truth images; {self.synthetic.value()} synthetic."
+            f"{counts.get('reviewed', 0)} reviewed images"
+            + (f" and {gt} ground-truth images" if gt else "")
+            + f": train {counts.get('train', 0)} / validation {counts.get('val', 0)} / "
+            f"held-out {counts.get('held_out', 0)}"
         )
+        warning = small_parts_warning(counts)
+        self.warning.setText(warning)
+        self.warning.setVisible(bool(warning))
         self.start_btn.setEnabled(not reason)
         if reason or not self.reason.text().startswith("The training"):
             self.reason.setText(reason)
@@ -299,30 +311,69 @@ class TrainingDock(QDockWidget):
     # ---------------------------------------------------------------- run
 
     def start(self) -> None:
+        """Start a run, or have one start as soon as a cancelled run has stopped."""
+        self.reason.clear()
+        self.ctl.start_training(self.plan(), self.from_current.isChecked())
+
+    def cancel(self) -> None:
+        if self._waiting:
+            self.log.appendPlainText("The waiting run will not start.")
+            self.reason.clear()
+            self.reason.setVisible(False)
+        self.ctl.cancel_training()
+        self._waiting = self.ctl.queued is not None
+        if self.ctl.cancelling:
+            self.bar.setRange(0, 0)
+            self.bar.setFormat("stopping...")
+        self._sync_cancel()
+
+    def _sync_cancel(self) -> None:
+        """Cancel stops a run that is not stopping yet, or drops a Start that waits."""
+        ctl = self.ctl
+        self.cancel_btn.setEnabled(ctl.queued is not None or (ctl.training_running and not ctl.cancelling))
+
+    def _on_launched(self) -> None:
         self.loss_series.clear()
         self.map_series.clear()
         self.table.clearContents()
         self.use_btn.setEnabled(False)
         self.log.clear()
         self.reason.clear()
-        reason = self.ctl.start_training(self.plan(), self.from_current.isChecked())
-        if reason:
-            return
+        self.reason.setVisible(False)
         self.bar.setRange(0, 0)
         self.bar.setFormat("starting...")
+        if self._waiting:
+            self.log.appendPlainText("The cancelled run has stopped: the new run starts.")
+        self._waiting = False
+        self._sync_cancel()
+
+    def _on_queued(self, text: str) -> None:
+        self._waiting = True
+        self.reason.setText(text)
+        self.reason.setVisible(True)
+        self.bar.setRange(0, 0)
+        self.bar.setFormat("waiting for the cancelled run to stop...")
+        self.log.appendPlainText(text)
+        self._sync_cancel()
 
     def _on_started(self, ev) -> None:
         self._iters_per_epoch = 1
+        self._t0 = time.monotonic()
+        self._budget = 60.0 * self.ctl.plan.max_minutes if self.ctl.plan.max_minutes else None
         self.bar.setRange(0, 1000)
 
     def _on_progress(self, ev) -> None:
+        """Progress by epochs or by the time budget, whichever ends the run first."""
         iters, epochs = max(1, ev.iters), max(1, ev.epochs)
         self._iters_per_epoch = iters
-        done = (ev.epoch - 1) * iters + ev.iter
-        self.bar.setValue(int(1000 * done / (iters * epochs)))
-        self.bar.setFormat(
-            f"epoch {ev.epoch}/{epochs} · iteration {ev.iter}/{iters} · ETA {_fmt_eta(ev.eta_seconds)}"
-        )
+        share = ((ev.epoch - 1) * iters + ev.iter) / (iters * epochs)
+        eta = ev.eta_seconds
+        if self._budget:
+            spent = time.monotonic() - self._t0
+            share = max(share, min(1.0, spent / self._budget))
+            eta = max(0.0, self._budget - spent) if eta is None else min(eta, max(0.0, self._budget - spent))
+        self.bar.setValue(int(1000 * share))
+        self.bar.setFormat(f"epoch {ev.epoch} · iteration {ev.iter}/{iters} · ETA {_fmt_eta(eta)}")
         self.loss_series.append(ev.step, ev.loss)
         self._fit_axes()
 
@@ -347,6 +398,7 @@ class TrainingDock(QDockWidget):
 
     def _on_finished(self, ev) -> None:
         self.bar.setRange(0, 1000)
+        self._sync_cancel()
         if ev.status == "stopped":
             kept = "its last finished epoch is in the model list" if ev.best else "nothing was kept"
             self.bar.setFormat(f"cancelled; {kept}")
@@ -357,6 +409,7 @@ class TrainingDock(QDockWidget):
 
     def _on_failed(self, message: str, tail: str) -> None:
         self.bar.setRange(0, 1000)
+        self._sync_cancel()
         self.bar.setValue(0)
         self.bar.setFormat("failed")
         self.reason.setText(message)

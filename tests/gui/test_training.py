@@ -15,9 +15,16 @@ from PySide6.QtCore import QPoint, Qt
 
 from digitgui import dialogs
 from digitgui.model_registry import ModelRegistry
-from digitgui.services.training import TrainingData, TrainingPlan, TrainingService
-from digitgui.state import Status
+from digitgui.services.training import (
+    MIN_HELD_OUT,
+    TrainingData,
+    TrainingPlan,
+    TrainingService,
+    count_training_data,
+)
+from digitgui.state import ImageEntry, Layer, Status
 from trainer.export import coco_ground_truth
+from trainer.finetune import RECIPE
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +55,8 @@ def reviewed_window(qtbot, window, tmp_path, big_synth):
     dock.batch.setValue(4)
     dock.device.setCurrentText("cpu")
     qtbot.waitUntil(dock.start_btn.isEnabled, timeout=5000)
-    return win
+    yield win
+    win.models.shutdown()  # a test that failed mid-run must not leave closing to ask
 
 
 def _start(qtbot, win):
@@ -107,17 +115,26 @@ def test_full_run_chart_comparison_registry_and_switch(qtbot, reviewed_window):
     cells = [dock.table.item(r, c).text() for r in range(3) for c in range(2)]
     assert all(float(x) >= 0 for x in cells)
 
-    # the images that pick best.pt, the input size and the threshold are not the compared ones
+    # the engine's finetune ran with its own recipe; it split its validation share off the
+    # photos it was given, and the compared ones were never among them
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["train_config"]["lr"] == RECIPE["lr"]
     val, held, train = (_ids(run_dir / n) for n in ("val.json", "heldout.json", "train.json"))
     assert val and held and not (val & held) and not (train & (val | held))
     assert len(val | held | train) == 16
+    assert _ids(run_dir / "photos.json") == train | val
     cmp = ctl.last_compare
     assert cmp.images == len(held)
-    config = json.loads((run_dir / "config.json").read_text())
     assert config["val_images"] == len(val)
+    # one model in the finished run, nothing else that weighs
+    assert (run_dir / "model.pt").is_file()
+    assert not any((run_dir / n).exists() for n in ("best.pt", "last.pt", "synthetic"))
+    assert (
+        sum(f.stat().st_size for f in run_dir.iterdir()) < 1.1 * (run_dir / "model.pt").stat().st_size + 1e6
+    )
 
     new = ctl.new_model
-    assert new is not None and new.path.is_file()
+    assert new is not None and new.path == run_dir / "model.pt"
     assert new.key in {m.key for m in ctl.registry.models()}
     assert new.card["data"]["train"] + new.card["data"]["held_out"] + new.card["data"]["val"] == 16
     assert dock.use_btn.isEnabled()
@@ -144,6 +161,50 @@ def test_full_run_chart_comparison_registry_and_switch(qtbot, reviewed_window):
     )
 
 
+def test_train_runs_the_engine_finetune_recipe(qtbot, reviewed_window, tmp_path):
+    win = reviewed_window
+    dock = win.training_dock
+    assert dock.minutes.value() == RECIPE["max_minutes"] and dock.batch.value() == 4
+    assert not hasattr(dock, "lr") and not hasattr(dock, "preset")  # the recipe's, not the panel's
+    plan = dock.plan()
+    plan.init = win.models.current_model_path()
+    args = win.models.service.command(win.doc.folder, tmp_path / "run", plan)
+    assert args[:3] == ["-m", "trainer", "finetune"]
+    opt = lambda name: args[args.index(name) + 1]  # noqa: E731
+    assert opt("--max-minutes") == f"{RECIPE['max_minutes']:g}" and opt("--epochs") == "1"
+    assert opt("--ann") == str(tmp_path / "run" / "photos.json")
+    assert opt("--compare-ann") == str(tmp_path / "run" / "heldout.json")
+    assert opt("--init") == str(plan.init)
+    assert "--lr" not in args and "--preset" not in args
+    plan.epochs = None
+    assert "--epochs" not in win.models.service.command(win.doc.folder, tmp_path / "run", plan)
+
+
+def test_counts_and_a_warning_when_the_held_out_part_is_small(qtbot, reviewed_window):
+    win = reviewed_window
+    dock = win.training_dock
+    counts = win.models.recount()
+    assert counts["train"] + counts["val"] + counts["held_out"] == 16 and counts["val"] > 0
+    qtbot.waitUntil(lambda: "held-out" in dock.counts.text(), timeout=5000)
+    text = dock.counts.text()
+    assert "16 reviewed images" in text
+    assert f"train {counts['train']} / validation {counts['val']} / held-out {counts['held_out']}" in text
+    assert dock.warning.isVisible()
+    assert f"Only {counts['held_out']} held-out image" in dock.warning.text()
+    assert "too noisy to trust" in dock.warning.text()
+    assert dock.start_btn.isEnabled()  # a warning, not a refusal
+    # enough held out: no warning
+    many = [
+        ImageEntry(f"{i}.png", win.doc.folder / f"{i}.png", i, None, Layer(status=Status.REVIEWED))
+        for i in range(1, 301)
+    ]
+    big = count_training_data(many, TrainingPlan(holdout=0.15))
+    assert big["held_out"] >= MIN_HELD_OUT
+    dock._show_counts(big, "")
+    assert not dock.warning.isVisible()
+    assert big["train"] + big["val"] + big["held_out"] == 300
+
+
 @pytest.mark.slow
 def test_cancel_mid_run_keeps_a_usable_model_or_nothing(qtbot, reviewed_window):
     win = reviewed_window
@@ -154,15 +215,102 @@ def test_cancel_mid_run_keeps_a_usable_model_or_nothing(qtbot, reviewed_window):
     run_dir = ctl.service.run_dir
     with qtbot.waitSignal(ctl.run_finished, timeout=60000) as done:
         dock.cancel_btn.click()
+        assert dock.bar.format() == "stopping..." and not dock.cancel_btn.isEnabled()
     assert done.args[0].status == "stopped"
     assert "cancelled" in dock.bar.format()
     assert dock.start_btn.isEnabled() and not dock.cancel_btn.isEnabled()
     listed = {m.key for m in ctl.registry.models()}
-    if (run_dir / "best.pt").is_file():  # an epoch ended: its model can be used
+    if run_dir.exists():  # an epoch ended: its model can be used, and it is the one checkpoint
         assert run_dir.name in listed
+        assert (run_dir / "model.pt").is_file()
+        assert not (run_dir / "best.pt").exists() and not (run_dir / "last.pt").exists()
     else:  # cancelled inside the first epoch: nothing to use, nothing left behind
-        assert not run_dir.exists()
+        assert run_dir.name not in listed
     assert ctl.registry.unfinished() == []
+
+
+@pytest.mark.slow
+def test_cancel_during_the_childs_start_up_stops_the_run(qtbot, reviewed_window):
+    win = reviewed_window
+    ctl = win.models
+    dock = win.training_dock
+    failures = []
+    ctl.failed.connect(lambda m, t: failures.append(m))
+    with qtbot.waitSignal(ctl.run_finished, timeout=30000) as done:
+        qtbot.mouseClick(dock.start_btn, Qt.MouseButton.LeftButton)
+        run_dir = ctl.service.run_dir
+        assert ctl.training_running
+        qtbot.mouseClick(dock.cancel_btn, Qt.MouseButton.LeftButton)  # before it read a photo
+    assert failures == []
+    assert done.args[0].status == "stopped" and not done.args[0].best
+    assert "cancelled; nothing was kept" in dock.bar.format()
+    assert not run_dir.exists() and ctl.registry.unfinished() == []
+    assert not ctl.training_running and dock.start_btn.isEnabled()
+
+
+@pytest.mark.slow
+def test_cancel_after_the_last_epoch_still_stops_the_run(qtbot, reviewed_window):
+    """A Cancel while the child scores its only epoch (it checks for a stop only between
+    training steps) still ends the run: the child is killed after ``kill_after_ms``."""
+    win = reviewed_window
+    ctl = win.models
+    dock = win.training_dock
+    ctl.service.kill_after_ms = 500
+    ctl.epoch.connect(lambda _ev: dock.cancel_btn.click())
+    _start(qtbot, win)
+    run_dir = ctl.service.run_dir
+    with qtbot.waitSignal(ctl.run_finished, timeout=120000) as done:
+        pass
+    assert done.args[0].status == "stopped"
+    assert "cancelled" in dock.bar.format() and not dock.use_btn.isEnabled()
+    if run_dir.exists():  # the epoch had ended: its model is kept, one checkpoint
+        assert sorted(p.name for p in run_dir.glob("*.pt")) == ["model.pt"]
+        assert run_dir.name in {m.key for m in ctl.registry.models()}
+
+
+def test_cancel_kills_a_child_that_does_not_stop(qtbot, tmp_path, monkeypatch):
+    service = TrainingService(kill_after_ms=300)
+    deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+    monkeypatch.setattr(service, "command", lambda *a, **k: ["-c", deaf])
+    lines = []
+    service.log_line.connect(lines.append)
+    run_dir = tmp_path / "run"
+    empty = coco_ground_truth([], [])
+    service.start(tmp_path, run_dir, TrainingData(train=empty, heldout=empty), TrainingPlan())
+    qtbot.waitUntil(lambda: "up" in lines, timeout=20000)
+    # a finished epoch's checkpoints, as a killed child leaves them
+    (run_dir / "best.pt").write_bytes(b"PK\x03\x04" + b"\0" * 2000)
+    (run_dir / "last.pt").write_bytes(b"PK\x03\x04" + b"\0" * 6000)
+    t0 = time.monotonic()
+    with qtbot.waitSignal(service.finished, timeout=10000) as done:
+        service.cancel()
+    assert time.monotonic() - t0 < 5
+    ev = done.args[0]
+    assert ev.status == "stopped" and ev.best == str(run_dir / "model.pt")
+    assert sorted(p.name for p in run_dir.glob("*.pt")) == ["model.pt"]
+    assert not service.running
+
+
+@pytest.mark.slow
+def test_start_during_wind_down_starts_when_it_can_and_says_so(qtbot, reviewed_window):
+    win = reviewed_window
+    ctl = win.models
+    dock = win.training_dock
+    dock.epochs.setValue(200)
+    _start(qtbot, win)
+    first = ctl.service.run_dir
+    dock.cancel_btn.click()
+    assert ctl.training_running and dock.start_btn.isEnabled()  # still winding down
+    with qtbot.waitSignal(ctl.run_launched, timeout=60000):
+        qtbot.mouseClick(dock.start_btn, Qt.MouseButton.LeftButton)
+        assert "Starts as soon as the cancelled run has stopped" in dock.reason.text()
+        assert dock.reason.isVisible() and "waiting" in dock.bar.format()
+        assert not dock.start_btn.isEnabled() and dock.cancel_btn.isEnabled()
+    assert ctl.training_running and ctl.service.run_dir != first
+    assert "Starts as soon" not in dock.reason.text() and dock.cancel_btn.isEnabled()
+    assert "cancelled run has stopped" in dock.log.toPlainText()
+    with qtbot.waitSignal(ctl.run_finished, timeout=60000):
+        dock.cancel_btn.click()
 
 
 @pytest.mark.slow
@@ -171,6 +319,7 @@ def test_cancel_does_not_kill_the_next_run(qtbot, reviewed_window):
     ctl = win.models
     dock = win.training_dock
     dock.epochs.setValue(200)
+    ctl.service.kill_after_ms = 1500
     _start(qtbot, win)
     cancelled_at = time.monotonic()
     with qtbot.waitSignal(ctl.run_finished, timeout=60000):
@@ -180,7 +329,7 @@ def test_cancel_does_not_kill_the_next_run(qtbot, reviewed_window):
     qtbot.waitUntil(dock.start_btn.isEnabled, timeout=5000)
     _start(qtbot, win)  # at once, well within the old run's kill deadline
     pid = ctl.service.pid()
-    qtbot.waitUntil(lambda: time.monotonic() - cancelled_at > 17, timeout=30000)
+    qtbot.waitUntil(lambda: time.monotonic() - cancelled_at > 2.5, timeout=30000)
     assert failures == [] and ctl.training_running and ctl.service.pid() == pid
     with qtbot.waitSignal(ctl.run_finished, timeout=60000):
         dock.cancel_btn.click()
@@ -227,11 +376,29 @@ def test_closing_mid_run_asks_then_leaves_no_process(qtbot, reviewed_window, mon
         os.kill(pid, 0)
 
 
-def _fake_model(reg: ModelRegistry, key: str, title: str):
+def _fake_model(reg: ModelRegistry, key: str, title: str, name: str = "model.pt"):
     d = reg.new_run_dir(key)
     reg.write_card(d, {"title": title})
-    (d / "best.pt").write_bytes(b"PK\x03\x04" + b"\0" * 2000)
+    (d / name).write_bytes(b"PK\x03\x04" + b"\0" * 2000)
     return d
+
+
+def test_finished_runs_keep_one_checkpoint(qtbot, make_window):
+    from digitgui.model_control import registry_root
+
+    reg = ModelRegistry(registry_root())
+    old = _fake_model(reg, "20240101-000000", "Retrained old", name="best.pt")  # an older version's run
+    (old / "last.pt").write_bytes(b"PK\x03\x04" + b"\0" * 6000)
+    (old / "synthetic").mkdir()
+    (old / "synthetic" / "1.png").write_bytes(b"\0" * 3000)
+    new = _fake_model(reg, "20250101-000000", "Retrained new")
+    going = reg.new_run_dir("20250101-000001")  # no card: a run still going is never touched
+    (going / "last.pt").write_bytes(b"\0" * 5000)
+    win = make_window()
+    listed = {m.key: m.path for m in win.models.registry.models()}
+    assert listed[old.name] == old / "best.pt" and listed[new.name] == new / "model.pt"
+    assert not (old / "last.pt").exists() and not (old / "synthetic").exists()
+    assert (going / "last.pt").is_file()
 
 
 def test_registry_skips_missing_and_corrupt_models(tmp_path):
@@ -240,7 +407,7 @@ def test_registry_skips_missing_and_corrupt_models(tmp_path):
         d = reg.new_run_dir(name)
         reg.write_card(d, {"title": name})
         if content is not None:
-            (d / "best.pt").write_bytes(content)
+            (d / "model.pt").write_bytes(content)
     (reg.new_run_dir("d") / "card.json").write_text("{broken")
     keys = [m.key for m in reg.models() if m.key != "default"]
     assert keys == ["c"]
@@ -290,14 +457,17 @@ def test_start_cancel_and_use_are_visible_at_1280x800(qtbot, window, dataset):
         assert bottom <= win.height(), (btn.text(), bottom)
 
 
-def test_epochs_and_device_are_remembered(qtbot, make_window):
+def test_time_budget_epochs_and_device_are_remembered(qtbot, make_window):
     win = make_window()
     win.toggle_training_dock()
+    assert win.training_dock.minutes.value() == RECIPE["max_minutes"]  # the recipe's by default
+    win.training_dock.minutes.setValue(2.5)
     win.training_dock.epochs.setValue(3)
     win.training_dock.device.setCurrentText("cpu")
     win.close()
     again = make_window()
     again.toggle_training_dock()
+    assert again.training_dock.minutes.value() == 2.5
     assert again.training_dock.epochs.value() == 3
     assert again.training_dock.device.currentText() == "cpu"
 
