@@ -28,6 +28,10 @@ from .fileio import atomic_write_json
 log = logging.getLogger(__name__)
 
 MIN_PHOTOS = 5  # fewer usable photos than this teach nothing worth a model
+# Fewer validation photos than this cannot choose an epoch, an input size or a threshold: one
+# photo more or less read right moves the choice. Then every photo trains, the last epoch of the
+# annealed schedule is kept, and the starting model's input size and threshold stay.
+MIN_VAL = 20
 MODEL_NAME = "model.pt"
 
 # The fine-tuning recipe (bench/adapt.py measures it; README "Teaching it your numbers").
@@ -220,6 +224,8 @@ def prepare(fc: FinetuneConfig, progress=None, cancelled=None) -> tuple[Labelled
             + (f"; left out {len(lab.left_out)}, e.g. {why}" if lab.left_out else "")
         )
     train, val = split_val(lab, fc.val_share)
+    if len(val.images) < MIN_VAL:
+        train, val = Labelled(lab.images, lab.boxes, []), Labelled([], [], [])
     return lab, train, val
 
 
@@ -247,9 +253,11 @@ def finetune(
         mixed = _mix_subset(run_dir, fc.mix, max(1, n_mix), fc.seed)
         pairs += mixed
         repeat += [1] * len(mixed)
-    _, init_cfg, _ = load_detector(fc.init)
+    _, init_cfg, init_blob = load_detector(fc.init)
     overrides = {k: v for k, v in init_cfg.items() if k not in ("arch", "preset")}
     overrides["printed"] = fc.printed
+    if init_blob.get("score_thresh") is not None:  # the threshold the starting model reads at
+        overrides["score_thresh"] = float(init_blob["score_thresh"])
     tc = TrainConfig(
         train=pairs,
         repeat=repeat,
