@@ -37,7 +37,7 @@ from trainer.events import (
 )
 from trainer.export import coco_ground_truth, write_coco
 from trainer.fileio import atomic_write_json
-from trainer.finetune import RECIPE, Labelled, split_val
+from trainer.finetune import MIN_VAL, RECIPE, Labelled, split_val
 
 from ..model_registry import keep_one_model
 from ..state import UNKNOWN_DIGIT, ImageEntry, Status, shown_boxes
@@ -90,9 +90,11 @@ def split_reviewed(image_ids: list[int], share: float) -> set[int]:
 
 
 def validation_ids(image_ids: list[int]) -> set[int]:
-    """The ids the engine keeps for validation (:func:`trainer.finetune.split_val`, its recipe)."""
+    """The ids the engine keeps for validation (:func:`trainer.finetune.split_val`, its recipe):
+    none below :data:`trainer.finetune.MIN_VAL`, where every photo trains."""
     lab = Labelled([{"id": i} for i in image_ids], [], [])
-    return {im["id"] for im in split_val(lab, RECIPE["val_share"])[1].images}
+    val = {im["id"] for im in split_val(lab, RECIPE["val_share"])[1].images}
+    return val if len(val) >= MIN_VAL else set()
 
 
 def _counts(reviewed: list[int], gt: list[int], held: set[int]) -> dict:

@@ -133,7 +133,8 @@ class TrainingDock(QDockWidget):
         self.counts.setWordWrap(True)
         self.counts.setToolTip(
             "train: what the model learns from; validation: the engine's share of them, which "
-            "picks the epoch kept, the input size and the threshold; held-out: kept apart to "
+            "picks the epoch kept, the input size and the threshold (none under 20: then every "
+            "photo trains and the last epoch is kept); held-out: kept apart to "
             "compare the current and the new model, never seen before that."
         )
         self.warning = QLabel()
