@@ -293,6 +293,8 @@ def test_cancel_kills_a_child_that_does_not_stop(qtbot, tmp_path, monkeypatch):
     assert ev.status == "stopped" and ev.best == str(run_dir / "model.pt")
     assert sorted(p.name for p in run_dir.glob("*.pt")) == ["model.pt"]
     assert not service.running
+    service.deleteLater()
+    qtbot.wait(20)
 
 
 @pytest.mark.slow
@@ -485,5 +487,7 @@ def test_plan_json_is_replaced_atomically(qtbot, tmp_path, dataset):
     service = TrainingService()
     service.start(dataset, run_dir, TrainingData(train=empty, heldout=empty), TrainingPlan(epochs=1))
     service.shutdown()
+    service.deleteLater()  # gone now, with its process object, not at some later test's GC
+    qtbot.wait(20)
     assert json.loads((run_dir / "plan.json").read_text())["epochs"] == 1
     assert (tmp_path / "old-plan.json").read_text() == "{}"  # replaced, never written in place
