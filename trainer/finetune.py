@@ -91,7 +91,6 @@ def place_numbers(
     on its detections. Where it is unsure, the region around what it found is read again on its
     own (at the model's best scale) and placed once more. Photos still unsure are left out.
     """
-    from .numbers import xyxy
     from .placement import place_number
 
     images, boxes, left = [], [], []
@@ -106,7 +105,7 @@ def place_numbers(
             continue
         found = place_number(res.boxes, res.scores, res.digits, row.number)
         if found is None or not found.confident:
-            region = _region(found, res, xyxy)
+            region = _region(found, res)
             if region is not None:
                 again = predictor.predict_region(row.path, region)
                 if not again.error:
@@ -127,9 +126,11 @@ def place_numbers(
     return Labelled(images, boxes, left)
 
 
-def _region(found, res, xyxy):
+def _region(found, res):
     """xywh region to read again: around the placement, else around every fair detection."""
     import numpy as np
+
+    from .numbers import xyxy
 
     if found is not None:
         b = xyxy(found.boxes)

@@ -11,7 +11,6 @@ and every box comes from that digit's own ink mask carried through every geometr
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import random
@@ -24,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from .paths import FONTS_DIR
+from .synth import _background, _perspective_coeffs, ink_box, noise_and_jpeg
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +209,6 @@ def _mesh_warp(images: list[Image.Image], amp: float, period: float, phase: floa
 
 
 def _perspective(images: list[Image.Image], rng: random.Random, j: float, fill) -> list[Image.Image]:
-    from .synth import _perspective_coeffs
-
     w, h = images[0].size
     dst = [(0, 0), (w, 0), (w, h), (0, h)]
     src = [(px + rng.uniform(-j, j) * w * 0.5, py + rng.uniform(-j, j) * h) for px, py in dst]
@@ -327,8 +325,6 @@ def render_printed(
 
         canvas = _cover(photo(), W, H, rng)
     else:
-        from .synth import _background
-
         canvas = _background(rng, W, H)
     ox, oy = rng.randint(0, W - cw), rng.randint(0, H - ch)
     canvas.paste(card, (ox, oy))
@@ -348,11 +344,11 @@ def render_printed(
     if rng.random() < 0.3:
         img = _shadow(img, rng)
     # crop around the number, as a person or a detector frames it
-    boxes = [m.point(lambda v: 255 if v >= 100 else 0).getbbox() for m in masks]
+    boxes = [ink_box(m) for m in masks]
     if any(b is None for b in boxes):
         return render_printed(rng, photo, fonts)
     x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
     dh = y1 - y0
     margins = [rng.uniform(0.1, 1.6), rng.uniform(0.1, 1.3), rng.uniform(0.1, 1.6), rng.uniform(0.1, 1.3)]
     if rng.random() < 0.3:  # framed tight: the number touches an edge, its outer digit a little cut
@@ -375,18 +371,11 @@ def render_printed(
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.2, 1.2)))
     if rng.random() < 0.1:
         img = ImageOps.grayscale(img).convert("RGB")
-    arr = np.asarray(img, np.float32)
-    if rng.random() < 0.5:
-        arr = arr + np.random.default_rng(rng.randrange(1 << 30)).normal(0, rng.uniform(2, 12), arr.shape)
-    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
-    if rng.random() < 0.5:
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=rng.randrange(20, 90))
-        img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    img = noise_and_jpeg(img, rng, noise=(0.5, 12.0), jpeg=(0.5, 20, 90))
     out = []
     for d, m in zip(digits, masks):
-        bb = m.point(lambda v: 255 if v >= 100 else 0).getbbox()
+        bb = ink_box(m)
         if bb is None:  # a digit blurred below the mask threshold is still there: start again
             return render_printed(rng, photo, fonts)
-        out.append(([float(bb[0]), float(bb[1]), float(bb[2] - bb[0]), float(bb[3] - bb[1])], int(d)))
+        out.append((bb, int(d)))
     return img, out

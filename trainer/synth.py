@@ -180,23 +180,39 @@ def render_sample(rng: random.Random) -> tuple[Image.Image, list[tuple[list[floa
         w, h = sw, sh
     if rng.random() < 0.5:
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.2, 1.3)))
-    arr = np.asarray(img, np.float32)
-    if rng.random() < 0.6:
-        arr = arr + np.random.default_rng(rng.randrange(1 << 30)).normal(0, rng.uniform(2, 14), arr.shape)
-    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
-    if rng.random() < 0.4:
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=rng.randrange(25, 85))
-        img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-
+    img = noise_and_jpeg(img, rng, noise=(0.6, 14.0), jpeg=(0.4, 25, 85))
     boxes = []
     for d, m in zip(digits, masks):
-        bb = m.point(lambda v: 255 if v >= 100 else 0).getbbox()
-        if bb is None:
-            continue
-        x0, y0, x1, y1 = bb
-        boxes.append(([float(x0), float(y0), float(x1 - x0), float(y1 - y0)], d))
+        bb = ink_box(m)
+        if bb is not None:
+            boxes.append((bb, d))
     return img, boxes
+
+
+def noise_and_jpeg(
+    img: Image.Image, rng: random.Random, noise: tuple[float, float], jpeg: tuple[float, int, int]
+) -> Image.Image:
+    """Sensor noise (with probability ``noise[0]``, sigma up to ``noise[1]``), then JPEG loss
+    (with probability ``jpeg[0]``, quality in ``jpeg[1]..jpeg[2]``)."""
+    arr = np.asarray(img, np.float32)
+    if rng.random() < noise[0]:
+        arr = arr + np.random.default_rng(rng.randrange(1 << 30)).normal(
+            0, rng.uniform(2, noise[1]), arr.shape
+        )
+    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+    if rng.random() < jpeg[0]:
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=rng.randrange(jpeg[1], jpeg[2]))
+        img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    return img
+
+
+def ink_box(mask: Image.Image) -> list[float] | None:
+    """The xywh box of a digit's ink mask (pixels at 100 of 255 or more), None if none is left."""
+    bb = mask.point(lambda v: 255 if v >= 100 else 0).getbbox()
+    if bb is None:
+        return None
+    return [float(bb[0]), float(bb[1]), float(bb[2] - bb[0]), float(bb[3] - bb[1])]
 
 
 KINDS = ("house", "printed")
