@@ -9,14 +9,14 @@ go to a temporary folder, so the user's settings and the photo folder are left u
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _shots import isolated_window  # noqa: E402
 
 
 def training_panel(win, doc, pump, save, out: Path) -> None:
@@ -55,28 +55,9 @@ def main() -> int:
         "--with-gt", action="store_true", help="load the folder's ground truth (default: photos only)"
     )
     args = p.parse_args()
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    tmp = Path(tempfile.mkdtemp(prefix="digitstudio-shots-"))
-    for var in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
-        os.environ[var] = str(tmp / var.lower())
+    from PySide6.QtCore import Qt
 
-    from PySide6.QtCore import QSettings, Qt
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication([])
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
-    from digitgui import app as app_module
-    from digitgui import project_store
-
-    app_module.configure_application(app)
-    project_store.folder_is_writable = lambda folder: False  # never write into the photo folder
-    from digitgui.main_window import MainWindow
-
-    w, h = (int(v) for v in args.size.split("x"))
-    win = MainWindow(model=app_module.model_choice(args.model))
-    win.resize(w, h)
-    win.show()
+    app, win = isolated_window(args.model, args.size)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
