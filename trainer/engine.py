@@ -35,7 +35,7 @@ from .loop import (
     train_one_epoch,
     validate,
 )
-from .model import build_detector, load_detector, read_checkpoint, save_checkpoint
+from .model import build_detector, load_detector, read_checkpoint, save_checkpoint, warm_start
 from .presets import get_preset
 from .train_data import SYNTHETIC_FIRST_ID, TrainDataset, load_training_records, make_loader, records_of
 
@@ -298,7 +298,7 @@ def _emit(emit, ev: Event) -> Event:
 
 
 def _build_model(tc: TrainConfig, cfg: dict, resume_blob: dict | None, device: torch.device):
-    model = build_detector(cfg, tc.backbone_weights if resume_blob is None else None)
+    init_model = None
     if tc.init and resume_blob is None:
         init_model, init_cfg, _ = load_detector(tc.init)
         if init_cfg.get("arch") != cfg.get("arch") or init_cfg.get("preset") != cfg.get("preset"):
@@ -306,7 +306,11 @@ def _build_model(tc: TrainConfig, cfg: dict, resume_blob: dict | None, device: t
                 f"--init {tc.init} holds a '{init_cfg.get('preset')}' model; this run trains "
                 f"'{cfg.get('preset')}'"
             )
-        model.load_state_dict(init_model.state_dict())
+        if init_cfg.get("text_class"):  # a model that knows text keeps knowing it
+            cfg["text_class"] = True
+    model = build_detector(cfg, tc.backbone_weights if resume_blob is None else None)
+    if init_model is not None:
+        warm_start(model, init_model)
     return model.to(device)
 
 

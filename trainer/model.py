@@ -94,10 +94,23 @@ class DigitNet(nn.Module):
 BOX_VOTE_IOU = 0.8
 
 
+# A model with a text class reports no text: its text detections are dropped, and with them any
+# digit detection they cover at least this much (IoU) with a higher score: on a letter's spot
+# the model is surer of the letter than of the digit it half resembles.
+TEXT_SUPPRESS_IOU = 0.5
+
+
+def num_classes(cfg: dict) -> int:
+    """Classes of a config's box predictor: background, the ten digits, and text if it has one."""
+    return NUM_CLASSES + (1 if cfg.get("text_class") else 0)
+
+
 class VotingRoIHeads(RoIHeads):
-    """torchvision's RoI heads with box voting after NMS (inference only; training is unchanged)."""
+    """torchvision's RoI heads with box voting after NMS, and a text class taken out of the
+    results (inference only; training is unchanged)."""
 
     vote_iou: float = BOX_VOTE_IOU
+    text_label: int | None = None  # the text class's label in a model that has one
 
     def postprocess_detections(self, class_logits, box_regression, proposals, image_shapes):
         boxes, scores, labels = super().postprocess_detections(
@@ -118,7 +131,18 @@ class VotingRoIHeads(RoIHeads):
             self._vote(b, lab, box_ops.clip_boxes_to_image(ab, shape), sc) if tracing or len(b) else b
             for b, lab, ab, sc, shape in zip(boxes, labels, all_boxes, all_scores, image_shapes)
         ]
-        return voted, scores, labels
+        if self.text_label is None:
+            return voted, scores, labels
+        kept = [self._without_text(b, s, lab) for b, s, lab in zip(voted, scores, labels)]
+        return [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept]
+
+    def _without_text(self, boxes, scores, labels):
+        """Digits only: text detections dropped, with the digits a surer one covers."""
+        text = labels == self.text_label
+        iou = box_ops.box_iou(boxes, boxes)
+        covered = (iou >= TEXT_SUPPRESS_IOU) & text[None, :] & (scores[None, :] > scores[:, None])
+        keep = ~text & ~covered.any(1)
+        return boxes[keep], scores[keep], labels[keep]
 
     def _vote(self, kept, labels, boxes, scores):
         """(K, 4) kept boxes moved to the weighted mean of their digit's overlapping boxes."""
@@ -172,7 +196,7 @@ def build_detector(cfg: dict, backbone_weights: str | None = None) -> FasterRCNN
     )
     s = cfg["sampling"]
     kw: dict[str, Any] = dict(
-        num_classes=NUM_CLASSES,
+        num_classes=num_classes(cfg),
         rpn_anchor_generator=anchors,
         box_score_thresh=cfg["box_score_thresh"],
         box_nms_thresh=cfg["box_nms_thresh"],
@@ -196,7 +220,7 @@ def build_detector(cfg: dict, backbone_weights: str | None = None) -> FasterRCNN
             body,
             box_roi_pool=pool,
             box_head=TwoMLPHead(body.out_channels * 49, rep),
-            box_predictor=FastRCNNPredictor(rep, NUM_CLASSES),
+            box_predictor=FastRCNNPredictor(rep, num_classes(cfg)),
             **{k: v for k, v in kw.items() if k != "num_classes"},
             num_classes=None,
         )
@@ -213,6 +237,7 @@ def build_detector(cfg: dict, backbone_weights: str | None = None) -> FasterRCNN
         raise CheckpointError(f"unknown architecture {arch!r}")
     model.roi_heads.__class__ = VotingRoIHeads  # same state, voting added to inference
     model.roi_heads.vote_iou = float(cfg.get("box_vote_iou", BOX_VOTE_IOU))
+    model.roi_heads.text_label = NUM_CLASSES if cfg.get("text_class") else None
     if cfg.get("internal_resize"):
         lo, hi = cfg["internal_resize"]
         model.transform = GeneralizedRCNNTransform(
@@ -223,6 +248,29 @@ def build_detector(cfg: dict, backbone_weights: str | None = None) -> FasterRCNN
             1, 1, model.transform.image_mean, model.transform.image_std, size_divisible=32
         )
     return model
+
+
+def warm_start(model: FasterRCNN, source: FasterRCNN) -> None:
+    """Copy ``source``'s weights into ``model`` of the same config, where ``model`` may have the
+    text class ``source`` lacks: its classifier row starts as the background's, a little less
+    likely, and its box regressor as the mean of the digits', so the model reads as before
+    until it learns text."""
+    own, src = model.state_dict(), source.state_dict()
+    merged = {}
+    for key, val in src.items():
+        mine = own[key]
+        if mine.shape == val.shape:
+            merged[key] = val
+        elif key.endswith("cls_score.weight") or key.endswith("cls_score.bias"):
+            extra = val[:1] - (3.0 if key.endswith("bias") else 0.0)
+            merged[key] = torch.cat([val, extra.expand(mine.shape[0] - val.shape[0], *val.shape[1:])])
+        elif key.endswith("bbox_pred.weight") or key.endswith("bbox_pred.bias"):
+            digits = val[4:].reshape(-1, 4, *val.shape[1:]).mean(0)
+            n_new = (mine.shape[0] - val.shape[0]) // 4
+            merged[key] = torch.cat([val] + [digits] * n_new)
+        else:
+            raise CheckpointError(f"cannot start from a model whose {key} is {tuple(val.shape)}")
+    model.load_state_dict(merged)
 
 
 # ---------------------------------------------------------------- checkpoints

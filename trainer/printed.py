@@ -32,6 +32,11 @@ UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CONFUSABLE = "SOIBZGTDQLA"
 SUFFIXES = ("A", "B", "C", "a", "b", "kg", "km", "m", "V", "kWh", "K", "F")
 PREFIXES = ("No", "No.", "#", "Nr", "N°", "Apt", "ID")
+# Text labels (class TEXT of a model with a text class): every letter of the number's own row,
+# and the first characters of each line of small words, when drawn at least this big.
+TEXT = 10
+TEXT_PER_LINE = 10
+TEXT_MIN_SIZE = 10
 SYLLABLES = (
     "chan wai kit ma lee ho ng tan ka man ling an ro sa mi ko de la ver son ber ti na jo el "
     "mar tin ra fa ek yu shi wong chu fung lau kam sun ye cho pe ru ga li"
@@ -137,23 +142,45 @@ def _number_line(rng, digits: str, kind: str, font, other_font, size: int) -> _L
     return _Line(chars, font, other_font, tracking)
 
 
-def _draw_line(img, masks, line: _Line, x: float, baseline: float, ink, stroke: int) -> None:
+def _draw_line(
+    img, masks, line: _Line, x: float, baseline: float, ink, stroke: int, letters: list | None = None
+) -> None:
+    """Draw the number's row; each digit's ink goes to its mask, and with ``letters`` each other
+    character's (a letter, "#") to a mask of its own appended there."""
     draw = ImageDraw.Draw(img)
     for ch, idx in line.chars:
         is_digit = idx is not None
         f = line.font if is_digit else line.other_font
         if ch != " ":
             draw.text((x, baseline), ch, font=f, fill=ink, anchor="ls", stroke_width=stroke, stroke_fill=ink)
-            if is_digit:
-                m = masks[idx]
+            if is_digit or (letters is not None and _is_text(ch)):
+                m = masks[idx] if is_digit else _new_mask(img, letters)
                 ImageDraw.Draw(m).text(
                     (x, baseline), ch, font=f, fill=255, anchor="ls", stroke_width=stroke, stroke_fill=255
                 )
         x += line.advance(ch, is_digit)
 
 
-def _small_text(img, rng, fonts, x0, y0, width, height, colour) -> None:
-    """A line of words (names, sponsors), never digits, fitted into a box."""
+# Letters many fonts draw exactly like 1 and 0: labelled as text they would teach the model that
+# a plain bar or ring may be text, and real 1s and 0s would lose to it. They stay unlabelled.
+LIKE_DIGITS = frozenset("IlOo|")
+
+
+def _is_text(ch: str) -> bool:
+    """Characters labelled as text: letters and "#" (not punctuation, whose tiny boxes teach
+    nothing, nor :data:`LIKE_DIGITS`)."""
+    return (ch.isalnum() or ch == "#") and ch not in LIKE_DIGITS and not ch.isdigit()
+
+
+def _new_mask(img: Image.Image, masks: list) -> Image.Image:
+    m = Image.new("L", img.size, 0)
+    masks.append(m)
+    return m
+
+
+def _small_text(img, rng, fonts, x0, y0, width, height, colour, letters: list | None = None) -> None:
+    """A line of words (names, sponsors), never digits, fitted into a box; with ``letters``, masks
+    of its first :data:`TEXT_PER_LINE` characters are appended there."""
     if height < 5 or width < 10:
         return
     pf = rng.choice([f for f in fonts if f.letters])
@@ -165,6 +192,16 @@ def _small_text(img, rng, fonts, x0, y0, width, height, colour) -> None:
     tw = font.getlength(text)
     x = x0 + max(0.0, (width - tw)) * rng.choice([0.0, 0.5, 0.5, 1.0])
     ImageDraw.Draw(img).text((x, y0 + height * 0.85), text, font=font, fill=colour, anchor="ls")
+    if letters is None or size < TEXT_MIN_SIZE:
+        return
+    labelled = 0
+    for k, ch in enumerate(text):
+        if labelled == TEXT_PER_LINE:
+            break
+        if _is_text(ch):
+            at = (x + font.getlength(text[:k]), y0 + height * 0.85)
+            ImageDraw.Draw(_new_mask(img, letters)).text(at, ch, font=font, fill=255, anchor="ls")
+            labelled += 1
 
 
 def _clutter(img, rng, box, n: int) -> None:
@@ -236,8 +273,8 @@ def _shadow(img: Image.Image, rng: random.Random) -> Image.Image:
     return Image.composite(dark, img, mask)
 
 
-def _card(rng, kind: str, fonts, pf: PrintedFont, digits: str):
-    """The printed object, flat: (image, digit masks, background colour at its edge)."""
+def _card(rng, kind: str, fonts, pf: PrintedFont, digits: str, letters: list | None = None):
+    """The printed object, flat: (image, digit masks, digit height); ``letters`` gets text masks."""
     size = int(math.exp(rng.uniform(math.log(24), math.log(96))))
     font = ImageFont.truetype(pf.path, size)
     other = font if pf.letters else ImageFont.truetype(rng.choice([f for f in fonts if f.letters]).path, size)
@@ -290,12 +327,12 @@ def _card(rng, kind: str, fonts, pf: PrintedFont, digits: str):
             x += adv
     stroke = rng.choice([0, 0, 0, 1]) if size > 40 else 0
     baseline = above + digit_h
-    _draw_line(img, masks, line, pad_x, baseline, ink, stroke)
+    _draw_line(img, masks, line, pad_x, baseline, ink, stroke, letters)
     text_ink = ink if rng.random() < 0.6 else _colour(rng)
     if above > 0.35 * digit_h and rng.random() < 0.8:
-        _small_text(img, rng, fonts, 2, 1, w - 4, above * 0.8, text_ink)
+        _small_text(img, rng, fonts, 2, 1, w - 4, above * 0.8, text_ink, letters)
     if below > 0.3 * digit_h and rng.random() < 0.8:
-        _small_text(img, rng, fonts, 2, baseline + 0.1 * below, w - 4, below * 0.85, text_ink)
+        _small_text(img, rng, fonts, 2, baseline + 0.1 * below, w - 4, below * 0.85, text_ink, letters)
     if rng.random() < 0.5:
         _clutter(img, rng, (0, 0, w, max(2, above)), rng.randint(1, 4))
     return img, masks, digit_h
@@ -305,10 +342,13 @@ def render_printed(
     rng: random.Random,
     photo: Callable[[], Image.Image] | None = None,
     fonts: tuple[PrintedFont, ...] | None = None,
+    text: bool = False,
 ) -> tuple[Image.Image, list[tuple[list[float], int]]]:
     """One printed-number photo and its ``([x, y, w, h], digit)`` boxes.
 
-    ``photo()``, when given, returns a digit-free real photo to lay the printed object on.
+    ``photo()``, when given, returns a digit-free real photo to lay the printed object on. With
+    ``text`` the letters around the number come too, as boxes of class :data:`TEXT`; the image
+    and its digit boxes are the same either way (``text`` draws no random numbers).
     """
     fonts = fonts or printed_fonts()
     kind = rng.choices(("bib", "plate", "label", "meter", "plain"), weights=(35, 20, 20, 10, 15))[0]
@@ -316,7 +356,10 @@ def render_printed(
     pf = rng.choice(segs) if kind == "meter" and segs and rng.random() < 0.7 else rng.choice(fonts)
     n = rng.choices((1, 2, 3, 4, 5, 6), weights=(8, 15, 22, 30, 15, 10))[0]
     digits = "".join(str(rng.randrange(10)) for _ in range(n))
-    card, masks, digit_h = _card(rng, kind, fonts, pf, digits)
+    letters: list | None = [] if text else None
+    card, masks, digit_h = _card(rng, kind, fonts, pf, digits, letters)
+    n_digits = len(masks)
+    masks = masks + (letters or [])
     cw, ch = card.size
     # the object in its surroundings
     W, H = int(cw * rng.uniform(1.05, 1.9)), int(ch * rng.uniform(1.05, 2.2))
@@ -344,9 +387,9 @@ def render_printed(
     if rng.random() < 0.3:
         img = _shadow(img, rng)
     # crop around the number, as a person or a detector frames it
-    boxes = [ink_box(m) for m in masks]
+    boxes = [ink_box(m) for m in masks[:n_digits]]
     if any(b is None for b in boxes):
-        return render_printed(rng, photo, fonts)
+        return render_printed(rng, photo, fonts, text)
     x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
     x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
     dh = y1 - y0
@@ -376,6 +419,10 @@ def render_printed(
     for d, m in zip(digits, masks):
         bb = ink_box(m)
         if bb is None:  # a digit blurred below the mask threshold is still there: start again
-            return render_printed(rng, photo, fonts)
+            return render_printed(rng, photo, fonts, text)
         out.append((bb, int(d)))
+    for m in masks[n_digits:]:  # letters cropped away or blurred out are simply gone
+        bb = ink_box(m)
+        if bb is not None and bb[2] >= 2 and bb[3] >= 3:
+            out.append((bb, TEXT))
     return img, out

@@ -75,7 +75,8 @@ class TrainDataset(Dataset):
         """A printed number (bib, plate, label, meter) on a digit-free training photo."""
         from .printed import render_printed
 
-        img, found = render_printed(rng, self._scene_photos(rng, None))
+        text = bool(self.cfg.get("text_class"))
+        img, found = render_printed(rng, self._scene_photos(rng, None), text=text)
         boxes = np.array([[x, y, x + w, y + h] for (x, y, w, h), _ in found], np.float32).reshape(-1, 4)
         labels = np.array([d + 1 for _, d in found], np.int64)
         return img, boxes, labels

@@ -112,3 +112,40 @@ def test_training_samples_include_printed_numbers_on_the_training_photos(synth_s
     cfg["printed"] = 0.0  # off: the photo itself, with its one box
     t, target = TrainDataset([rec], cfg, augment=False, seed=0)[0]
     assert target["labels"].tolist() == [3]
+
+
+def test_with_text_the_letters_come_as_text_boxes_and_the_digits_are_unchanged():
+    from trainer.printed import LIKE_DIGITS, TEXT, _is_text
+
+    n_text = 0
+    for seed in range(40):
+        plain_img, plain = render_printed(random.Random(seed))
+        img, boxes = render_printed(random.Random(seed), text=True)
+        assert np.array_equal(np.asarray(plain_img), np.asarray(img)), seed
+        digits = [b for b in boxes if b[1] != TEXT]
+        text = [b for b in boxes if b[1] == TEXT]
+        assert digits == plain, seed  # same digits, same order, same boxes
+        w, h = img.size
+        for (x, y, bw, bh), _ in text:
+            assert x >= 0 and y >= 0 and x + bw <= w and y + bh <= h and bw >= 2 and bh >= 3
+            for (dx, dy, dw, dh), _ in digits:  # a letter is not one of the digits
+                ix = max(0.0, min(x + bw, dx + dw) - max(x, dx))
+                iy = max(0.0, min(y + bh, dy + dh) - max(y, dy))
+                assert ix * iy < 0.5 * min(bw * bh, dw * dh), seed
+        n_text += len(text)
+    assert n_text >= 40  # most bibs and plates carry letters
+    assert not any(_is_text(c) for c in LIKE_DIGITS) and _is_text("S") and not _is_text("-")
+
+
+def test_a_text_class_model_trains_on_its_letters_as_class_11(synth_set):
+    images, _ = synth_set
+    photo = next(images.iterdir())
+    rec = Record(1, photo, boxes=np.array([[2, 2, 10, 20]], np.float32), labels=np.array([3]))
+    cfg = get_preset("default")
+    cfg.update(printed=1.0, recompose=0.0, scene=0.0)
+    for text_class in (False, True):
+        cfg["text_class"] = text_class
+        ds = TrainDataset([rec] * 12, cfg, augment=True, seed=0)
+        labels = {int(v) for i in range(12) for v in ds[i][1]["labels"]}
+        assert (11 in labels) == text_class, labels
+        assert labels - {11} <= set(range(1, 11))

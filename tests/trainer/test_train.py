@@ -350,3 +350,16 @@ def test_small_batch_fine_tuning_keeps_batchnorm_statistics(tmp_path, synth_set,
         if k.endswith(".weight") and k.replace("weight", "running_mean") in weights_before
     )
     assert not torch.equal(weights_before[bn_scale], weights_after[bn_scale])  # scales still train
+
+
+def test_a_text_class_is_added_to_a_warm_start_and_kept_by_later_fine_tunes(tmp_path, synth_set, random_model):
+    from trainer.model import load_detector
+
+    first = tmp_path / "text"
+    fit(_tc(synth_set, first, init=str(random_model), overrides={"text_class": True, "printed": 0.5}))
+    model, cfg, _ = load_detector(first / "best.pt")
+    assert cfg["text_class"] is True and model.roi_heads.box_predictor.cls_score.out_features == 12
+    again = tmp_path / "again"  # a fine-tune of it that does not name the text class keeps it
+    fit(_tc(synth_set, again, init=str(first / "best.pt")))
+    model, cfg, _ = load_detector(again / "best.pt")
+    assert cfg["text_class"] is True and model.roi_heads.text_label == 11

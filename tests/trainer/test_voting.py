@@ -40,3 +40,51 @@ def test_without_voting_nms_keeps_the_best_proposal_box():
     props = torch.tensor([[10.0, 10, 30, 50], [10, 12, 30, 52]])
     boxes, _, _ = run(heads(1.0), props, [0.9, 0.6])
     assert torch.allclose(boxes[0][0], props[0])
+
+
+def text_heads() -> VotingRoIHeads:
+    cfg = get_preset("default")
+    cfg["text_class"] = True
+    rh = build_detector(cfg).eval().roi_heads
+    assert rh.text_label == 11 and rh.box_predictor.cls_score.out_features == 12
+    return rh
+
+
+def run_text(rh: VotingRoIHeads, proposals: torch.Tensor, probs: list[tuple[float, float]]):
+    """Each proposal: (probability of digit 3, probability of text)."""
+    n = len(proposals)
+    logits = torch.full((n, 12), -20.0)
+    for i, (p_digit, p_text) in enumerate(probs):
+        p_bg = 1 - p_digit - p_text
+        logits[i, 0] = torch.log(torch.tensor(p_bg))
+        logits[i, 4] = torch.log(torch.tensor(p_digit))
+        logits[i, 11] = torch.log(torch.tensor(p_text))
+    return rh.postprocess_detections(logits, torch.zeros(n, 12 * 4), [proposals], [(100, 100)])
+
+
+def test_a_text_class_is_never_reported_and_takes_the_digit_it_covers_with_it():
+    rh = text_heads()
+    props = torch.tensor([[10.0, 10, 30, 50], [40, 10, 60, 50], [70, 10, 90, 50]])
+    # a letter surer as text than as a 3; a 3 surer than text; a 3 with no text about
+    boxes, scores, labels = run_text(rh, props, [(0.3, 0.6), (0.7, 0.2), (0.9, 0.0)])
+    assert labels[0].tolist() == [4, 4]
+    kept = sorted(b[0].item() for b in boxes[0])
+    assert kept == [40.0, 70.0]
+    assert torch.all(scores[0] > 0.6)
+
+
+def test_warm_start_adds_a_text_class_that_changes_no_digit_reading():
+    from trainer.model import warm_start
+
+    torch.manual_seed(0)
+    old = build_detector(get_preset("default")).eval()
+    cfg = get_preset("default")
+    cfg["text_class"] = True
+    new = build_detector(cfg).eval()
+    warm_start(new, old)
+    feats = torch.randn(5, 256)
+    (lo, bo), (ln, bn) = old.roi_heads.box_predictor(feats), new.roi_heads.box_predictor(feats)
+    assert torch.equal(ln[:, :11], lo) and torch.equal(bn[:, :44], bo)
+    assert torch.allclose(ln[:, 11], lo[:, 0] - 3.0)  # text starts unlikely: the background's row, less
+    p_old, p_new = torch.softmax(lo, 1), torch.softmax(ln, 1)[:, :11]
+    assert torch.equal(p_old.argmax(1), p_new.argmax(1))
