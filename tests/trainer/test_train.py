@@ -352,7 +352,9 @@ def test_small_batch_fine_tuning_keeps_batchnorm_statistics(tmp_path, synth_set,
     assert not torch.equal(weights_before[bn_scale], weights_after[bn_scale])  # scales still train
 
 
-def test_a_text_class_is_added_to_a_warm_start_and_kept_by_later_fine_tunes(tmp_path, synth_set, random_model):
+def test_a_text_class_is_added_to_a_warm_start_and_kept_by_later_fine_tunes(
+    tmp_path, synth_set, random_model
+):
     from trainer.model import load_detector
 
     first = tmp_path / "text"
