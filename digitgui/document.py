@@ -322,21 +322,8 @@ class Document(QObject):
             w, h = x2 - x, y2 - y
         return (round(x, 2), round(y, 2), round(max(w, MIN_BOX), 2), round(max(h, MIN_BOX), 2))
 
-    # ------------------------------------------------------------------ bulk helpers
-
-    def replace_layers(self, layers: dict[int, Layer]) -> None:
-        """Set layers of many rows without undo (used when restoring a project)."""
-        for row, layer in layers.items():
-            self.entries[row].layer = layer
-            self._next_id = max(self._next_id, next_box_id([layer]))
-        self.reset.emit()
+    # ------------------------------------------------------------------ queries
 
     def unlabelled_rows(self) -> list[int]:
         """Rows with no prediction yet and no read error (what predict-all must still do)."""
         return [i for i, e in enumerate(self.entries) if e.pred is None and e.error is None]
-
-    def clear_gt_flags(self) -> None:
-        for e in self.entries:
-            if e.has_gt and e.layer.status == Status.LABELLED:
-                e.layer = replace(e.layer, status=Status.NOT_SEEN, boxes=())
-            e.has_gt = False

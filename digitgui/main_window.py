@@ -51,7 +51,6 @@ class MainWindow(QMainWindow):
 
     folder_opened = Signal(str)
     export_finished = Signal(object)  # ExportSummary, or a str message on failure
-    message_shown = Signal(str, str)  # level, text
 
     def __init__(self, model: str = "default", device: str = "auto", start_inference: bool = True) -> None:
         super().__init__()
@@ -153,7 +152,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text.splitlines()[0], 15000)
         if popup or level in ("warning", "error"):
             dialogs.show_message(self, level, "Digit Studio", text)
-        self.message_shown.emit(level, text)
 
     # ------------------------------------------------------------------ opening
 

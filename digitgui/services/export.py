@@ -53,7 +53,6 @@ from .inference import CANCELLED
 
 log = logging.getLogger(__name__)
 
-EXPORT_FILES = ("pred.json", "pred.csv", "annotations.json")
 GT_DIRS = {"voc": "voc", "yolo": "yolo", "labelme": "labelme"}  # format -> subfolder of the export
 
 
