@@ -16,12 +16,12 @@ import logging
 import random
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .data import held_out
 from .errors import AnnotationError, DigitError, TrainingError
-from .events import DoneEvent, Event, StoppedEvent
+from .events import DoneEvent, EpochEvent, Event, ProgressEvent, StartEvent, StoppedEvent
 from .export import coco_ground_truth
 from .fileio import atomic_write_json
 
@@ -46,6 +46,9 @@ RECIPE: dict = {
     "mix_share": 0.25,  # of each epoch, photos of --mix sets (the original training data), if given
     "optimizer": "adamw",
     "schedule": "cosine",
+    # Numbers alone: photos the starting model cannot place are placed again by the model of a
+    # first round that trains on this share of the time; a second round trains on them all.
+    "second_pass": 0.5,
 }
 
 
@@ -67,6 +70,7 @@ class FinetuneConfig:
     val_share: float = RECIPE["val_share"]
     printed: float = RECIPE["printed"]
     compare: tuple[str, str] | None = None  # (images, ann) to score the starting and new model on
+    second_pass: float = RECIPE["second_pass"]  # share of the time of the first round; 0: one round
     device: str = "auto"
     seed: int = 0
     workers: int | None = 0
@@ -224,25 +228,87 @@ def prepare(fc: FinetuneConfig, progress=None, cancelled=None) -> tuple[Labelled
             f"only {len(lab.images)} usable photos (at least {MIN_PHOTOS} needed)"
             + (f"; left out {len(lab.left_out)}, e.g. {why}" if lab.left_out else "")
         )
-    train, val = split_val(lab, fc.val_share)
-    if len(val.images) < MIN_VAL:
-        train, val = Labelled(lab.images, lab.boxes, []), Labelled([], [], [])
+    train, val = _split(lab, fc.val_share)
     return lab, train, val
+
+
+def _split(lab: Labelled, share: float, all_train: bool = False) -> tuple[Labelled, Labelled]:
+    """(train, validation); every photo trains when validation would be under :data:`MIN_VAL`."""
+    train, val = split_val(lab, share)
+    if all_train or len(val.images) < MIN_VAL:
+        train, val = Labelled(lab.images, lab.boxes, []), Labelled([], [], [])
+    return train, val
 
 
 def finetune(
     fc: FinetuneConfig, on_event: Callable[[Event], None] | None = None, stopper=None, progress=None
 ):
     """Fine-tune ``fc.init`` on the user's photos; writes ``OUT/model.pt`` and returns the final
-    event. A run that ends before a model exists leaves no model file behind."""
-    from .engine import TrainConfig, fit
-    from .model import load_detector
+    event. A run that ends before a model exists leaves no model file behind.
 
+    With numbers alone and photos the starting model could not place, a first round trains on
+    the placed photos for ``fc.second_pass`` of the time; its model places the others, and a
+    second round goes on from it with every photo now placed (one chart: epochs count on).
+    """
     run_dir = Path(fc.out)
     emit = on_event or (lambda e: None)
     lab, train, val = prepare(fc, progress, (lambda: stopper.reason is not None) if stopper else None)
     if stopper is not None and stopper.reason is not None:
         raise TrainingError(f"stopped ({stopper.reason}) before training began; nothing written")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    unplaced = [name for name, why in lab.left_out if why != "unreadable"]
+    if not (fc.numbers and fc.max_minutes and 0 < fc.second_pass < 1 and unplaced):
+        return _round(fc, run_dir, lab, train, val, fc.init, fc.max_minutes, emit, stopper)
+    first_dir = run_dir / "first"
+    seen: dict = {}
+    quiet = replace(fc, compare=None)  # the comparison comes once, after the second round
+    first = _round(
+        quiet,
+        first_dir,
+        lab,
+        train,
+        val,
+        fc.init,
+        fc.max_minutes * fc.second_pass,
+        _relay(emit, seen),
+        stopper,
+    )
+    model = first_dir / MODEL_NAME
+    if isinstance(first, StoppedEvent) or not model.is_file():
+        end = _moved(first_dir, run_dir, first)
+        emit(end)
+        return end
+    more = _place_again(fc, model, set(unplaced))
+    lab = Labelled(lab.images + more.images, lab.boxes + more.boxes, more.left_out + _unread(lab))
+    train, val = _split(lab, fc.val_share, all_train=not val.images)
+    log.info("second round: %d more photos placed by the first round's model", len(more.images))
+    end = _round(
+        fc,
+        run_dir,
+        lab,
+        train,
+        val,
+        str(model),
+        fc.max_minutes * (1 - fc.second_pass),
+        _relay(emit, seen, skip_start=True),
+        stopper,
+        compare_with=str(fc.init),
+    )
+    if end.best is None:  # stopped before the second round's first epoch: the first round's model
+        end = _moved(first_dir, run_dir, end)
+    else:
+        end.epoch += first.epoch if isinstance(end, DoneEvent) else 0
+        shutil.rmtree(first_dir, ignore_errors=True)
+    emit(end)
+    return end
+
+
+def _round(fc, run_dir: Path, lab, train, val, init: str, minutes, emit, stopper, compare_with=None):
+    """One training round from ``init`` on ``train``; leaves ``run_dir/model.pt`` (see
+    :func:`keep_one_model`). Returns the final event, not yet emitted."""
+    from .engine import TrainConfig, fit
+    from .model import load_detector
+
     run_dir.mkdir(parents=True, exist_ok=True)
     for name, part in (("train", train), ("val", val)):
         atomic_write_json(run_dir / f"{name}.json", coco_ground_truth(part.images, part.boxes))
@@ -254,11 +320,12 @@ def finetune(
         mixed = _mix_subset(run_dir, fc.mix, max(1, n_mix), fc.seed)
         pairs += mixed
         repeat += [1] * len(mixed)
-    _, init_cfg, init_blob = load_detector(fc.init)
+    _, init_cfg, init_blob = load_detector(init)
     overrides = {k: v for k, v in init_cfg.items() if k not in ("arch", "preset")}
     overrides["printed"] = fc.printed
     if init_blob.get("score_thresh") is not None:  # the threshold the starting model reads at
         overrides["score_thresh"] = float(init_blob["score_thresh"])
+    compare_with = compare_with or str(init)
     tc = TrainConfig(
         train=pairs,
         repeat=repeat,
@@ -269,16 +336,16 @@ def finetune(
         batch_size=fc.batch_size or RECIPE["batch_size"],
         lr=fc.lr or RECIPE["lr"],
         device=fc.device,
-        init=str(fc.init),
+        init=str(init),
         synthetic=RECIPE["synthetic"],
         seed=fc.seed,
         workers=fc.workers,
         log_every=fc.log_every,
-        max_seconds=fc.max_minutes * 60 if fc.max_minutes else None,
+        max_seconds=minutes * 60 if minutes else None,
         overrides=overrides,
         optimizer=fc.optimizer,
         schedule=fc.schedule,
-        compare_with=str(fc.init) if fc.compare else None,
+        compare_with=compare_with if fc.compare else None,
         compare=fc.compare,
     )
 
@@ -286,8 +353,52 @@ def finetune(
         if not isinstance(ev, DoneEvent | StoppedEvent):
             emit(ev)
 
-    end = keep_one_model(run_dir, fit(tc, relay, stopper))
-    emit(end)
+    return keep_one_model(run_dir, fit(tc, relay, stopper))
+
+
+def _relay(emit, seen: dict, skip_start: bool = False):
+    """Events of one round: the second round's epochs count on from the first's, its start and
+    its comparison of the first round's model are not told again."""
+    offset = seen.get("epoch", 0)
+
+    def relay(ev: Event) -> None:
+        if skip_start and isinstance(ev, StartEvent):
+            return
+        if isinstance(ev, EpochEvent | ProgressEvent):
+            ev.epoch += offset
+            if isinstance(ev, EpochEvent):
+                seen["epoch"] = ev.epoch
+        emit(ev)
+
+    return relay
+
+
+def _place_again(fc: FinetuneConfig, model: Path, names: set[str]) -> Labelled:
+    """The photos named ``names``, placed by ``model``."""
+    from .predict import Predictor
+    from .truth import read_numbers_csv
+
+    rows = [r for r in read_numbers_csv(fc.numbers, fc.images) if r.path.name in names]
+    return place_numbers(rows, Predictor(str(model), device=fc.device, batch_size=8, num_workers=0))
+
+
+def _unread(lab: Labelled) -> list[tuple[str, str]]:
+    return [(n, why) for n, why in lab.left_out if why == "unreadable"]
+
+
+def _moved(src: Path, dst: Path, end: DoneEvent | StoppedEvent) -> DoneEvent | StoppedEvent:
+    """The first round's result as the run's: its model moved up into ``dst``."""
+    model = src / MODEL_NAME
+    if model.is_file():
+        model.replace(dst / MODEL_NAME)
+        for name in ("train.json", "val.json", "left_out.csv", "metrics.csv"):
+            if (src / name).is_file() and not (dst / name).is_file():
+                (src / name).replace(dst / name)
+    shutil.rmtree(src, ignore_errors=True)
+    end.run_dir = str(dst)
+    end.best = str(dst / MODEL_NAME) if (dst / MODEL_NAME).is_file() else None
+    if isinstance(end, StoppedEvent):
+        end.checkpoint = end.best or ""
     return end
 
 

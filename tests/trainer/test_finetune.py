@@ -233,3 +233,55 @@ def test_step_schedule_falls_tenfold_at_its_milestones():
         schedule_for("linear", cos)
     with pytest.raises(ValueError):
         make_optimizer([p], "lion", 0.1, cfg)
+
+
+@pytest.mark.slow
+def test_photos_the_start_model_cannot_place_are_placed_by_the_first_rounds_model(
+    tmp_path, synth_set, monkeypatch
+):
+    """Numbers alone: a first round trains on what the starting model placed; its model places
+    the rest, and the second round trains on all of them. One start, epochs counting on."""
+    import trainer.finetune as ft
+    from trainer.events import DoneEvent, EpochEvent, StartEvent
+
+    images, ann = synth_set
+    path = _numbers_csv(tmp_path, synth_set, n=16)
+    truth = {r.path.name: r for r in load_annotations(str(ann), str(images)).records}
+    hard = sorted(truth)[:4]  # the starting model "cannot place" these
+    models = []
+
+    def fake_place(rows, predictor, progress=None, cancelled=None):
+        models.append(predictor.model_path)
+        first = len(models) == 1
+        lab = ft.Labelled([], [], [])
+        for row in rows:
+            rec = truth[row.path.name]
+            if first and row.path.name in hard:
+                lab.left_out.append((row.path.name, "unsure of a digit (score 0.10)"))
+                continue
+            lab.images.append(
+                {"id": row.image_id, "file_name": row.path.name, "width": rec.width, "height": rec.height}
+            )
+            for (x1, y1, x2, y2), c in zip(rec.boxes.tolist(), rec.labels.tolist()):
+                lab.boxes.append(
+                    {"image_id": row.image_id, "bbox": [x1, y1, x2 - x1, y2 - y1], "digit": c - 1}
+                )
+        return lab
+
+    monkeypatch.setattr(ft, "place_numbers", fake_place)
+    out = tmp_path / "run"
+    events = []
+    fc = ft.FinetuneConfig(
+        images=str(images), out=str(out), numbers=str(path), epochs=1, max_minutes=2, device="cpu"
+    )
+    end = ft.finetune(fc, events.append)
+    assert isinstance(end, DoneEvent) and end.best == str(out / "model.pt")
+    assert len(models) == 2 and models[1].name == "model.pt" and models[1].parent.name == "first"
+    assert sorted(p.name for p in out.rglob("*.pt")) == ["model.pt"] and not (out / "first").exists()
+    placed = json.loads((out / "train.json").read_text())["images"]
+    placed += json.loads((out / "val.json").read_text())["images"]
+    assert len(placed) == 16 and {h for h in hard} <= {im["file_name"] for im in placed}
+    assert list(csv.DictReader((out / "left_out.csv").open())) == []
+    assert sum(isinstance(e, StartEvent) for e in events) == 1
+    epochs = [e.epoch for e in events if isinstance(e, EpochEvent)]
+    assert epochs == [1, 2] and end.epoch == 2
