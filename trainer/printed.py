@@ -338,28 +338,9 @@ def _card(rng, kind: str, fonts, pf: PrintedFont, digits: str, letters: list | N
     return img, masks, digit_h
 
 
-def render_printed(
-    rng: random.Random,
-    photo: Callable[[], Image.Image] | None = None,
-    fonts: tuple[PrintedFont, ...] | None = None,
-    text: bool = False,
-) -> tuple[Image.Image, list[tuple[list[float], int]]]:
-    """One printed-number photo and its ``([x, y, w, h], digit)`` boxes.
-
-    ``photo()``, when given, returns a digit-free real photo to lay the printed object on. With
-    ``text`` the letters around the number come too, as boxes of class :data:`TEXT`; the image
-    and its digit boxes are the same either way (``text`` draws no random numbers).
-    """
-    fonts = fonts or printed_fonts()
-    kind = rng.choices(("bib", "plate", "label", "meter", "plain"), weights=(35, 20, 20, 10, 15))[0]
-    segs = [f for f in fonts if f.segments]
-    pf = rng.choice(segs) if kind == "meter" and segs and rng.random() < 0.7 else rng.choice(fonts)
-    n = rng.choices((1, 2, 3, 4, 5, 6), weights=(8, 15, 22, 30, 15, 10))[0]
-    digits = "".join(str(rng.randrange(10)) for _ in range(n))
-    letters: list | None = [] if text else None
-    card, masks, digit_h = _card(rng, kind, fonts, pf, digits, letters)
-    n_digits = len(masks)
-    masks = masks + (letters or [])
+def _in_surroundings(rng, card: Image.Image, masks: list, photo, kind: str, digit_h: int):
+    """The card pasted into a photo or a plain background, curved and seen at an angle, with
+    a shadow: (image, masks moved with it)."""
     cw, ch = card.size
     # the object in its surroundings
     W, H = int(cw * rng.uniform(1.05, 1.9)), int(ch * rng.uniform(1.05, 2.2))
@@ -386,6 +367,31 @@ def render_printed(
     img, masks = layers[0], layers[1:]
     if rng.random() < 0.3:
         img = _shadow(img, rng)
+    return img, masks
+
+
+def render_printed(
+    rng: random.Random,
+    photo: Callable[[], Image.Image] | None = None,
+    fonts: tuple[PrintedFont, ...] | None = None,
+    text: bool = False,
+) -> tuple[Image.Image, list[tuple[list[float], int]]]:
+    """One printed-number photo and its ``([x, y, w, h], digit)`` boxes.
+
+    ``photo()``, when given, returns a digit-free real photo to lay the printed object on. With
+    ``text`` the letters around the number come too, as boxes of class :data:`TEXT`; the image
+    and its digit boxes are the same either way (``text`` draws no random numbers).
+    """
+    fonts = fonts or printed_fonts()
+    kind = rng.choices(("bib", "plate", "label", "meter", "plain"), weights=(35, 20, 20, 10, 15))[0]
+    segs = [f for f in fonts if f.segments]
+    pf = rng.choice(segs) if kind == "meter" and segs and rng.random() < 0.7 else rng.choice(fonts)
+    n = rng.choices((1, 2, 3, 4, 5, 6), weights=(8, 15, 22, 30, 15, 10))[0]
+    digits = "".join(str(rng.randrange(10)) for _ in range(n))
+    letters: list | None = [] if text else None
+    card, masks, digit_h = _card(rng, kind, fonts, pf, digits, letters)
+    n_digits = len(masks)
+    img, masks = _in_surroundings(rng, card, masks + (letters or []), photo, kind, digit_h)
     # crop around the number, as a person or a detector frames it
     boxes = [ink_box(m) for m in masks[:n_digits]]
     if any(b is None for b in boxes):
