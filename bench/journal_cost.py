@@ -57,7 +57,8 @@ def main() -> None:
 
     from digitgui.document import Document
     from digitgui.journal import Journal
-    from digitgui.project_store import Location, ProjectStore, layer_json
+    from digitgui.project_file import layer_json
+    from digitgui.project_store import Location, ProjectStore
     from digitgui.state import ImageEntry
 
     app = QGuiApplication([])  # noqa: F841 - Qt objects need an application

@@ -15,9 +15,10 @@ from PySide6.QtGui import QUndoStack
 
 from trainer.numbers import Reading
 
-from . import number_entry, state
+from . import edits, number_entry, state
 from .commands import LayerCommand
-from .state import Box, ImageEntry, Layer, Prediction, RegionRead, Shown, Status, next_box_id
+from .edits import next_box_id
+from .state import Box, ImageEntry, Layer, Prediction, RegionRead, Shown, Status
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,7 @@ class Document(QObject):
         x, y, w, h = self._clip(row, rect)
         box = Box(self.next_box_id(), x, y, w, h, int(digit))
         shown = "?" if digit == state.UNKNOWN_DIGIT else str(digit)
-        self._push(row, state.with_box(self.entries[row].layer, box), f"Add box {shown}", ("new", box.id))
+        self._push(row, edits.with_box(self.entries[row].layer, box), f"Add box {shown}", ("new", box.id))
         return box.id
 
     def change_box(self, key: int, merge: str | None = None, move: bool = False, **changes) -> int:
@@ -211,7 +212,7 @@ class Document(QObject):
             rect = changes.pop("rect")
             x, y, w, h = self._clip(row, self.shift_inside(row, rect) if move else rect)
             changes.update(x=x, y=y, w=w, h=h)
-        layer, new_key = state.with_box_changed(entry, key, self.next_box_id(), **changes)
+        layer, new_key = edits.with_box_changed(entry, key, self.next_box_id(), **changes)
         if "digit" in changes:
             text = f"Label box {changes['digit']}"
         else:
@@ -230,14 +231,14 @@ class Document(QObject):
     def delete_box(self, key: int) -> None:
         row = self.current
         if self.find_shown(key, row) is not None:
-            self._push(row, state.without_box(self.entries[row], key), "Delete box")
+            self._push(row, edits.without_box(self.entries[row], key), "Delete box")
 
     def mark_reviewed(self, row: int | None = None) -> None:
         """Accept the shown predictions as checked boxes and mark the image reviewed (one step)."""
         row = self.current if row is None else row
         if not 0 <= row < len(self.entries):
             return
-        layer = state.reviewed(self.entries[row], self.threshold, self.next_box_id)
+        layer = edits.reviewed(self.entries[row], self.threshold, self.next_box_id)
         self._push(row, layer, f"Review {self.entries[row].name}")
 
     def type_number(self, text: str) -> list[int]:
@@ -262,7 +263,7 @@ class Document(QObject):
         )
         self.typing_doubt = plan.doubt
         slots = [(s.key, s.rect, s.digit) for s in plan.slots]
-        layer, keys = state.with_number(entry, slots, plan.removed, self.next_box_id, plan.sure)
+        layer, keys = edits.with_number(entry, slots, plan.removed, self.next_box_id, plan.sure)
         self._push(row, layer, f"Type number {text.strip()}")
         return keys
 
@@ -272,10 +273,10 @@ class Document(QObject):
         if s is None:
             return 0
         row = self.current
-        x, y, w, h = self._clip(row, state.duplicate_rect(s.rect, self.entries[row].size))
+        x, y, w, h = self._clip(row, edits.duplicate_rect(s.rect, self.entries[row].size))
         box = Box(self.next_box_id(), x, y, w, h, s.digit)
         shown = "?" if s.digit == state.UNKNOWN_DIGIT else str(s.digit)
-        self._push(row, state.with_box(self.entries[row].layer, box), f"Duplicate box {shown}")
+        self._push(row, edits.with_box(self.entries[row].layer, box), f"Duplicate box {shown}")
         return box.id
 
     def copy_boxes_from(self, source: int) -> int:
@@ -285,10 +286,10 @@ class Document(QObject):
         if not (0 <= source < len(self.entries)) or source == row:
             return 0
         entry = self.entries[row]
-        items = state.copied_boxes(self.shown(source), entry.layer.boxes, entry.size)
+        items = edits.copied_boxes(self.shown(source), entry.layer.boxes, entry.size)
         layer = entry.layer
         for rect, digit in items:
-            layer = state.with_box(layer, Box(self.next_box_id(), *rect, digit))
+            layer = edits.with_box(layer, Box(self.next_box_id(), *rect, digit))
         n = len(items)
         self._push(row, layer, f"Copy {n} box{'es' if n != 1 else ''} from {self.entries[source].name}")
         return n
@@ -297,7 +298,7 @@ class Document(QObject):
         """Lay the model's reading of one rectangle over image ``row``'s predictions (one undo
         step): the predictions mostly inside it give way to the read's (see :mod:`.state`)."""
         if 0 <= row < len(self.entries):
-            layer = state.with_read(self.entries[row].layer, read)
+            layer = edits.with_read(self.entries[row].layer, read)
             self._push(row, layer, f"Read inside a box on {self.entries[row].name}")
 
     def shift_inside(self, row: int, rect) -> tuple[float, float, float, float]:

@@ -15,9 +15,11 @@ from trainer.export import written_by_export
 from trainer.formats import find_labels, load_annotations
 from trainer.imageio import assign_ids, list_images
 
+from .edits import renumber_boxes
 from .journal import JOURNAL_NAME, read_journal
-from .project_store import Location, ProjectData, parse_layer, read_predictions, read_project
-from .state import Box, ImageEntry, Layer, Status, renumber_boxes, resolve_legacy
+from .project_file import ProjectData, parse_layer, read_predictions, read_project
+from .project_store import Location
+from .state import Box, ImageEntry, Layer, Status, resolve_legacy
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,8 @@ import logging
 import os
 from pathlib import Path
 
+from .project_file import keep_aside  # the one home of the ".corrupt-<time>" rule
+
 log = logging.getLogger(__name__)
 
 JOURNAL_NAME = ".digitstudio.journal"
@@ -118,8 +120,6 @@ def read_journal(path: Path, after: int = 0, messages: list[str] | None = None) 
 
 
 def _keep_damaged(path: Path, bad: int, readable: int, messages: list[str] | None) -> None:
-    from .project_store import keep_aside  # the one home of the ".corrupt-<time>" rule
-
     lines = f"{bad} unreadable line{'s' if bad != 1 else ''}"
     try:
         kept = keep_aside(path)

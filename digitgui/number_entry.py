@@ -30,7 +30,7 @@ x-centre) and the typed digits are laid onto them in order:
   as wide as high (narrower when the row would not fit); unsure.
 
 An unsure plan is still applied (the person asked for that number), but the image is left
-unreviewed (:func:`digitgui.state.with_number`) and the status bar says why.
+unreviewed (:func:`digitgui.edits.with_number`) and the status bar says why.
 """
 
 from __future__ import annotations

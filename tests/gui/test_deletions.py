@@ -10,7 +10,7 @@ import pytest
 from guihelpers import SVHN, wait_model, wait_predicted, wait_shown
 from PySide6.QtCore import Qt
 
-from digitgui import project_store
+from digitgui import project_file, project_store
 from digitgui.model_control import registry_root
 from digitgui.state import Prediction, Status
 from trainer.paths import model_fingerprint
@@ -144,7 +144,7 @@ def test_old_sidecar_with_indices_is_converted(qtbot, make_window, plain_folder)
     names = sorted(p.name for p in plain_folder.glob("*.png"))
     boxes = np.asarray([[10, 10, 20, 30], [40, 10, 20, 30]], np.float32)
     pred = Prediction(boxes, np.asarray([0.9, 0.8], np.float32), np.asarray([1, 2]), "old-model")
-    project_store.write_predictions(plain_folder / project_store.PREDICTIONS_NAME, [(names[0], None, pred)])
+    project_file.write_predictions(plain_folder / project_store.PREDICTIONS_NAME, [(names[0], None, pred)])
     blob = {
         "format": "digitstudio-project",
         "version": 1,

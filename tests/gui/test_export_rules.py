@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit, QMessageBox
 
 from digitgui import dialogs, settings
-from digitgui.project_store import read_project
+from digitgui.project_file import read_project
 from digitgui.state import Status
 from trainer.__main__ import main as cli
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from digitgui.display_adjust import DisplayAdjust
+from digitgui.edits import copied_boxes, duplicate_rect, with_number
 from digitgui.number_entry import Plan, Slot, parse_number, plan_number
 from digitgui.state import (
     Box,
@@ -14,13 +15,10 @@ from digitgui.state import (
     Prediction,
     Shown,
     Status,
-    copied_boxes,
-    duplicate_rect,
     pred_key,
     reading,
     shown_boxes,
     spot,
-    with_number,
 )
 
 

@@ -9,7 +9,7 @@ import pytest
 from guihelpers import drag, wait_model, wait_shown
 from PySide6.QtCore import Qt
 
-from digitgui import dialogs, project_store
+from digitgui import dialogs, project_file, project_store
 from digitgui.state import Status
 from trainer.paths import model_fingerprint
 
@@ -214,12 +214,12 @@ def test_autosave_encodes_only_the_images_that_changed(monkeypatch):
         )
         for i in range(50)
     ]
-    ser = project_store.ProjectSerializer()
+    ser = project_file.ProjectSerializer()
     first = ser.text(entries, "3.png", 0.5, None)
-    assert json.loads(first) == json.loads(project_store.project_json(entries, "3.png", 0.5, None))
+    assert json.loads(first) == json.loads(project_file.ProjectSerializer().text(entries, "3.png", 0.5, None))
     encoded = []
-    real = project_store.json.dumps
-    monkeypatch.setattr(project_store.json, "dumps", lambda obj, **kw: encoded.append(obj) or real(obj, **kw))
+    real = project_file.json.dumps
+    monkeypatch.setattr(project_file.json, "dumps", lambda obj, **kw: encoded.append(obj) or real(obj, **kw))
     entries[7].layer = Layer(boxes=(Box(99, 5.0, 5.0, 8.0, 16.0, 4, 1.0),), status=Status.EDITED)
     second = ser.text(entries, "7.png", 0.6, None)
     records = [o for o in encoded if isinstance(o, dict) and "boxes" in o]
@@ -227,4 +227,4 @@ def test_autosave_encodes_only_the_images_that_changed(monkeypatch):
     blob = json.loads(second)
     assert blob["current"] == "7.png" and blob["threshold"] == 0.6 and len(blob["images"]) == 50
     assert blob["images"]["7.png"]["status"] == "edited"
-    assert blob == json.loads(project_store.project_json(entries, "7.png", 0.6, None))
+    assert blob == json.loads(project_file.ProjectSerializer().text(entries, "7.png", 0.6, None))

@@ -14,7 +14,8 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
-from digitgui import project_store
+from digitgui import project_file, project_store
+from digitgui.edits import with_read
 from digitgui.state import (
     ImageEntry,
     Layer,
@@ -24,7 +25,6 @@ from digitgui.state import (
     merge_reads,
     predictions,
     shown_boxes,
-    with_read,
 )
 from trainer.model import DEFAULT_MODEL
 from trainer.region import mostly_inside
@@ -130,7 +130,7 @@ def test_r_and_a_drag_read_a_missed_number_undo_redo_and_reopen(qtbot, make_wind
     )
     assert e.layer.reads == (read,) and win.doc.reading().text == text
     qtbot.waitUntil(lambda: not win.store.pending, timeout=5000)
-    saved = project_store.read_project(folder / project_store.PROJECT_NAME)[0].layers[e.name]
+    saved = project_file.read_project(folder / project_store.PROJECT_NAME)[0].layers[e.name]
     assert saved.reads == (read,)
     win.close()
 
@@ -207,9 +207,9 @@ def test_a_read_replaces_the_predictions_inside_its_rectangle_and_keeps_the_rest
 def test_a_read_survives_the_journal_and_project_file_record():
     read = RegionRead.of((90.123, 0, 40, 40), [[100, 11, 9, 17]], [0.951234567], [2], "abc")
     layer = with_read(Layer(), read)
-    back = project_store.parse_layer(project_store.layer_json(layer))
+    back = project_file.parse_layer(project_file.layer_json(layer))
     assert back == layer
-    bad = project_store.layer_json(layer)
+    bad = project_file.layer_json(layer)
     bad["reads"][0]["boxes"][0][4] = 12  # not a digit
     with pytest.raises(ValueError):
-        project_store.parse_layer(bad)
+        project_file.parse_layer(bad)

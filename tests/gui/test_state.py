@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from digitgui.state import ImageEntry, Layer, Prediction, Status, reading, reviewed, shown_boxes
+from digitgui.edits import reviewed
+from digitgui.state import ImageEntry, Layer, Prediction, Status, reading, shown_boxes
 
 
 def _entry(boxes, scores, digits, status=Status.NOT_SEEN):
