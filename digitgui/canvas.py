@@ -1,53 +1,46 @@
-"""The image view: shows the current image and its boxes, and turns mouse/keys into edits.
+"""The image view: shows the current image and its boxes; its keys and its mouse make the edits.
 
-Box items are rebuilt from the document whenever it changes; while the mouse drags, only the
-dragged item's preview rectangle moves, and the edit is committed to the document on release.
+Box items are rebuilt from the document whenever it changes. The photo is shown through the
+display adjustment (brightness, contrast, gamma, invert: :mod:`digitgui.display_adjust`),
+applied once per picture; the wheel zooms. H hides the boxes.
 
-Keys (when the canvas has focus): W then drag draws a box (then type its digit), R then drag
-asks the model to read inside a rectangle (``region_requested``), 0-9 relabel
-the selected box, Delete removes it, Tab/Shift+Tab cycle boxes, arrows nudge (Shift: 10 px),
-Space marks the image reviewed (Space-drag pans), Esc cancels, Enter asks to type the number.
-Wheel zooms, middle-drag pans. A right-click asks for the box menu (``box_menu_requested``), a
-double-click on a box asks to edit its digit (:mod:`digitgui.box_menu`); H hides the boxes. The photo is shown through the display adjustment (brightness,
-contrast, gamma, invert: :mod:`digitgui.display_adjust`), applied once per picture.
+Input is handled by two mixins: :class:`~digitgui.canvas_keys.CanvasKeys` (W draws, R reads
+inside a rectangle, 0-9 relabel, Delete, Tab, arrows, Space reviews, Enter types the number) and
+:class:`~digitgui.canvas_mouse.CanvasMouse` (drags that move, resize and draw boxes, panning,
+the box menu on a right-click, the digit editor on a double-click).
 """
 
 from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QCursor, QMouseEvent, QPainter, QPen, QPixmap, QTransform, QWheelEvent
+from PySide6.QtCore import QPoint, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsPixmapItem,
-    QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
-    QLabel,
 )
 
-from .box_item import BoxItem, resized
+from .box_item import BoxItem
 from .canvas_keys import CanvasKeys
+from .canvas_mouse import CanvasMouse
 from .display_adjust import DisplayAdjust, apply_lut
 from .document import Document
 from .label_layout import place_labels
 from .services.images import ImageLoader
-from .state import UNKNOWN_DIGIT, Shown
 
 log = logging.getLogger(__name__)
 
-MIN_DRAW = 2.0  # a drawn box must be at least this many image pixels on each side
 LEGACY_DISPLAY_ERROR = "Cannot read "  # how older versions marked images the canvas could not show
 
 
-class Canvas(CanvasKeys, QGraphicsView):
+class Canvas(CanvasKeys, CanvasMouse, QGraphicsView):
     """QGraphicsView of the document's current image."""
 
-    image_shown = Signal(str)  # file name now on screen (after it was decoded)
     selection_changed = Signal(int)  # key of the selected box, 0 for none
     review_requested = Signal()  # Space pressed and released without panning
-    zoom_changed = Signal(float)
     number_requested = Signal()  # Enter: open the editor of the number
     display_adjusted = Signal(object)  # the DisplayAdjust now used for the photo
     region_requested = Signal(object)  # (x, y, w, h) in image pixels: read inside this rectangle
@@ -80,27 +73,11 @@ class Canvas(CanvasKeys, QGraphicsView):
         self.selected = 0
         self.shown_path: str | None = None
         self.image_size: tuple[int, int] | None = None  # original pixels of the picture on screen
-        self.draw_armed = False
-        self.region_armed = False  # R: the next drag marks a rectangle for the model to read
-        self._region = QGraphicsRectItem()  # the rectangle being dragged, then being read
-        self._region.setPen(_region_pen())
-        self._region.setZValue(10)
-        self._region.hide()
-        self.scene().addItem(self._region)
-        self.pending_label = 0  # key of a box just drawn, waiting for its digit
         self.boxes_visible = True  # H hides the boxes and their labels, to see the photo
-        self._drag: tuple | None = None  # (mode, key|None, start scene pos, start rect, handle)
-        self._pan_last: QPoint | None = None
-        self._space_down = False
-        self._space_panned = False
         self._auto_fit = True
         self._source = None  # the decoded QImage on screen, before the display adjustment
         self.display_adjust = DisplayAdjust()
-        self.prompt = QLabel("Digit? Type 0–9", self.viewport())
-        self.prompt.setStyleSheet(
-            "background:#e74c3c;color:white;padding:3px 6px;border-radius:3px;font-weight:bold"
-        )
-        self.prompt.hide()
+        self._init_mouse()
         doc.reset.connect(self.show_current)
         doc.current_changed.connect(lambda _row: self.show_current())
         doc.image_changed.connect(self._on_image_changed)
@@ -161,7 +138,6 @@ class Canvas(CanvasKeys, QGraphicsView):
             self._pixmap.setPixmap(QPixmap())
             self._set_note(f"⚠ {err}\nGo on with the next image (D).")
             self.rebuild()
-            self.image_shown.emit(e.name)
             return
         self._set_note("")
         self._source = decoded.image
@@ -184,7 +160,6 @@ class Canvas(CanvasKeys, QGraphicsView):
         if self._auto_fit:
             self.fit()
         self.rebuild()
-        self.image_shown.emit(e.name)
 
     def _display_pixmap(self) -> QPixmap:
         img = self._source
@@ -308,7 +283,6 @@ class Canvas(CanvasKeys, QGraphicsView):
         for item in self.items_by_key.values():
             item.prepareGeometryChange()
         self.layout_labels()
-        self.zoom_changed.emit(self.zoom)
 
     @property
     def zoom(self) -> float:
@@ -323,223 +297,3 @@ class Canvas(CanvasKeys, QGraphicsView):
         steps = event.angleDelta().y() / 120.0
         if steps:
             self.zoom_by(1.15**steps)
-
-    # ------------------------------------------------------------------ coordinates (also for tests)
-
-    def view_pos(self, x: float, y: float) -> QPoint:
-        """Viewport position of image pixel (x, y)."""
-        return self.mapFromScene(QPointF(x, y))
-
-    def _image_point(self, pos: QPointF) -> QPointF:
-        p = self.mapToScene(pos.toPoint())
-        if self.image_size is None:
-            return QPointF(p)
-        w, h = self.image_size
-        return QPointF(min(max(p.x(), 0.0), w), min(max(p.y(), 0.0), h))
-
-    def _hit(self, pos: QPointF) -> tuple[int, str | None]:
-        """(key, handle) under a viewport position: handles of the selected box first."""
-        scene = self.mapToScene(pos.toPoint())
-        scene = QPointF(scene)
-        sel = self.items_by_key.get(self.selected)
-        if sel is not None:
-            for name, hr in sel.handle_rects(self.zoom).items():
-                if hr.adjusted(-2 / self.zoom, -2 / self.zoom, 2 / self.zoom, 2 / self.zoom).contains(scene):
-                    return sel.key, name
-            if sel.rect().contains(scene):
-                return sel.key, None
-        under = [it for it in self.items_by_key.values() if it.rect().contains(scene)]
-        if not under:
-            return 0, None
-        best = min(under, key=lambda it: (not it.shown.checked, it.rect().width() * it.rect().height()))
-        return best.key, None
-
-    # ------------------------------------------------------------------ mouse
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        pos = event.position()
-        btn = event.button()
-        if btn == Qt.MouseButton.MiddleButton or (btn == Qt.MouseButton.LeftButton and self._space_down):
-            self._pan_last = pos.toPoint()
-            self._space_panned = self._space_down
-            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
-            return
-        if btn != Qt.MouseButton.LeftButton or self.shown_path is None or self.image_size is None:
-            return super().mousePressEvent(event)
-        self.setFocus()
-        start = self._image_point(pos)
-        if self.region_armed:
-            self.show_region((start.x(), start.y(), 0.0, 0.0))
-            self._drag = ("region", None, start, None, None)
-            return
-        if self.draw_armed:
-            item = BoxItem(_draft(start))
-            self.scene().addItem(item)
-            self.scene().addItem(item.label)
-            self._drag = ("draw", item, start, None, None)
-            return
-        key, handle = self._hit(pos)
-        self.set_selected(key)
-        if key:
-            item = self.items_by_key[key]
-            self._drag = ("resize" if handle else "move", key, start, QRectF(item.rect()), handle)
-
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton and not (self.draw_armed or self.region_armed):
-            key, _handle = self._hit(event.position())
-            if key:
-                self._drag = None
-                self.set_selected(key)
-                self.box_edit_requested.emit(key)
-                return
-        super().mouseDoubleClickEvent(event)
-
-    def contextMenuEvent(self, event) -> None:  # noqa: N802
-        if self.shown_path is None or self.image_size is None or self._drag is not None:
-            return
-        key, _handle = self._hit(QPointF(event.pos()))
-        self.set_selected(key)
-        self.box_menu_requested.emit(key, event.globalPos())
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        pos = event.position()
-        if self._pan_last is not None:
-            d = pos.toPoint() - self._pan_last
-            self._pan_last = pos.toPoint()
-            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - d.x())
-            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - d.y())
-            return
-        if self._drag is None:
-            return super().mouseMoveEvent(event)
-        mode, key, start, rect0, handle = self._drag
-        p = self._image_point(pos)
-        if mode == "draw":
-            key.set_preview(QRectF(start, p).normalized())
-            return
-        if mode == "region":
-            r = QRectF(start, p).normalized()
-            self.show_region((r.x(), r.y(), r.width(), r.height()))
-            return
-        item = self.items_by_key.get(key)
-        if item is None:
-            return
-        if mode == "move":
-            r = rect0.translated(p - start)
-            item.set_preview(
-                QRectF(*self.doc.shift_inside(self.doc.current, (r.x(), r.y(), r.width(), r.height())))
-            )
-        else:
-            item.set_preview(resized(rect0, handle, p))
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._pan_last is not None and event.button() in (
-            Qt.MouseButton.MiddleButton,
-            Qt.MouseButton.LeftButton,
-        ):
-            self._pan_last = None
-            self.viewport().unsetCursor()
-            return
-        if self._drag is None or event.button() != Qt.MouseButton.LeftButton:
-            return super().mouseReleaseEvent(event)
-        self.mouseMoveEvent(event)
-        mode, key, _start, rect0, _handle = self._drag
-        self._drag = None
-        if mode == "region":
-            r = self._region.rect()
-            self.disarm()
-            if r.width() >= MIN_DRAW and r.height() >= MIN_DRAW:
-                self.region_requested.emit((r.x(), r.y(), r.width(), r.height()))
-            else:
-                self.show_region(None)
-            return
-        if mode == "draw":
-            r = key.rect()
-            self.scene().removeItem(key.label)
-            self.scene().removeItem(key)
-            self.draw_armed = False
-            self.viewport().unsetCursor()
-            if r.width() >= MIN_DRAW and r.height() >= MIN_DRAW:
-                new = self.doc.add_box((r.x(), r.y(), r.width(), r.height()))
-                self.pending_label = new
-                self.set_selected(new)
-                self._show_prompt(new)
-            return
-        item = self.items_by_key.get(key)
-        if item is None or item.preview is None:
-            return
-        r = item.preview
-        if r == rect0 or r.width() < 1 or r.height() < 1:
-            item.set_preview(None)
-            return
-        new = self.doc.change_box(key, rect=(r.x(), r.y(), r.width(), r.height()), move=mode == "move")
-        self.set_selected(new)
-
-    def _show_prompt(self, key: int) -> None:
-        item = self.items_by_key.get(key)
-        if item is None:
-            return
-        p = self.mapFromScene(item.rect().bottomLeft())
-        self.prompt.adjustSize()
-        self.prompt.move(max(0, p.x()), min(p.y() + 6, self.viewport().height() - self.prompt.height()))
-        self.prompt.show()
-
-    def arm_draw(self) -> None:
-        """Next left-drag draws a new box (the W key)."""
-        if self.shown_path is not None and self.image_size is not None:
-            self.set_boxes_visible(True)  # a box drawn among hidden ones would vanish at once
-            self.region_armed = False
-            self.draw_armed = True
-            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
-
-    def arm_region(self) -> None:
-        """Next left-drag marks a rectangle for the model to read (the R key)."""
-        if self.shown_path is not None and self.image_size is not None:
-            self.draw_armed = False
-            self.region_armed = True
-            self.viewport().setCursor(_region_cursor())
-
-    def disarm(self) -> None:
-        """Leave the draw and read modes (Esc, or a drag that ended)."""
-        self.draw_armed = self.region_armed = False
-        self.viewport().unsetCursor()
-
-    def show_region(self, rect: tuple[float, float, float, float] | None) -> None:
-        """Show the dashed rectangle being marked or read (image pixels); None hides it."""
-        if rect is None:
-            self._region.hide()
-            return
-        self._region.setRect(QRectF(*rect))
-        self._region.show()
-
-    @property
-    def region_shown(self) -> tuple[float, float, float, float] | None:
-        """The dashed rectangle on screen (image pixels), or None."""
-        if not self._region.isVisible():
-            return None
-        r = self._region.rect()
-        return (r.x(), r.y(), r.width(), r.height())
-
-
-def _region_pen() -> QPen:
-    pen = QPen(QColor(255, 200, 40), 2, Qt.PenStyle.DashLine)
-    pen.setCosmetic(True)  # 2 screen pixels at any zoom
-    return pen
-
-
-def _region_cursor() -> QCursor:
-    """A cross with a small dashed rectangle: marking a region to read, not drawing a box."""
-    pm = QPixmap(32, 32)
-    pm.fill(Qt.GlobalColor.transparent)
-    p = QPainter(pm)
-    for color, width in ((QColor(0, 0, 0), 3), (QColor(255, 200, 40), 1)):
-        p.setPen(QPen(color, width))
-        p.drawLine(8, 0, 8, 16)
-        p.drawLine(0, 8, 16, 8)
-        p.setPen(QPen(color, width, Qt.PenStyle.DashLine))
-        p.drawRect(13, 13, 16, 12)
-    p.end()
-    return QCursor(pm, 8, 8)
-
-
-def _draft(start: QPointF) -> Shown:
-    return Shown(0, start.x(), start.y(), 0.0, 0.0, UNKNOWN_DIGIT, 1.0, True)
