@@ -24,13 +24,27 @@ def _action(win, text: str, slot, shortcut=None, tip: str = "") -> QAction:
 
 def build_actions(win) -> dict[str, QAction]:
     """Create every action, its menu entry and its shortcut; returns them by name."""
-    undo = win.doc.undo_stack.createUndoAction(win, "&Undo")
-    undo.setShortcut(QKeySequence.StandardKey.Undo)
-    redo = win.doc.undo_stack.createRedoAction(win, "&Redo")
-    redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-    win.addAction(undo)
-    win.addAction(redo)
+    undo_redo = _undo_redo(win)
     a = {
+        **_file_actions(win),
+        **undo_redo,
+        **_edit_actions(win),
+        **_image_actions(win),
+        **_model_and_view_actions(win),
+    }
+    a["repredict"].setEnabled(False)
+    a["training"].setIconText("Train")
+    a["review"].setIconText("Reviewed ✓ next")
+    a["predict_all"].setIconText("Predict all")
+    for key in ("prev", "next", "next_unreviewed", "fit"):
+        a[key].setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    _build_menus(win, a)
+    return a
+
+
+def _file_actions(win) -> dict[str, QAction]:
+    """Opening folders, annotations and predictions; saving, exporting, closing, quitting."""
+    return {
         "open": _action(win, "&Open folder…", win.choose_folder, QKeySequence.StandardKey.Open),
         "samples": _action(win, "Open &sample images", win.open_samples),
         "coco": _action(
@@ -61,16 +75,43 @@ def build_actions(win) -> dict[str, QAction]:
         "export_to": _action(win, "Export &to…", lambda: win.export(choose=True)),
         "close_folder": _action(win, "&Close folder", win.close_folder),
         "quit": _action(win, "&Quit", win.close, QKeySequence.StandardKey.Quit),
-        "undo": undo,
-        "redo": redo,
+    }
+
+
+def _undo_redo(win) -> dict[str, QAction]:
+    """Undo and redo, from the document's undo stack."""
+    undo = win.doc.undo_stack.createUndoAction(win, "&Undo")
+    undo.setShortcut(QKeySequence.StandardKey.Undo)
+    redo = win.doc.undo_stack.createRedoAction(win, "&Redo")
+    redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    win.addAction(undo)
+    win.addAction(redo)
+    return {"undo": undo, "redo": redo}
+
+
+def _edit_actions(win) -> dict[str, QAction]:
+    """Drawing and deleting a box."""
+    return {
         "draw": _action(win, "&Draw box (then type its digit)\tW", win.canvas.arm_draw),
         "delete": _action(
             win, "De&lete box\tDel", lambda: win.canvas.selected and win.doc.delete_box(win.canvas.selected)
         ),
+    }
+
+
+def _image_actions(win) -> dict[str, QAction]:
+    """Reviewing and moving through the images."""
+    return {
         "review": _action(win, "Mark &reviewed and next\tSpace", win.review_and_next),
         "prev": _action(win, "&Previous image", lambda: win.go(-1), "A"),
         "next": _action(win, "&Next image", lambda: win.go(1), "D"),
         "next_unreviewed": _action(win, "Next &unreviewed image", win.next_unreviewed, "N"),
+    }
+
+
+def _model_and_view_actions(win) -> dict[str, QAction]:
+    """Predicting and re-predicting, the training dock, fitting and zooming."""
+    return {
         "predict_all": _action(
             win, "&Predict all", win.predict_all, "Ctrl+P", "Predict every image of the folder"
         ),
@@ -87,55 +128,51 @@ def build_actions(win) -> dict[str, QAction]:
         "repredict": _action(
             win,
             "&Re-predict stale images",
-            lambda: win.predictions.repredict(win.models.stale),
+            lambda: win.models.repredict_stale(),
             None,
             "Predict again the images the previous model predicted",
         ),
     }
-    a["repredict"].setEnabled(False)
-    a["training"].setIconText("Train")
-    a["review"].setIconText("Reviewed ✓ next")
-    a["predict_all"].setIconText("Predict all")
-    for key in ("prev", "next", "next_unreviewed", "fit"):
-        a[key].setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+
+
+MENUS = {  # menu title -> action names, None: a separator
+    "&File": [
+        "open",
+        "samples",
+        "coco",
+        "open_predictions",
+        None,
+        "save",
+        "export",
+        "export_to",
+        "corrections",
+        None,
+        "close_folder",
+        "quit",
+    ],
+    "&Edit": ["undo", "redo", None, "draw", "delete"],
+    "&Image": ["prev", "next", "next_unreviewed", "review"],
+    "&Model": ["predict_all", "cancel", "repredict", None, "training"],
+    "&View": ["fit", "actual", "zoom_in", "zoom_out", None, "training"],
+}
+_MENU_ATTRS = {"&View": "view_menu", "&Edit": "edit_menu", "&Image": "image_menu"}  # kept on the window
+
+
+def _build_menus(win, a: dict[str, QAction]) -> None:
+    """The menu bar; the File menu gets the export-format submenu next to the export entries."""
     mb = win.menuBar()
-    menus = {
-        "&File": [
-            "open",
-            "samples",
-            "coco",
-            "open_predictions",
-            None,
-            "save",
-            "export",
-            "export_to",
-            "corrections",
-            None,
-            "close_folder",
-            "quit",
-        ],
-        "&Edit": ["undo", "redo", None, "draw", "delete"],
-        "&Image": ["prev", "next", "next_unreviewed", "review"],
-        "&Model": ["predict_all", "cancel", "repredict", None, "training"],
-        "&View": ["fit", "actual", "zoom_in", "zoom_out", None, "training"],
-    }
-    for title, names in menus.items():
+    for title, names in MENUS.items():
         menu = mb.addMenu(title)
         for n in names:
             if n is None:
                 menu.addSeparator()
             else:
                 menu.addAction(a[n])
-        if title == "&View":
-            win.view_menu = menu
-        elif title == "&Edit":
-            win.edit_menu = menu
-        elif title == "&Image":
-            win.image_menu = menu
+        if title in _MENU_ATTRS:
+            setattr(win, _MENU_ATTRS[title], menu)
         if title == "&File":
             win.export_format_actions = label_formats.build_export_format_menu(win, menu)
             _export_menu_after_export_to(menu, a)
-    return a
 
 
 def _export_menu_after_export_to(menu, a: dict[str, QAction]) -> None:

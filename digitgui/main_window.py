@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         self._quiet_threshold = True
         self._on_threshold(self.doc.threshold)
         self._quiet_threshold = False
-        self.models = ModelController(self.doc, self.inference, model, parent=self)
+        self.models = ModelController(self.doc, self.inference, self.predictions, model, parent=self)
         self.exports = ExportFlow(self, self.doc, self.store, self.predictions, self.models)
         self._training_dock = None
         self._wire_models()

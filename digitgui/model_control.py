@@ -1,9 +1,10 @@
 """The one owner of models and training: which model is in use, the registry of trained models,
 their cards, the training service, and the predictions a previous model left (stale).
 
-Not a widget: it takes the document and the inference service explicitly and talks through
-signals and plain methods. The training dock renders its signals and forwards clicks; the window
-wires the status bar and menus to it.
+Not a widget: it takes the document, the inference service (to switch the model it runs) and the
+prediction controller (the one owner of what the model is asked: re-predicting stale images goes
+through it) explicitly and talks through signals and plain methods. The training dock renders
+its signals and forwards clicks; the window wires the status bar and menus to it.
 """
 
 from __future__ import annotations
@@ -64,9 +65,11 @@ class ModelController(QObject):
     run_finished = Signal(object)  # DoneEvent or StoppedEvent, after the card is written
     failed = Signal(str, str)  # message, last log lines
 
-    def __init__(self, doc, inference, model_spec: str, root: Path | None = None, parent=None) -> None:
+    def __init__(
+        self, doc, inference, predictions, model_spec: str, root: Path | None = None, parent=None
+    ) -> None:
         super().__init__(parent)
-        self.doc, self.inference, self.spec = doc, inference, model_spec
+        self.doc, self.inference, self.predictions, self.spec = doc, inference, predictions, model_spec
         self.registry = ModelRegistry(root or registry_root())
         self.service = TrainingService(self)
         self.stale: set[str] = set()  # images whose predictions another model made
@@ -126,7 +129,11 @@ class ModelController(QObject):
         }
 
     def switch_to(self, info: ModelInfo) -> None:
-        """Use another model; what the old one predicted is marked stale (one click re-predicts)."""
+        """Use another model; what the old one predicted is marked stale (one click re-predicts).
+
+        The image on screen is predicted again as soon as the new model is ready: the prediction
+        controller asks for it, as it does for any stale image on screen.
+        """
         spec = "default" if info.key == DEFAULT_KEY else str(info.path)
         if spec == self.spec:
             return
@@ -136,9 +143,6 @@ class ModelController(QObject):
         self.inference.switch_model(spec)
         if self.doc.folder is not None:
             settings.set_folder_model(self.doc.folder, info.key)
-            cur = self.doc.current_entry
-            if cur is not None:
-                self.inference.request([(cur.name, cur.path)])
         self.model_loading.emit(info.title)
         if self.stale:
             self.message.emit(
@@ -154,10 +158,8 @@ class ModelController(QObject):
             self.switch_to(info)
 
     def repredict_stale(self) -> int:
-        items = [(e.name, e.path) for e in self.doc.entries if e.name in self.stale]
-        if items:
-            self.inference.predict_all(items)
-        return len(items)
+        """Predict again the images the previous model predicted; returns how many."""
+        return self.predictions.repredict(self.stale)
 
     def _on_results(self, results) -> None:
         if self.stale:
