@@ -89,6 +89,33 @@ class TrainingDock(QDockWidget):
         top = QVBoxLayout(outer)
         top.setContentsMargins(4, 4, 4, 4)
         # the actions stay in view whatever the dock's height: only the rest scrolls
+        top.addLayout(self._build_actions())
+        self.reason = QLabel()
+        self.reason.setWordWrap(True)
+        self.reason.setStyleSheet("color: #b35c00")
+        top.addWidget(self.reason)
+
+        body = QWidget()
+        columns = QHBoxLayout(body)
+        left, right = QVBoxLayout(), QVBoxLayout()
+        columns.addLayout(left, 2)
+        columns.addLayout(right, 5)
+        left.addWidget(self._build_data_box())
+        left.addWidget(self._build_settings_box())
+        left.addStretch(1)
+        charts = QHBoxLayout()
+        right.addLayout(charts, 1)
+        charts.addWidget(self._build_chart(), 3)
+        charts.addLayout(self._build_log_and_comparison(), 2)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(body)
+        top.addWidget(scroll, 1)
+        self.setWidget(outer)
+
+    def _build_actions(self) -> QHBoxLayout:
+        """Start, Cancel, the progress bar, Use this model, the model picker and Delete."""
         actions = QHBoxLayout()
         self.start_btn = QPushButton("Start")
         self.cancel_btn = QPushButton("Cancel")
@@ -114,19 +141,10 @@ class TrainingDock(QDockWidget):
         actions.addWidget(QLabel("Model in use"))
         actions.addWidget(self.picker, 1)
         actions.addWidget(self.delete_btn)
-        top.addLayout(actions)
-        self.reason = QLabel()
-        self.reason.setWordWrap(True)
-        self.reason.setStyleSheet("color: #b35c00")
-        top.addWidget(self.reason)
+        return actions
 
-        body = QWidget()
-        columns = QHBoxLayout(body)
-        left, right = QVBoxLayout(), QVBoxLayout()
-        columns.addLayout(left, 2)
-        columns.addLayout(right, 5)
-        lay = left
-
+    def _build_data_box(self) -> QGroupBox:
+        """What the run learns from: the counts, the ground-truth choice, the held-out share."""
         data = QGroupBox("Training data")
         f = QFormLayout(data)
         self.counts = QLabel()
@@ -151,8 +169,10 @@ class TrainingDock(QDockWidget):
         f.addRow(self.warning)
         f.addRow(self.include_gt)
         f.addRow("Held out of reviewed", self.holdout)
-        lay.addWidget(data)
+        return data
 
+    def _build_settings_box(self) -> QGroupBox:
+        """The user's choices of the run: time budget, epochs, batch size, device, starting model."""
         sett = QGroupBox("Settings (the rest is the engine's fine-tuning recipe)")
         g = QFormLayout(sett)
         self.minutes = QDoubleSpinBox(
@@ -174,12 +194,10 @@ class TrainingDock(QDockWidget):
         ):
             g.addRow(label, w)
         g.addRow(self.from_current)
-        lay.addWidget(sett)
-        lay.addStretch(1)
+        return sett
 
-        lay = right
-        charts = QHBoxLayout()
-        lay.addLayout(charts, 1)
+    def _build_chart(self) -> QChartView:
+        """Training loss per iteration and validation mAP per epoch, on one chart."""
         self.chart = QChart()
         self.chart.setTitle("Training loss and validation mAP")
         self.loss_series = QLineSeries(name="loss (per iteration)")
@@ -199,9 +217,11 @@ class TrainingDock(QDockWidget):
         self.chart_view = QChartView(self.chart)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.chart_view.setMinimumHeight(220)
-        charts.addWidget(self.chart_view, 3)
+        return self.chart_view
+
+    def _build_log_and_comparison(self) -> QVBoxLayout:
+        """The run's log, and the table of the current vs the new model on the held-out images."""
         side = QVBoxLayout()
-        charts.addLayout(side, 2)
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(300)
         self.log.setMinimumHeight(90)
@@ -214,12 +234,7 @@ class TrainingDock(QDockWidget):
         self.table.setMaximumHeight(120)
         c.addWidget(self.table)
         side.addWidget(cmp_box)
-
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(body)
-        top.addWidget(scroll, 1)
-        self.setWidget(outer)
+        return side
 
     # ---------------------------------------------------------------- settings and counts
 
