@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(args.folder)
         QTimer.singleShot(0, lambda: win.open_folder(folder))
     rc = app.exec()
+    win.models.wait_stopped()  # a training run stopped by closing ends (and is recorded) first
     fast_exit(rc)
     return rc  # not reached
 

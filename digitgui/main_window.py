@@ -387,7 +387,8 @@ class MainWindow(QMainWindow):
         return self._training_dock
 
     def _may_close_training(self) -> bool:
-        """Ask before closing mid-run; stop the child (no orphan) when the user agrees."""
+        """Ask before closing mid-run; when the user agrees, stop the child without waiting for
+        it (the app waits once the window has gone: :meth:`ModelController.wait_stopped`)."""
         if not self.models.training_running:
             return True
         if not dialogs.confirm(
@@ -396,7 +397,7 @@ class MainWindow(QMainWindow):
             "A training run is going. Stop it and quit? The last checkpoint is kept.",
         ):
             return False
-        self.models.shutdown()
+        self.models.stop()
         return True
 
     def current_model_key(self) -> str:
@@ -434,7 +435,8 @@ class MainWindow(QMainWindow):
             break
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        """Save, cancel the workers and wait for their threads before closing."""
+        """Save, cancel the workers and close at once: a training run is asked to stop, never
+        waited for here (its child is killed after the training service's kill delay)."""
         if not self._may_close_training():
             event.ignore()
             return

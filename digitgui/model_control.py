@@ -14,7 +14,7 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, QStandardPaths, QTimer, Signal
 
 from trainer.cards import training_card
 from trainer.events import CompareEvent, DoneEvent, EpochEvent, StartEvent, StoppedEvent
@@ -299,8 +299,36 @@ class ModelController(QObject):
         self.service.cancel()
         self.recount()
 
+    def stop(self) -> None:
+        """Stop the run for good (the window closes); returns at once.
+
+        A Start waiting for a wind-down is dropped; the child is asked to stop (it keeps its last
+        finished epoch) and killed if it has not after the service's ``kill_after_ms``, and its
+        end is recorded as every cancelled run's (one model kept, with its card). The app waits
+        for that after its window has gone (:meth:`wait_stopped`), so no child outlives it.
+        """
+        self.queued = None
+        self.service.cancel()
+
+    def wait_stopped(self, slack_ms: int = 5000) -> bool:
+        """Process events until a stopping run has ended and its end is recorded (the app's last
+        step, once no window is left to freeze). Returns False if it had not within the service's
+        ``kill_after_ms`` plus ``slack_ms``."""
+        if not self.training_running:
+            return True
+        loop = QEventLoop()
+        deadline = QTimer(singleShot=True, interval=max(0, int(self.service.kill_after_ms)) + slack_ms)
+        deadline.timeout.connect(loop.quit)
+        self.running_changed.connect(loop.quit)
+        deadline.start()
+        loop.exec()
+        deadline.stop()
+        self.running_changed.disconnect(loop.quit)
+        return not self.training_running
+
     def shutdown(self) -> None:
-        """Stop a run (the app closes): the child is waited for, none is left behind."""
+        """Stop a run and block until the child has ended (scripts and tests; the window uses
+        :meth:`stop`): none is left behind."""
         self.queued = None
         self.service.shutdown()
 

@@ -377,9 +377,48 @@ def test_closing_mid_run_asks_then_leaves_no_process(qtbot, reviewed_window, mon
     assert asked and win.isVisible() and ctl.training_running  # "No" keeps everything going
     monkeypatch.setattr(dialogs, "confirm", lambda *a: True)
     win.close()
+    assert not win.isVisible()
+    assert ctl.wait_stopped()  # what the app does once its window has gone
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+DEAF_CHILD = (  # a training child that ignores SIGTERM, as one inside a long step does for a while
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+)
+
+
+def test_closing_mid_run_returns_at_once_and_the_child_ends_with_its_checkpoint(
+    qtbot, reviewed_window, monkeypatch
+):
+    """Closing never waits for the child: the window goes at once, the child is killed after the
+    service's kill delay, its last checkpoint is kept as one model with its card, and no process
+    is left."""
+    win = reviewed_window
+    ctl = win.models
+    ctl.service.kill_after_ms = 400
+    monkeypatch.setattr(ctl.service, "command", lambda *a, **k: ["-c", DEAF_CHILD])
+    lines = []
+    ctl.log_line.connect(lines.append)
+    win.training_dock.start_btn.click()
+    qtbot.waitUntil(lambda: "up" in lines, timeout=20000)
+    run_dir, pid = ctl.service.run_dir, ctl.service.pid()
+    # a finished epoch's checkpoints, as the child leaves them
+    (run_dir / "best.pt").write_bytes(b"PK\x03\x04" + b"\0" * 2000)
+    (run_dir / "last.pt").write_bytes(b"PK\x03\x04" + b"\0" * 6000)
+    monkeypatch.setattr(dialogs, "confirm", lambda *a: True)
+    t0 = time.monotonic()
+    win.close()
+    assert time.monotonic() - t0 < 1.0
+    assert not win.isVisible() and ctl.training_running  # the child is still winding down
+    with qtbot.waitSignal(ctl.running_changed, timeout=10000):
+        pass
     assert not ctl.training_running
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+    assert sorted(p.name for p in run_dir.glob("*.pt")) == ["model.pt"]
+    kept = ctl.registry.find(run_dir.name)
+    assert kept is not None and "cancelled" in kept.title
 
 
 def _fake_model(reg: ModelRegistry, key: str, title: str, name: str = "model.pt"):
