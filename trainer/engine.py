@@ -41,9 +41,6 @@ from .train_data import SYNTHETIC_FIRST_ID, TrainDataset, load_training_records,
 
 log = logging.getLogger(__name__)
 
-_Stopper = Stopper  # the name callers used before
-_dist_info = dist_info
-
 METRIC_FIELDS = (
     "epoch",
     "loss",
@@ -116,180 +113,227 @@ def fit(
 
 
 def _fit(tc: TrainConfig, emit, stopper: Stopper, rank: int, world: int, local_rank: int):
-    device = init_device(tc.device, world, local_rank)
-    run_dir = Path(tc.out)
-    if rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    resume_blob = (
-        read_checkpoint(run_dir / "last.pt") if tc.resume and (run_dir / "last.pt").is_file() else None
-    )
-    if resume_blob is not None:
-        cfg = resume_blob["config"]
-    else:
-        cfg = get_preset(tc.preset)
-        for key, value in tc.overrides.items():  # a dict value replaces only the keys it names
+    session = _Session(tc, emit, stopper, rank, world, local_rank)
+    session.start()
+    stopped = session.train_epochs()
+    return stopped if stopped is not None else session.finish()
+
+
+class _Session:
+    """One run of :func:`fit`: set up (config, model, data, optimisation state, resume), then the
+    epochs, then calibration and the comparison. Attributes are the state the steps share."""
+
+    def __init__(self, tc: TrainConfig, emit, stopper: Stopper, rank: int, world: int, local_rank: int):
+        self.tc, self.emit, self.stopper, self.rank, self.world = tc, emit, stopper, rank, world
+        self.device = init_device(tc.device, world, local_rank)
+        self.run_dir = run_dir = Path(tc.out)
+        if rank == 0:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        blob = read_checkpoint(run_dir / "last.pt") if tc.resume and (run_dir / "last.pt").is_file() else None
+        self.resumed = blob is not None
+        self.cfg = cfg = self._model_config(blob)
+        self.epochs = tc.epochs or cfg["epochs"]
+        self.batch_size = tc.batch_size or cfg["batch_size"]
+        self.lr = tc.lr or cfg["optimizer"]["lr"]
+        seed_everything(tc.seed + rank)
+        self.model = _build_model(tc, cfg, blob, self.device)
+
+        self.records, self.val_records, self.warnings = _training_sets(tc, run_dir, rank)
+        self.compare_records = records_of(tc.compare) if tc.compare else self.val_records
+        self.ds = TrainDataset(self.records, cfg, cfg.get("augment", False), tc.seed)
+        self.loader, self.sampler = make_loader(self.ds, self.batch_size, tc.workers, tc.seed, rank, world)
+        self.run = self._make_run()
+        self.start_epoch, self.best_map = 0, -1.0
+        self.score_thresh = float(cfg.get("score_thresh", 0.5))
+        if blob is not None:
+            self._resume(blob)
+        if self.run.distributed:
+            # some detector parameters get no gradient on a step (e.g. FPN levels a preset does not
+            # read, or a box head when a batch samples no positives), so DDP must look for them
+            device = self.device
+            self.run.model = torch.nn.parallel.DistributedDataParallel(
+                self.model,
+                device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
+        self.metrics_path = run_dir / "metrics.csv"
+        self.meta: dict = {}
+        self.last_row: dict = {}
+        self.out_of_time = False
+
+    def _model_config(self, blob: dict | None) -> dict:
+        """The resumed run's model config, else the preset with the run's overrides."""
+        if blob is not None:
+            return blob["config"]
+        cfg = get_preset(self.tc.preset)
+        for key, value in self.tc.overrides.items():  # a dict value replaces only the keys it names
             cfg[key] = {**cfg[key], **value} if isinstance(cfg.get(key), dict) else value
-    epochs = tc.epochs or cfg["epochs"]
-    batch_size = tc.batch_size or cfg["batch_size"]
-    lr = tc.lr or cfg["optimizer"]["lr"]
-    seed_everything(tc.seed + rank)
-    model = _build_model(tc, cfg, resume_blob, device)
+        return cfg
 
-    records, val_records, warnings = _training_sets(tc, run_dir, rank)
-    compare_records = records_of(tc.compare) if tc.compare else val_records
-    ds = TrainDataset(records, cfg, cfg.get("augment", False), tc.seed)
-    loader, sampler = make_loader(ds, batch_size, tc.workers, tc.seed, rank, world)
-
-    opt = make_optimizer([p for p in model.parameters() if p.requires_grad], tc.optimizer, lr, cfg)
-    if tc.schedule and resume_blob is None:
-        cfg["schedule"] = schedule_for(tc.schedule, cfg["schedule"])
-    run = Run(
-        model=model,
-        core=model,
-        opt=opt,
-        sched=None,  # set below: its time budget reads the run's clock
-        sched_unit="iter",
-        scaler=torch.amp.GradScaler("cuda", enabled=device.type == "cuda"),
-        device=device,
-        rank=rank,
-        world=world,
-        # Fine-tuning with small batches: batch statistics of a few images (padded to one size)
-        # swing wildly, and one odd batch can spike the loss 30x. Keep the running statistics of
-        # the model we start from; the BatchNorm scales and shifts still train.
-        freeze_bn=bool(tc.init) and batch_size < 8,
-        clip_norm=tc.clip_norm,
-        max_bad_steps=tc.max_bad_steps,
-        log_every=tc.log_every,
-        budget=tc.max_seconds,
-        t_start=time.perf_counter(),
-    )
-    run.sched, run.sched_unit = make_scheduler(
-        opt, cfg, epochs, len(loader), run.time_frac if run.budget else None
-    )
-    start_epoch, best_map = 0, -1.0
-    score_thresh = float(cfg.get("score_thresh", 0.5))
-    if resume_blob is not None:
-        model.load_state_dict(resume_blob["model"])
-        opt.load_state_dict(resume_blob["optimizer"])
-        run.sched.load_state_dict(resume_blob["scheduler"])
-        if "scaler" in resume_blob and run.use_amp:
-            run.scaler.load_state_dict(resume_blob["scaler"])
-        start_epoch = int(resume_blob["epoch"])
-        best_map = float(resume_blob.get("best_map", -1.0))
-        run.global_step = int(resume_blob.get("global_step", 0))
-        score_thresh = float(resume_blob.get("score_thresh", score_thresh))
-    if run.distributed:
-        # some detector parameters get no gradient on a step (e.g. FPN levels a preset does not
-        # read, or a box head when a batch samples no positives), so DDP must look for them
-        run.model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
+    def _make_run(self) -> Run:
+        tc, cfg, model = self.tc, self.cfg, self.model
+        opt = make_optimizer([p for p in model.parameters() if p.requires_grad], tc.optimizer, self.lr, cfg)
+        if tc.schedule and not self.resumed:
+            cfg["schedule"] = schedule_for(tc.schedule, cfg["schedule"])
+        run = Run(
+            model=model,
+            core=model,
+            opt=opt,
+            sched=None,  # set below: its time budget reads the run's clock
+            sched_unit="iter",
+            scaler=torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda"),
+            device=self.device,
+            rank=self.rank,
+            world=self.world,
+            # Fine-tuning with small batches: batch statistics of a few images (padded to one size)
+            # swing wildly, and one odd batch can spike the loss 30x. Keep the running statistics of
+            # the model we start from; the BatchNorm scales and shifts still train.
+            freeze_bn=bool(tc.init) and self.batch_size < 8,
+            clip_norm=tc.clip_norm,
+            max_bad_steps=tc.max_bad_steps,
+            log_every=tc.log_every,
+            budget=tc.max_seconds,
+            t_start=time.perf_counter(),
         )
+        run.sched, run.sched_unit = make_scheduler(
+            opt, cfg, self.epochs, len(self.loader), run.time_frac if run.budget else None
+        )
+        return run
 
-    start = StartEvent(
-        images=len({id(r) for r in records}),  # photos, each counted once however often repeated
-        val_images=len(val_records),
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        device=str(device),
-        preset=cfg["preset"],
-        world_size=world,
-        frozen_bn_stats=run.freeze_bn,
-        start_epoch=start_epoch,
-        compare_images=len(compare_records) if tc.compare_with else 0,
-        warnings=warnings[:50],
-    )
-    meta = {k: v for k, v in asdict(start).items() if k not in ("start_epoch", "warnings")}
-    metrics_path = run_dir / "metrics.csv"
-    if run.main:
-        atomic_write_json(run_dir / "config.json", {"train_config": asdict(tc), "model_config": cfg, **meta})
-        if not metrics_path.is_file() or resume_blob is None:
-            with metrics_path.open("w", newline="") as f:
-                csv.writer(f).writerow(METRIC_FIELDS)
-    emit(start)
+    def _resume(self, blob: dict) -> None:
+        run = self.run
+        self.model.load_state_dict(blob["model"])
+        run.opt.load_state_dict(blob["optimizer"])
+        run.sched.load_state_dict(blob["scheduler"])
+        if "scaler" in blob and run.use_amp:
+            run.scaler.load_state_dict(blob["scaler"])
+        self.start_epoch = int(blob["epoch"])
+        self.best_map = float(blob.get("best_map", -1.0))
+        run.global_step = int(blob.get("global_step", 0))
+        self.score_thresh = float(blob.get("score_thresh", self.score_thresh))
 
-    def state(epoch_next: int) -> dict:
+    def start(self) -> None:
+        """Report the run (:class:`StartEvent`); rank 0 writes ``config.json`` and the CSV header."""
+        tc, run = self.tc, self.run
+        start = StartEvent(
+            images=len({id(r) for r in self.records}),  # photos, each counted once however often repeated
+            val_images=len(self.val_records),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            device=str(self.device),
+            preset=self.cfg["preset"],
+            world_size=self.world,
+            frozen_bn_stats=run.freeze_bn,
+            start_epoch=self.start_epoch,
+            compare_images=len(self.compare_records) if tc.compare_with else 0,
+            warnings=self.warnings[:50],
+        )
+        self.meta = {k: v for k, v in asdict(start).items() if k not in ("start_epoch", "warnings")}
+        if run.main:
+            atomic_write_json(
+                self.run_dir / "config.json",
+                {"train_config": asdict(tc), "model_config": self.cfg, **self.meta},
+            )
+            if not self.metrics_path.is_file() or not self.resumed:
+                with self.metrics_path.open("w", newline="") as f:
+                    csv.writer(f).writerow(METRIC_FIELDS)
+        self.emit(start)
+
+    def _state(self, epoch_next: int) -> dict:
+        """What ``last.pt`` holds besides the model, to resume before epoch ``epoch_next``."""
+        run = self.run
         return {
-            "optimizer": opt.state_dict(),
+            "optimizer": run.opt.state_dict(),
             "scheduler": run.sched.state_dict(),
             "scaler": run.scaler.state_dict(),
             "epoch": epoch_next,
-            "best_map": best_map,
+            "best_map": self.best_map,
             "global_step": run.global_step,
-            "score_thresh": score_thresh,
-            "meta": meta,
+            "score_thresh": self.score_thresh,
+            "meta": self.meta,
         }
 
-    last_row: dict = {}
-    out_of_time = False
-    for epoch in range(start_epoch, epochs):
-        ds.epoch = epoch
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        res = train_one_epoch(run, loader, epoch, epochs, stopper, emit, str(run_dir))
-        if res.stopped:
-            if run.main:
-                save_checkpoint(run_dir / "last.pt", model, cfg, **state(epoch))
-            best = run_dir / "best.pt"
-            return _emit(
-                emit,
-                StoppedEvent(
-                    run_dir=str(run_dir),
-                    reason=stopper.reason or "interrupted",
-                    epoch=epoch + 1,
-                    checkpoint=str(run_dir / "last.pt"),
-                    best=str(best) if best.is_file() else None,
-                ),
-            )
-        out_of_time = res.out_of_time
-        if run.sched_unit == "epoch":
-            run.sched.step()
-        row = res.row(epoch + 1, opt.param_groups[0]["lr"])
-        if run.main:
-            scored = bool(val_records) and tc.validate
-            if scored:
-                row.update(validate(run, cfg, val_records, score_thresh))
-            if not scored or row["mAP"] > best_map:
-                best_map = row.get("mAP", 0.0)
-                score_thresh = row.get("score_thresh", score_thresh)
-                save_checkpoint(
-                    run_dir / "best.pt",
-                    model,
-                    cfg,
-                    score_thresh=score_thresh,
-                    metrics={k: row.get(k) for k in BEST_KEYS},
-                    meta=meta,
-                    epoch=epoch + 1,
+    def train_epochs(self) -> StoppedEvent | None:
+        """Train, validate and save each epoch; a :class:`StoppedEvent` when the stopper ended it."""
+        run, run_dir = self.run, self.run_dir
+        for epoch in range(self.start_epoch, self.epochs):
+            self.ds.epoch = epoch
+            if self.sampler is not None:
+                self.sampler.set_epoch(epoch)
+            res = train_one_epoch(run, self.loader, epoch, self.epochs, self.stopper, self.emit, str(run_dir))
+            if res.stopped:
+                if run.main:
+                    save_checkpoint(run_dir / "last.pt", self.model, self.cfg, **self._state(epoch))
+                best = run_dir / "best.pt"
+                return _emit(
+                    self.emit,
+                    StoppedEvent(
+                        run_dir=str(run_dir),
+                        reason=self.stopper.reason or "interrupted",
+                        epoch=epoch + 1,
+                        checkpoint=str(run_dir / "last.pt"),
+                        best=str(best) if best.is_file() else None,
+                    ),
                 )
-            save_checkpoint(run_dir / "last.pt", model, cfg, **state(epoch + 1))
-            with metrics_path.open("a", newline="") as f:
-                csv.writer(f).writerow([_fmt(row.get(k, "")) for k in METRIC_FIELDS])
-            last_row = row
-            emit(_epoch_event(row, best_map))
-        if run.distributed:
-            dist.barrier()
-        if out_of_time:
-            break
+            self.out_of_time = res.out_of_time
+            if run.sched_unit == "epoch":
+                run.sched.step()
+            if run.main:
+                self._end_epoch(res.row(epoch + 1, run.opt.param_groups[0]["lr"]))
+            if run.distributed:
+                dist.barrier()
+            if self.out_of_time:
+                break
+        return None
 
-    best = run_dir / "best.pt"
-    if run.main and val_records and tc.validate and cfg.get("test_sizes") and best.is_file():
-        tuned = tune_input_size(best, val_records, device, cfg["test_sizes"])
-        score_thresh = tuned.score_thresh
-        emit(tuned)
-    if run.main and tc.compare_with and compare_records and best.is_file():
-        emit(compare_models(tc.compare_with, str(best), compare_records, str(device)))
-    return _emit(
-        emit,
-        DoneEvent(
-            run_dir=str(run_dir),
-            best=str(best),
-            epoch=int(last_row.get("epoch", start_epoch)),
-            best_mAP=best_map,
-            score_thresh=score_thresh,
-            time_budget_reached=out_of_time,
-            metrics=last_row,
-        ),
-    )
+    def _end_epoch(self, row: dict) -> None:
+        """Rank 0: validate, save ``best.pt`` and ``last.pt``, add the CSV row, report the epoch."""
+        tc, run_dir, epoch = self.tc, self.run_dir, row["epoch"]
+        scored = bool(self.val_records) and tc.validate
+        if scored:
+            row.update(validate(self.run, self.cfg, self.val_records, self.score_thresh))
+        if not scored or row["mAP"] > self.best_map:
+            self.best_map = row.get("mAP", 0.0)
+            self.score_thresh = row.get("score_thresh", self.score_thresh)
+            save_checkpoint(
+                run_dir / "best.pt",
+                self.model,
+                self.cfg,
+                score_thresh=self.score_thresh,
+                metrics={k: row.get(k) for k in BEST_KEYS},
+                meta=self.meta,
+                epoch=epoch,
+            )
+        save_checkpoint(run_dir / "last.pt", self.model, self.cfg, **self._state(epoch))
+        with self.metrics_path.open("a", newline="") as f:
+            csv.writer(f).writerow([_fmt(row.get(k, "")) for k in METRIC_FIELDS])
+        self.last_row = row
+        self.emit(_epoch_event(row, self.best_map))
+
+    def finish(self) -> DoneEvent:
+        """Tune the input size and threshold, compare with the starting model, report the end."""
+        tc, run_dir, device = self.tc, self.run_dir, self.device
+        best = run_dir / "best.pt"
+        main = self.run.main
+        if main and self.val_records and tc.validate and self.cfg.get("test_sizes") and best.is_file():
+            tuned = tune_input_size(best, self.val_records, device, self.cfg["test_sizes"])
+            self.score_thresh = tuned.score_thresh
+            self.emit(tuned)
+        if main and tc.compare_with and self.compare_records and best.is_file():
+            self.emit(compare_models(tc.compare_with, str(best), self.compare_records, str(device)))
+        return _emit(
+            self.emit,
+            DoneEvent(
+                run_dir=str(run_dir),
+                best=str(best),
+                epoch=int(self.last_row.get("epoch", self.start_epoch)),
+                best_mAP=self.best_map,
+                score_thresh=self.score_thresh,
+                time_budget_reached=self.out_of_time,
+                metrics=self.last_row,
+            ),
+        )
 
 
 def _emit(emit, ev: Event) -> Event:
