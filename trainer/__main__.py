@@ -2,221 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import signal
 import sys
 from pathlib import Path
 
+from .cli_options import build_parser
 from .errors import DigitError
 from .events import Event
-from .export import DET_THRESH
-from .paths import licence_note, version
+from .recipes import apply_recipe, given_train_options
 
 log = logging.getLogger("trainer")
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__, epilog=licence_note())
-    p.add_argument("--version", action="version", version=f"digit-trainer {version()}")
-    sub = p.add_subparsers(dest="cmd", required=True)
-
-    s = sub.add_parser("synth", help="write synthetic multi-digit photos with exact boxes")
-    s.add_argument("--out", required=True, type=Path)
-    s.add_argument("--count", required=True, type=int)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument(
-        "--kind",
-        choices=("house", "printed"),
-        default="house",
-        help="house: house-number plates; printed: bibs, plates, labels and meters in many fonts, "
-        "with letters and words around the number that are not digits",
-    )
-    s.add_argument(
-        "--backgrounds",
-        nargs=2,
-        metavar=("IMAGES", "ANN"),
-        help="printed: lay the numbers on these photos, their labelled digits painted over",
-    )
-
-    t = sub.add_parser("train", help="train or fine-tune a detector")
-    _train_options(t)
-
-    f = sub.add_parser(
-        "finetune",
-        help="teach a model a new kind of number: photos with digit boxes, or just their numbers",
-    )
-    _finetune_options(f)
-
-    e = sub.add_parser(
-        "eval", help="COCO mAP and whole-number accuracy on a labelled set", epilog=licence_note()
-    )
-    e.add_argument("--images", required=True)
-    e.add_argument("--ann", required=True, help="COCO json, or a folder of VOC/YOLO/labelme files")
-    e.add_argument("--model", default="default")
-    e.add_argument("--device", default="auto")
-    e.add_argument("--batch-size", type=int, default=16)
-    e.add_argument("--score-thresh", type=float, help="number-reading threshold (default: the model's)")
-    e.add_argument("--json", action="store_true", help="print exactly one JSON object")
-    e.add_argument(
-        "--show-failures",
-        type=int,
-        default=0,
-        metavar="N",
-        help="list the first N misread images (id, file, truth, read, cause)",
-    )
-    e.add_argument(
-        "--scales",
-        choices=["auto", "single"],
-        default="auto",
-        help="auto: find numbers at any size in the photo; single: one pass at the model's input size",
-    )
-
-    r = sub.add_parser(
-        "predict", help="write pred.json (task 1) and pred.csv (task 2)", epilog=licence_note()
-    )
-    r.add_argument("images_dir", type=Path)
-    r.add_argument("--out", required=True, type=Path)
-    r.add_argument("--model", default="default")
-    r.add_argument("--score-thresh", type=float, help="number-reading threshold (default: the model's)")
-    r.add_argument(
-        "--det-thresh",
-        type=float,
-        default=DET_THRESH,
-        help="lowest score kept in pred.json (low keeps mAP honest)",
-    )
-    r.add_argument("--device", default="auto")
-    r.add_argument("--batch-size", type=int, default=16)
-    r.add_argument("--workers", type=int)
-    r.add_argument(
-        "--scales",
-        choices=["auto", "single"],
-        default="auto",
-        help="auto: find numbers at any size in the photo; single: one pass at the model's input size",
-    )
-    fmts = ["voc", "yolo", "labelme", "coco"]
-    c = sub.add_parser("convert", help="convert ground truth between COCO, VOC, YOLO and labelme")
-    c.add_argument("--images", required=True, type=Path, help="the images the labels belong to")
-    c.add_argument("--ann", type=Path, help="COCO: the JSON file; others: the label folder (default: found)")
-    c.add_argument("--from", dest="src", required=True, choices=fmts)
-    c.add_argument("--to", dest="dst", required=True, choices=fmts)
-    c.add_argument("--out", type=Path, help="COCO: a new JSON file; others: a folder (default: the images')")
-    x = sub.add_parser("export-onnx", help="write the detector as an ONNX file for onnxruntime")
-    x.add_argument("--model", default="default", help="checkpoint file, or 'default' for the bundled model")
-    x.add_argument("--out", required=True, type=Path, help="the .onnx file to write")
-    x.add_argument("--opset", type=int, default=17, help="ONNX opset (11 or later; default 17)")
-    x.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    return p
-
-
-def _train_options(t: argparse.ArgumentParser) -> None:
-    t.add_argument("--train-images", action="append", help="image folder (repeatable)")
-    t.add_argument(
-        "--train-ann",
-        action="append",
-        help="COCO json, or a folder of VOC/YOLO/labelme files (repeatable, paired)",
-    )
-    t.add_argument(
-        "--train-repeat",
-        action="append",
-        type=int,
-        help="times each photo of the paired --train-images is seen per epoch (repeatable; default 1): "
-        "weights a smaller set that is closer to the photos to be read",
-    )
-    t.add_argument("--val-images")
-    t.add_argument("--val-ann")
-    t.add_argument(
-        "--holdout",
-        type=float,
-        default=0.0,
-        help="share of the training photos held out as validation, stable by image id",
-    )
-    t.add_argument("--preset", default="default")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--out", required=True, type=Path, help="run folder")
-    t.add_argument("--init", help="warm-start weights from a checkpoint of the same preset")
-    t.add_argument("--backbone-weights", help="local torchvision backbone state dict")
-    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
-    _optimizer_options(t)
-    t.add_argument("--synthetic", type=int, default=0, help="mix in N synthetic images")
-    t.add_argument("--workers", type=int)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
-    t.add_argument("--log-every", type=int, default=10)
-    t.add_argument("--resume", action="store_true", help="continue RUN_DIR/last.pt")
-    t.add_argument(
-        "--compare-with",
-        help="after training, score this model and the new one on the comparison images "
-        "(--compare-images/--compare-ann; else the validation set)",
-    )
-    t.add_argument("--compare-images", help="images kept apart from validation to compare models on")
-    t.add_argument("--compare-ann")
-    t.add_argument(
-        "--exit-with-parent",
-        action="store_true",
-        help="stop (saving a checkpoint) when the launching process goes away",
-    )
-    t.add_argument("--max-minutes", type=float, help="wall-clock budget; the LR schedule anneals over it")
-    t.add_argument("--config", type=Path, help="JSON file of default values for these options")
-
-
-def _finetune_options(f: argparse.ArgumentParser) -> None:
-    from .finetune import RECIPE
-
-    f.add_argument("--images", required=True, help="folder of the photos")
-    f.add_argument("--ann", help="their digit boxes: COCO json, or a folder of VOC/YOLO/labelme files")
-    f.add_argument(
-        "--numbers",
-        help="or just their numbers: a CSV of image_id,file_name,number (boxes are placed by the model)",
-    )
-    f.add_argument("--out", required=True, type=Path, help="run folder; the model is OUT/model.pt")
-    f.add_argument("--init", default="default", help="the model to start from (default: the bundled one)")
-    f.add_argument(
-        "--max-minutes",
-        type=float,
-        default=RECIPE["max_minutes"],
-        help="wall-clock budget of the training (default %(default)s)",
-    )
-    f.add_argument("--epochs", type=int, help=f"at most this many epochs (default {RECIPE['epochs']})")
-    f.add_argument("--lr", type=float, help=f"learning rate (default {RECIPE['lr']})")
-    f.add_argument("--batch-size", type=int)
-    f.add_argument(
-        "--mix-images",
-        action="append",
-        help="original training photos to mix in so the model keeps what it knew (repeatable)",
-    )
-    f.add_argument("--mix-ann", action="append", help="their COCO file (paired with --mix-images)")
-    f.add_argument(
-        "--compare-images",
-        help="photos kept apart (never trained on) to score the starting and the new model on",
-    )
-    f.add_argument("--compare-ann", help="their truth (COCO json, or a folder of VOC/YOLO/labelme files)")
-    _optimizer_options(f)
-    f.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--workers", type=int, default=0)
-    f.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
-    f.add_argument(
-        "--exit-with-parent", action="store_true", help="stop when the launching process goes away"
-    )
-
-
-def _optimizer_options(t: argparse.ArgumentParser) -> None:
-    t.add_argument(
-        "--optimizer",
-        choices=("adamw", "sgd"),
-        default="adamw",
-        help="adamw (the preset's weight decay) or sgd (momentum 0.9, weight decay 1e-4)",
-    )
-    t.add_argument(
-        "--schedule",
-        choices=("cosine", "step"),
-        help="cosine: warm-up then cosine; step: warm-up then x0.1 at 60%% and 85%% of the run "
-        "(default: the preset's)",
-    )
 
 
 def _bar(total: int, desc: str, quiet: bool):
@@ -242,7 +39,7 @@ def cmd_train(a) -> int:
     from .engine import TrainConfig, fit
 
     if a.config:  # a recipe file: its values fill every option not given on the command line
-        _apply_recipe(a, a.config, getattr(a, "given", set()))
+        apply_recipe(a, a.config, getattr(a, "given", set()))
     if not a.train_images or not a.train_ann or len(a.train_images) != len(a.train_ann):
         raise DigitError("give one --train-ann for every --train-images")
     if a.train_repeat and (len(a.train_repeat) != len(a.train_images) or min(a.train_repeat) < 1):
@@ -501,105 +298,6 @@ def _predict(a, records, device: str, rank: int, world: int) -> int:
     return 0
 
 
-def _given_train_options(argv: list[str]) -> set[str]:
-    """The train options written on the command line: a second parse in which nothing defaults."""
-    q = argparse.ArgumentParser(add_help=False)
-    _train_options(q)
-    for act in q._actions:
-        act.default = argparse.SUPPRESS
-    return set(vars(q.parse_args(argv)))
-
-
-def _apply_recipe(a: argparse.Namespace, path: Path, given: set[str]) -> None:
-    """Fill the options not given on the command line from a JSON recipe, checking each value."""
-    try:
-        recipe = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DigitError(f"{path}: cannot read the recipe ({exc.strerror or exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DigitError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(recipe, dict):
-        raise DigitError(f"{path}: a recipe must be a JSON object of option names and values")
-    q = argparse.ArgumentParser(add_help=False)
-    _train_options(q)
-    options = {act.dest: act for act in q._actions if act.dest not in ("config",)}
-    for k, v in recipe.items():
-        if k == "model":  # checked below, against the preset the run ends up with
-            continue
-        key = k.replace("-", "_")
-        act = options.get(key)
-        if act is None:
-            raise DigitError(f"{path}: unknown option {k!r}")
-        value = _recipe_value(path, k, v, act)
-        if key not in given:
-            setattr(a, key, value)
-    if "model" in recipe:
-        a.overrides = _model_overrides(path, recipe["model"], a.preset)
-
-
-def _model_overrides(path: Path, section, preset: str) -> dict:
-    """A recipe's ``model`` section: preset values to replace, each of the type the preset holds.
-
-    A dict value replaces only the keys it names (``{"sampling": {"box_detections_per_img": 50}}``).
-    """
-    from .presets import get_preset
-
-    base = get_preset(preset)
-    if not isinstance(section, dict):
-        raise DigitError(f"{path}: 'model' must be a JSON object of {preset!r} preset values")
-    for name, v in section.items():
-        if name not in base or name in ("arch", "preset"):
-            known = ", ".join(k for k in base if k not in ("arch", "preset"))
-            raise DigitError(f"{path}: the {preset!r} preset has no value {name!r} to set (it has: {known})")
-        old = base[name]
-        if not _like(v, old):
-            raise DigitError(
-                f"{path}: model value {name!r} must look like the preset's {json.dumps(old)}, not {json.dumps(v)}"
-            )
-    return dict(section)
-
-
-def _like(v, old) -> bool:
-    """Whether a recipe value ``v`` may replace the preset value ``old``."""
-    if isinstance(old, dict):
-        return isinstance(v, dict) and set(v) <= set(old)
-    if isinstance(old, list | bool):
-        return isinstance(v, type(old))
-    if isinstance(old, int | float):
-        return isinstance(v, int | float) and not isinstance(v, bool)
-    return not isinstance(v, list | dict | bool)  # a string, or a value the preset leaves unset
-
-
-def _recipe_value(path: Path, name: str, v, act: argparse.Action):
-    def bad(want: str):
-        return DigitError(f"{path}: option {name!r} must be {want}, not {json.dumps(v)}")
-
-    if act.nargs == 0:  # a flag
-        if not isinstance(v, bool):
-            raise bad("true or false")
-        return v
-    if isinstance(act, argparse._AppendAction):
-        if act.type is int:
-            if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
-                raise bad("a list of whole numbers")
-        elif not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise bad("a list of strings")
-        return v
-    if v is None:
-        return None
-    kind = act.type or str
-    if kind is int and (isinstance(v, bool) or not isinstance(v, int)):
-        raise bad("a whole number")
-    if kind is float and (isinstance(v, bool) or not isinstance(v, int | float)):
-        raise bad("a number")
-    if kind in (str, Path) and not isinstance(v, str):
-        raise bad("a string")
-    value = kind(v)
-    if act.choices is not None and value not in act.choices:
-        raise bad("one of " + ", ".join(map(str, act.choices)))
-    return value
-
-
 def cmd_convert(a) -> int:
     from .formats.convert import convert
 
@@ -628,9 +326,9 @@ def cmd_export_onnx(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     argv = sys.argv[1:] if argv is None else list(argv)
-    a = _parser().parse_args(argv)
+    a = build_parser(__doc__).parse_args(argv)
     if a.cmd == "train":
-        a.given = _given_train_options(argv[1:])
+        a.given = given_train_options(argv[1:])
     try:
         return {
             "synth": cmd_synth,
