@@ -116,27 +116,10 @@ def load_coco(ann_path: str | Path, images_dir: str | Path, check_files: bool = 
             name = f" ({digits.names[cat]!r}, not a digit)" if digits is not None and cat in digits else ""
             warnings.append(f"{tag}: {what} {a['category_id']!r}{name}; dropped")
             continue
-        bbox = a["bbox"]
-        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
-            warnings.append(f"{tag}: bbox is not [x, y, w, h]; dropped")
-            continue
-        try:
-            x, y, w, h = (float(v) for v in bbox)
-        except (TypeError, ValueError):
-            warnings.append(f"{tag}: bbox has non-numeric values; dropped")
-            continue
-        x1, y1, x2, y2 = x, y, x + w, y + h
-        if rec.width and rec.height:
-            cx1, cy1 = max(0.0, x1), max(0.0, y1)
-            cx2, cy2 = min(float(rec.width), x2), min(float(rec.height), y2)
-            if (cx1, cy1, cx2, cy2) != (x1, y1, x2, y2) and cx2 > cx1 and cy2 > cy1:
-                warnings.append(f"{tag}: box outside the image; clipped")
-            x1, y1, x2, y2 = cx1, cy1, cx2, cy2
-        if not (x2 - x1 >= 1.0 and y2 - y1 >= 1.0):
-            warnings.append(f"{tag}: zero-size box; dropped")
-            continue
-        rec.boxes.append((x1, y1, x2, y2))
-        rec.labels.append(digit + 1)
+        box = _box_in_image(a["bbox"], rec, tag, warnings)
+        if box is not None:
+            rec.boxes.append(box)
+            rec.labels.append(digit + 1)
 
     for where, n_boxes in bad.values():
         boxes = f"{n_boxes} box{'es' if n_boxes != 1 else ''}"
@@ -146,6 +129,32 @@ def load_coco(ann_path: str | Path, images_dir: str | Path, check_files: bool = 
         rec.labels = np.asarray(rec.labels, np.int64)
     _log_summary(ann_path, warnings)
     return CocoDigits(list(records.values()), warnings, ann_path)
+
+
+def _box_in_image(
+    bbox, rec: Record, tag: str, warnings: list[str]
+) -> tuple[float, float, float, float] | None:
+    """A COCO ``[x, y, w, h]`` as ``(x1, y1, x2, y2)`` clipped to the image; None (with a warning
+    naming ``tag``) for a box that is malformed or of zero size."""
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+        warnings.append(f"{tag}: bbox is not [x, y, w, h]; dropped")
+        return None
+    try:
+        x, y, w, h = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        warnings.append(f"{tag}: bbox has non-numeric values; dropped")
+        return None
+    x1, y1, x2, y2 = x, y, x + w, y + h
+    if rec.width and rec.height:
+        cx1, cy1 = max(0.0, x1), max(0.0, y1)
+        cx2, cy2 = min(float(rec.width), x2), min(float(rec.height), y2)
+        if (cx1, cy1, cx2, cy2) != (x1, y1, x2, y2) and cx2 > cx1 and cy2 > cy1:
+            warnings.append(f"{tag}: box outside the image; clipped")
+        x1, y1, x2, y2 = cx1, cy1, cx2, cy2
+    if not (x2 - x1 >= 1.0 and y2 - y1 >= 1.0):
+        warnings.append(f"{tag}: zero-size box; dropped")
+        return None
+    return (x1, y1, x2, y2)
 
 
 @dataclass
