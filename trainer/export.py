@@ -86,18 +86,6 @@ def id_map_text(mapping: Iterable[tuple[int, str]]) -> str:
     return buf.getvalue()
 
 
-def write_task1_json(path: str | os.PathLike, entries: Iterable[dict]) -> None:
-    atomic_write_text(path, task1_text(entries))
-
-
-def write_task2_csv(path: str | os.PathLike, rows: Iterable[tuple[int, int]]) -> None:
-    atomic_write_text(path, task2_text(rows))
-
-
-def write_id_map(path: str | os.PathLike, mapping: Iterable[tuple[int, str]]) -> None:
-    atomic_write_text(path, id_map_text(mapping))
-
-
 def coco_ground_truth(images: Iterable[dict], boxes: Iterable[dict], decimals: int | None = 2) -> dict:
     """A COCO ground-truth dict.
 

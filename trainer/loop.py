@@ -18,7 +18,6 @@ import torch
 import torch.distributed as dist
 
 from .data import Record
-from .ddp import cleanup, dist_info  # noqa: F401 - part of this module's API
 from .errors import TrainingError
 from .evaluate import evaluate_results
 from .events import ProgressEvent

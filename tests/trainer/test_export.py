@@ -8,9 +8,9 @@ from trainer.export import (
     atomic_write_text,
     coco_ground_truth,
     detection_entries,
+    task1_text,
+    task2_text,
     write_coco,
-    write_task1_json,
-    write_task2_csv,
 )
 
 
@@ -25,7 +25,7 @@ def test_task1_loads_in_pycocotools_against_our_gt(tmp_path):
     ]
     write_coco(tmp_path / "gt.json", coco_ground_truth(images, gt_boxes))
     entries = detection_entries(5, [[10, 5, 10, 20]], [0.9], [3]) + detection_entries(9, [], [], [])
-    write_task1_json(tmp_path / "pred.json", entries)
+    atomic_write_text(tmp_path / "pred.json", task1_text(entries))
     gt = COCO(str(tmp_path / "gt.json"))
     dt = gt.loadRes(str(tmp_path / "pred.json"))
     ann = dt.loadAnns(dt.getAnnIds())[0]
@@ -42,7 +42,7 @@ def test_task1_loads_in_pycocotools_against_our_gt(tmp_path):
 
 
 def test_task2_csv_sorted_with_minus_one(tmp_path):
-    write_task2_csv(tmp_path / "pred.csv", [(10, 42), (2, -1), (3, 7)])
+    atomic_write_text(tmp_path / "pred.csv", task2_text([(10, 42), (2, -1), (3, 7)]))
     rows = list(csv.reader((tmp_path / "pred.csv").open()))
     assert rows == [["image_id", "pred_label"], ["2", "-1"], ["3", "7"], ["10", "42"]]
 
