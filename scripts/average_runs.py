@@ -2,6 +2,7 @@
 input size and score threshold on the held-out photos of the last run, as training does.
 
     .venv/bin/python scripts/average_runs.py runs/v5 runs/v6 --out runs/v5v6 [--init default]
+        [--weights 0.3 0.7]
 
 Writes ``OUT/best.pt`` and a ``config.json`` / ``metrics.csv`` of the last run (with
 ``averaged_from``), so ``scripts/package_model.py OUT`` packages it. ``--init`` names the model
@@ -26,6 +27,7 @@ def main() -> None:
     ap.add_argument("runs", type=Path, nargs="+")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--init", help="lineage for the card (default: the last run's warm start)")
+    ap.add_argument("--weights", type=float, nargs="+", help="one per run (default: equal)")
     a = ap.parse_args()
 
     import torch
@@ -39,9 +41,14 @@ def main() -> None:
     arch = {(b["config"].get("preset"), b["config"].get("arch")) for b in blobs}
     if len(arch) != 1:
         sys.exit(f"error: the runs hold different models: {sorted(arch)}")
+    states = [_as_last(b, blobs[-1]) for b in blobs]
+    weights = a.weights or [1.0] * len(states)
+    if len(weights) != len(states) or min(weights) < 0 or sum(weights) <= 0:
+        sys.exit("error: --weights needs one non-negative weight per run")
+    weights = [w / sum(weights) for w in weights]
     out = dict(blobs[-1])
     out["model"] = {
-        k: sum(b["model"][k].float() for b in blobs).div(len(blobs)).to(v.dtype)
+        k: sum(w * st[k].float() for w, st in zip(weights, states)).to(v.dtype)
         if v.is_floating_point()
         else v
         for k, v in blobs[-1]["model"].items()
@@ -51,6 +58,7 @@ def main() -> None:
     last = a.runs[-1]
     cfg = json.loads((last / "config.json").read_text())
     cfg["averaged_from"] = [str(r) for r in a.runs]
+    cfg["averaged_weights"] = weights
     if a.init:
         cfg["train_config"]["init"] = a.init
     (a.out / "config.json").write_text(json.dumps(cfg, indent=2))
@@ -63,6 +71,22 @@ def main() -> None:
     for t in ev.tried:
         print(f"input {t['min_size']}: mAP {t['mAP']:.4f}  number accuracy {t['number_accuracy']:.4f}")
     print(f"chose input {ev.min_size} px, threshold {ev.score_thresh:.2f}; wrote {a.out / 'best.pt'}")
+
+
+def _as_last(blob: dict, last: dict) -> dict:
+    """``blob``'s weights in the shape of the last run's model: a run without the text class the
+    last one has gets it as a warm start would (its readings unchanged)."""
+    from trainer.model import build_detector, warm_start
+
+    if bool(blob["config"].get("text_class")) == bool(last["config"].get("text_class")):
+        return blob["model"]
+    if blob["config"].get("text_class"):
+        sys.exit("error: a run with the text class cannot be averaged into one without it")
+    src = build_detector(blob["config"])
+    src.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["model"].items()})
+    dst = build_detector(last["config"])
+    warm_start(dst, src)
+    return dst.state_dict()
 
 
 if __name__ == "__main__":
