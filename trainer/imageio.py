@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -15,22 +16,76 @@ _NUM_RE = re.compile(r"(\d+)")
 
 def natural_key(name: str) -> list:
     """Sort key that orders "2.png" before "10.png"."""
-    return [int(p) if p.isdigit() else p.lower() for p in _NUM_RE.split(name)]
+    parts = _NUM_RE.split(name.lower())  # the digit runs are every second part
+    parts[1::2] = map(int, parts[1::2])
+    return parts
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files directly inside ``folder``, in natural order. Does not open them."""
+def name_suffix(name: str) -> str:
+    """The suffix of a file name as ``Path.suffix`` gives it ("a.PNG" -> ".PNG", ".png" -> "")."""
+    i = name.rfind(".")
+    return name[i:] if 0 < i < len(name) - 1 else ""
+
+
+def name_stem(name: str) -> str:
+    """The stem of a file name as ``Path.stem`` gives it ("a.b.png" -> "a.b", ".png" -> ".png")."""
+    i = name.rfind(".")
+    return name[:i] if 0 < i < len(name) - 1 else name
+
+
+class Listing:
+    """The files directly inside folders, each folder read in one ``os.scandir`` pass and kept.
+
+    One is made for one open of a folder and handed to everything that looks into it (the image
+    list, the search for label files, the label readers), so the folder is listed once however
+    many look. Make a new one to see later changes on disk.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[str, ...]] = {}
+        self._images: dict[str, list[str]] = {}
+
+    @staticmethod
+    def _key(folder: str | Path) -> str:
+        return os.path.realpath(folder)
+
+    def files(self, folder: str | Path) -> tuple[str, ...]:
+        """Names of the files (or links to files) directly inside ``folder``, in directory order.
+        Raises ``OSError`` when the folder cannot be read."""
+        key = self._key(folder)
+        names = self._files.get(key)
+        if names is None:
+            with os.scandir(key) as it:
+                names = tuple(e.name for e in it if e.is_file())
+            self._files[key] = names
+        return names
+
+    def image_names(self, folder: str | Path) -> list[str]:
+        """Names of the image files directly inside ``folder``, in natural order (a new list)."""
+        key = self._key(folder)
+        names = self._images.get(key)
+        if names is None:
+            names = [n for n in self.files(key) if name_suffix(n).lower() in IMAGE_SUFFIXES]
+            names.sort(key=natural_key)
+            self._images[key] = names
+        return list(names)
+
+
+def list_images(folder: str | Path, listing: Listing | None = None) -> list[Path]:
+    """Image files directly inside ``folder``, in natural order. Does not open them.
+
+    ``listing`` reads the folder once for every caller that shares it (:class:`Listing`).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"not a folder: {folder}")
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-    files.sort(key=lambda p: natural_key(p.name))
-    return files
+    names = (listing or Listing()).image_names(folder)
+    return [folder / n for n in names]
 
 
 def leading_id(name: str) -> int | None:
     """The image id a dataset file name carries: its leading digits ("123.png" -> 123)."""
-    m = re.match(r"(\d+)", Path(name).stem)
+    m = _NUM_RE.match(name_stem(os.path.basename(name)))
     return int(m.group(1)) if m else None
 
 
@@ -46,10 +101,11 @@ def assign_ids(paths: list[Path], known: dict[str, int] | None = None) -> dict[P
     taken: set[int] = set(known.values())
     rest: list[Path] = []
     for p in paths:
-        if p.name in known:
-            ids[p] = known[p.name]
+        name = p.name
+        if name in known:
+            ids[p] = known[name]
             continue
-        n = leading_id(p.name)
+        n = leading_id(name)
         if n is not None and n not in taken:
             ids[p] = n
             taken.add(n)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+from collections import Counter
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -15,7 +18,16 @@ from trainer.data import Record
 from trainer.export import coco_ground_truth, written_by_export
 from trainer.formats import find_labels, label_texts, load_annotations, read_predictions, records_to_coco
 from trainer.formats.yolo import yaml_names
-from trainer.imageio import load_rgb, upright_boxes
+from trainer.imageio import (
+    IMAGE_SUFFIXES,
+    Listing,
+    list_images,
+    load_rgb,
+    name_stem,
+    name_suffix,
+    natural_key,
+    upright_boxes,
+)
 
 
 def _images(folder: Path, sizes: dict[str, tuple[int, int]]) -> Path:
@@ -455,3 +467,74 @@ def test_convert_carries_the_reviewed_mark(tmp_path):
     convert(folder, folder, "voc", "labelme", tmp_path / "lm")
     checked = {p.stem: json.loads(p.read_text()).get("checked") for p in (tmp_path / "lm").glob("[0-9].json")}
     assert checked == {"1": None, "2": True}
+
+
+@pytest.fixture
+def listings(monkeypatch) -> Counter:
+    """How often each folder is listed (os.scandir, os.listdir: what Path.iterdir and glob use)."""
+    counts: Counter = Counter()
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def key(path) -> object:
+        return path if isinstance(path, int) else os.path.realpath(path)
+
+    def scandir(path="."):
+        counts[key(path)] += 1
+        return real_scandir(path)
+
+    def listdir(path="."):
+        counts[key(path)] += 1
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "listdir", listdir)
+    return counts
+
+
+@pytest.mark.parametrize("fmt", ["voc", "yolo", "labelme"])
+@pytest.mark.parametrize("where", ["beside", "labels"])
+def test_finding_and_reading_labels_lists_each_folder_once(tmp_path, fractional, listings, fmt, where):
+    folder, coco = fractional
+    out = folder if where == "beside" else tmp_path / "labels"
+    _write(label_texts(fmt, coco, folder, out), out)
+    listings.clear()
+    labels = load_annotations(None, folder)
+    assert labels.fmt == fmt and len(labels.records) == 3
+    assert listings[os.path.realpath(folder)] == 1
+    assert listings[os.path.realpath(out)] == 1
+    assert max(listings.values()) == 1
+
+
+def test_a_shared_listing_is_read_once_for_images_and_labels(tmp_path, fractional, listings):
+    folder, coco = fractional
+    _write(label_texts("voc", coco, folder, folder), folder)
+    listing = Listing()
+    listings.clear()
+    names = [p.name for p in list_images(folder, listing)]
+    assert find_labels(folder, listing=listing) == ("voc", folder)
+    assert len(load_annotations(folder, folder, listing=listing).records) == 3
+    assert names == ["1.png", "2.jpg", "3.png"] and listings[os.path.realpath(folder)] == 1
+    # without one, each call lists the folder afresh (and sees what changed on disk)
+    (folder / "4.png").write_bytes((folder / "1.png").read_bytes())
+    assert [p.name for p in list_images(folder)] == ["1.png", "2.jpg", "3.png", "4.png"]
+    assert [p.name for p in list_images(folder, listing)] == names
+
+
+def test_natural_order_from_names_is_the_order_of_path_names(tmp_path):
+    names = ["10.png", "2.png", "a10b2.PNG", "A2b10.png", "a2b2.jpg", "x01.png", "x1.bmp", "ß3.webp"]
+    names += ["..png", "z.PNG", "Z.png", "001.png", "1.jpeg", "b 7.png", "b 07.png", "c.txt", ".png"]
+    for n in names:
+        (tmp_path / n).write_bytes(b"")
+    (tmp_path / "d.png").mkdir()  # a folder is never an image
+
+    def reference(name):  # the key as it was computed from Path objects
+        return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name)]
+
+    want = sorted(
+        (p for p in tmp_path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+        key=lambda p: reference(p.name),
+    )
+    assert list_images(tmp_path) == want
+    assert [natural_key(n) for n in names] == [reference(n) for n in names]
+    assert [name_stem(n) for n in names] == [Path(n).stem for n in names]
+    assert [name_suffix(n) for n in names] == [Path(n).suffix for n in names]

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..data import Record, load_coco
 from ..errors import AnnotationError
 from ..export import coco_ground_truth, coco_text
-from ..imageio import READ_ERRORS, image_size
+from ..imageio import READ_ERRORS, Listing, image_size, name_stem
 from .common import DIGIT_NAMES, FOLDER_FORMATS, FORMATS, SUFFIX, TITLE, LabelSet, digit_of
 from .labelme import labelme_texts, read_labelme
 from .predictions import Detections, read_predictions
@@ -65,12 +65,24 @@ def label_dirs(images_dir: Path) -> list[Path]:
     return out
 
 
-def _matches(label_dir: Path, stems: set[str], fmt: str) -> int:
+def _files(folder: Path, listing: Listing) -> tuple[str, ...]:
+    """Names of the files in ``folder`` (none when it cannot be read), listed once per ``listing``."""
+    try:
+        return listing.files(folder)
+    except OSError:
+        return ()
+
+
+def _matches(label_dir: Path, stems: set[str], fmt: str, listing: Listing | None = None) -> int:
+    """How many files of ``fmt`` in ``label_dir`` are named after one of the image ``stems`` (0 when
+    the first of them is not such a file)."""
     suffix = SUFFIX[fmt]
-    hits = [p for p in label_dir.glob(f"*{suffix}") if p.stem in stems]
+    hits = [
+        n for n in _files(label_dir, listing or Listing()) if n.endswith(suffix) and name_stem(n) in stems
+    ]
     if not hits:
         return 0
-    probe = hits[0]
+    probe = label_dir / hits[0]
     try:
         head = probe.read_bytes()[:4096]
     except OSError:
@@ -83,22 +95,22 @@ def _matches(label_dir: Path, stems: set[str], fmt: str) -> int:
 
 
 def find_labels(
-    images_dir: str | Path, fmt: str | None = None, explicit: bool = False
+    images_dir: str | Path, fmt: str | None = None, explicit: bool = False, listing: Listing | None = None
 ) -> tuple[str, Path] | None:
     """(format, folder) of the VOC, YOLO or labelme files that belong to the images of ``images_dir``.
 
     The folder and format matching the most images wins. Found automatically (``explicit`` False),
     YOLO files need a ``classes.txt`` or ``data.yaml``: without one a folder of .txt files may be
-    anything.
+    anything. Every folder is listed once (``listing``: shared with the caller, who may have listed
+    the images already).
     """
-    from ..imageio import list_images
-
     images_dir = Path(images_dir)
-    stems = {p.stem for p in list_images(images_dir)}
+    listing = listing or Listing()
+    stems = _stems(images_dir, listing)
     best: tuple[int, str, Path] | None = None
     for d in label_dirs(images_dir):
         for f in [fmt] if fmt else FOLDER_FORMATS:
-            n = _matches(d, stems, f)
+            n = _matches(d, stems, f, listing)
             if f == "yolo" and n and not explicit and class_names(d, images_dir)[0] is None:
                 n = 0
             if n and (best is None or n > best[0]):
@@ -122,26 +134,32 @@ def _format_of_file(path: Path) -> str:
 
 
 def load_annotations(
-    ann: str | Path | None, images_dir: str | Path, fmt: str | None = None, check_files: bool = True
+    ann: str | Path | None,
+    images_dir: str | Path,
+    fmt: str | None = None,
+    check_files: bool = True,
+    listing: Listing | None = None,
 ) -> LabelSet:
     """Ground truth for the images of ``images_dir`` in any format.
 
     ``ann``: a COCO JSON file; a folder of VOC/YOLO/labelme files (the format found from its
     contents unless ``fmt`` says); one file of such a folder; or None to look beside the images
-    and in the usual sibling folders (:func:`label_dirs`).
+    and in the usual sibling folders (:func:`label_dirs`). ``listing`` lists each folder once for
+    everything that looks into it (shared with the caller, who may have listed the images already).
     """
     images_dir = Path(images_dir)
+    listing = listing or Listing()
     if fmt is not None and fmt not in FORMATS:
         raise AnnotationError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
     if ann is None:
         if fmt == "coco":
             raise AnnotationError("a COCO file must be given (--ann FILE.json)")
-        found = find_labels(images_dir, fmt, explicit=fmt is not None)
+        found = find_labels(images_dir, fmt, explicit=fmt is not None, listing=listing)
         if found is None:
             what = TITLE[fmt] if fmt else "VOC, YOLO or labelme"
             raise AnnotationError(f"no {what} label files found for the images of {images_dir}")
         fmt, label_dir = found
-        return _READERS[fmt](label_dir, images_dir)
+        return _READERS[fmt](label_dir, images_dir, listing)
     ann = Path(ann)
     if not ann.exists():
         raise AnnotationError(f"annotation file not found: {ann}")
@@ -154,21 +172,24 @@ def load_annotations(
             return LabelSet(coco.records, coco.warnings, ann, "coco")
         if fmt not in (None, file_fmt):
             raise AnnotationError(f"{ann} is a {TITLE[file_fmt]} file, not {TITLE[fmt]}")
-        return _READERS[file_fmt](ann.parent, images_dir)
+        return _READERS[file_fmt](ann.parent, images_dir, listing)
     if fmt == "coco":
         raise AnnotationError(f"{ann} is a folder; COCO annotations are one .json file")
     if fmt is None:
-        found = [(f, _matches(ann, {p.stem for p in _images(images_dir)}, f)) for f in FOLDER_FORMATS]
+        stems = _stems(images_dir, listing)
+        found = [(f, _matches(ann, stems, f, listing)) for f in FOLDER_FORMATS]
         fmt, n = max(found, key=lambda t: t[1])
         if not n:
             raise AnnotationError(f"no VOC, YOLO or labelme files in {ann} match the images of {images_dir}")
-    return _READERS[fmt](ann, images_dir)
+    return _READERS[fmt](ann, images_dir, listing)
 
 
-def _images(images_dir: Path):
-    from ..imageio import list_images
-
-    return list_images(images_dir)
+def _stems(images_dir: Path, listing: Listing) -> set[str]:
+    """The name stems of the images of ``images_dir`` (raises ``FileNotFoundError`` for a missing
+    folder, as :func:`trainer.imageio.list_images` does)."""
+    if not images_dir.is_dir():
+        raise FileNotFoundError(f"not a folder: {images_dir}")
+    return {name_stem(n) for n in listing.image_names(images_dir)}
 
 
 def records_to_coco(records: list[Record], images_dir: str | Path) -> dict:

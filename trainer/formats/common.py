@@ -12,7 +12,7 @@ import numpy as np
 
 from ..data import Record
 from ..export import written_by_export
-from ..imageio import READ_ERRORS, assign_ids, image_size, list_images, stored_size
+from ..imageio import READ_ERRORS, Listing, assign_ids, image_size, list_images, stored_size
 
 FORMATS = ("coco", "voc", "yolo", "labelme")
 FOLDER_FORMATS = ("voc", "yolo", "labelme")
@@ -110,11 +110,15 @@ def _xyxy(box) -> str:
 
 
 class ImageFolder:
-    """The images of one folder, matched to label files by file stem, with the folder's image ids."""
+    """The images of one folder, matched to label files by file stem, with the folder's image ids.
 
-    def __init__(self, images_dir: str | Path) -> None:
+    ``listing`` lists each folder once for everything that looks into it (:class:`~trainer.imageio.Listing`).
+    """
+
+    def __init__(self, images_dir: str | Path, listing: Listing | None = None) -> None:
         self.dir = Path(images_dir).resolve()
-        paths = list_images(self.dir)
+        self.listing = listing or Listing()
+        paths = list_images(self.dir, self.listing)
         self.ids = assign_ids(paths)
         self.by_stem: dict[str, Path] = {}
         self.duplicates: list[Path] = []  # a second image with the same stem (1.png and 1.jpg)
@@ -206,13 +210,16 @@ class ImageFolder:
     def label_files(self, label_dir: Path, suffix: str, warnings: list[str]) -> list[tuple[Path, Path]]:
         """(image, label file) pairs in natural image order; label files without an image are reported."""
         label_dir = Path(label_dir)
+        try:
+            present = {n for n in self.listing.files(label_dir) if n.endswith(suffix)}
+        except OSError:  # a folder that cannot be read holds no label files
+            present = set()
         pairs = []
         for stem, img in self.by_stem.items():
-            f = label_dir / (stem + suffix)
-            if f.is_file():
-                pairs.append((img, f))
+            if stem + suffix in present:
+                pairs.append((img, label_dir / (stem + suffix)))
         names = {f.name for _i, f in pairs}
-        for f in sorted(label_dir.glob(f"*{suffix}")):
+        for f in (label_dir / n for n in sorted(present)):
             if f.name not in names and f.name not in IGNORED_NAMES and f.stem not in self.by_stem:
                 if suffix == ".json" and _looks_foreign_json(f):
                     continue

@@ -16,15 +16,15 @@ from collections import Counter
 from collections.abc import Collection
 from pathlib import Path
 
-from ..imageio import upright_boxes
+from ..imageio import Listing, upright_boxes
 from .common import ImageFolder, LabelSet, digit_of, line_of, place_box, reviewed_ids
 
 LABELME_VERSION = "5.4.1"
 
 
-def read_labelme(label_dir: str | Path, images_dir: str | Path) -> LabelSet:
+def read_labelme(label_dir: str | Path, images_dir: str | Path, listing: Listing | None = None) -> LabelSet:
     """Every labelme ``<stem>.json`` in ``label_dir`` whose image is in ``images_dir``."""
-    folder = ImageFolder(images_dir)
+    folder = ImageFolder(images_dir, listing)
     warnings: list[str] = []
     other: Counter = Counter()
     records = []

@@ -17,7 +17,7 @@ from xml.etree.ElementTree import Element, ParseError, SubElement, TreeBuilder, 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from ..imageio import upright_boxes
+from ..imageio import Listing, upright_boxes
 from .common import ImageFolder, LabelSet, digit_of, fmt_px, place_box, reviewed_ids
 
 
@@ -66,9 +66,9 @@ def parse_xml(data: bytes) -> tuple[Element, dict[int, int]]:
     return root, builder.lines
 
 
-def read_voc(label_dir: str | Path, images_dir: str | Path) -> LabelSet:
+def read_voc(label_dir: str | Path, images_dir: str | Path, listing: Listing | None = None) -> LabelSet:
     """Every ``<stem>.xml`` in ``label_dir`` whose image is in ``images_dir``."""
-    folder = ImageFolder(images_dir)
+    folder = ImageFolder(images_dir, listing)
     warnings: list[str] = []
     other: Counter = Counter()
     records = []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from ..imageio import upright_boxes
+from ..imageio import Listing, upright_boxes
 from .common import ImageFolder, LabelSet, digit_of, place_box
 
 CLASSES_TXT = "classes.txt"
@@ -127,10 +127,10 @@ def box_from_yolo(nums, size) -> tuple[float, float, float, float]:
     return (cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h
 
 
-def read_yolo(label_dir: str | Path, images_dir: str | Path) -> LabelSet:
+def read_yolo(label_dir: str | Path, images_dir: str | Path, listing: Listing | None = None) -> LabelSet:
     """Every ``<stem>.txt`` in ``label_dir`` whose image is in ``images_dir`` (5 numbers a line)."""
     label_dir = Path(label_dir)
-    folder = ImageFolder(images_dir)
+    folder = ImageFolder(images_dir, listing)
     warnings: list[str] = []
     other: Counter = Counter()
     names, names_file, problem = class_names(label_dir, folder.dir)
