@@ -13,7 +13,7 @@ from pathlib import Path
 from trainer.errors import DigitError
 from trainer.export import written_by_export
 from trainer.formats import find_labels, load_annotations
-from trainer.imageio import assign_ids, list_images
+from trainer.imageio import Listing, assign_ids, list_images
 
 from .edits import renumber_boxes
 from .journal import JOURNAL_NAME, read_journal
@@ -41,12 +41,15 @@ class OpenedFolder:
     replayed: int = 0  # edits restored from the journal (they were not in the project file yet)
 
 
-def find_ground_truth(folder: Path, skipped: list[Path] | None = None) -> Path | None:
+def find_ground_truth(
+    folder: Path, skipped: list[Path] | None = None, listing: Listing | None = None
+) -> Path | None:
     """COCO file of a folder in the dataset layout: ``folder/annotations.json`` or ``../<folder>.json``;
     else the folder of VOC, YOLO or labelme files of its images (:func:`trainer.formats.find_labels`).
 
     A file an export wrote is results, not ground truth: it is passed over (and added to
-    ``skipped``); *Open annotations* still loads it when the user asks for it.
+    ``skipped``); *Open annotations* still loads it when the user asks for it. ``listing``: the
+    caller's listing of the folder, when it has one (the folder is then not listed again).
     """
     for cand in (folder / "annotations.json", folder.parent / f"{folder.name}.json"):
         if cand.is_file():
@@ -55,15 +58,19 @@ def find_ground_truth(folder: Path, skipped: list[Path] | None = None) -> Path |
                     skipped.append(cand)
                 continue
             return cand
-    found = find_labels(folder)  # VOC, YOLO or labelme files beside the images or in labels/, Annotations/
+    found = find_labels(
+        folder, listing=listing
+    )  # VOC, YOLO or labelme files beside the images or in labels/, Annotations/
     return found[1] if found else None
 
 
-def _gt_layers(gt: Path, folder: Path, out: OpenedFolder) -> tuple[dict[str, int], dict[str, Layer], dict]:
+def _gt_layers(
+    gt: Path, folder: Path, out: OpenedFolder, listing: Listing | None = None
+) -> tuple[dict[str, int], dict[str, Layer], dict]:
     """Image ids, checked layers and sizes from a COCO file or a folder (or one file) of VOC, YOLO or
     labelme labels (errors become messages)."""
     try:
-        coco = load_annotations(gt, folder, check_files=False)
+        coco = load_annotations(gt, folder, check_files=False, listing=listing)
     except DigitError as exc:
         out.messages.append(f"Ground truth not loaded: {exc}")
         return {}, {}, {}
@@ -112,9 +119,11 @@ def open_folder(
     ``use_gt=False`` ignores any ground truth (photos are then checked from predictions only).
 
     Raises ``FileNotFoundError`` for a missing folder; other problems become ``messages``.
+    The folder is listed once: the image list and the search for label files share one listing.
     """
     folder = Path(folder).resolve()
-    paths = list_images(folder)
+    listing = Listing()
+    paths = list_images(folder, listing)
     location = Location.for_folder(folder)
     out = OpenedFolder(folder, [], location)
     project = ProjectData()
@@ -129,7 +138,7 @@ def open_folder(
         gt = Path(project.gt_source)
     if gt is None and use_gt:
         skipped: list[Path] = []
-        gt = find_ground_truth(folder, skipped)
+        gt = find_ground_truth(folder, skipped, listing)
         out.messages += [
             f"{p.name} in {p.parent} was written by a Digit Studio export, so it is not loaded as "
             "ground truth (File ▸ Open annotations loads it)."
@@ -137,7 +146,7 @@ def open_folder(
         ]
     if not use_gt:
         gt = None
-    gt_ids, gt_layers, gt_sizes = _gt_layers(gt, folder, out) if gt else ({}, {}, {})
+    gt_ids, gt_layers, gt_sizes = _gt_layers(gt, folder, out, listing) if gt else ({}, {}, {})
     out.gt_source = gt if gt and (gt_ids or not out.messages) else None
     if out.gt_warnings:
         out.messages.append(gt_warning_message(gt, out.gt_warnings))
@@ -146,19 +155,20 @@ def open_folder(
     ids = [by_path[p] for p in paths]
     entries = []
     for p, image_id in zip(paths, ids):
-        e = ImageEntry(p.name, p, image_id, has_gt=p.name in gt_layers)
-        e.size = gt_sizes.get(p.name) or project.sizes.get(p.name)
-        if p.name in gt_layers:
-            e.layer = gt_layers[p.name]
-        if p.name in project.layers:
-            e.layer = project.layers[p.name]
-        if p.name in cache:
-            pred, size = cache[p.name]
+        name = p.name
+        e = ImageEntry(name, p, image_id, has_gt=name in gt_layers)
+        e.size = gt_sizes.get(name) or project.sizes.get(name)
+        if name in gt_layers:
+            e.layer = gt_layers[name]
+        if name in project.layers:
+            e.layer = project.layers[name]
+        if name in cache:
+            pred, size = cache[name]
             e.pred = pred
             if size[0] > 0 and e.size is None:
                 e.size = size
-        legacy = project.legacy_suppressed.get(p.name)
-        if legacy and p.name in project.layers:
+        legacy = project.legacy_suppressed.get(name)
+        if legacy and name in project.layers:
             # a version-1 project hid predictions by index: turn them into spots where the
             # predictions they name are known, else when the first predictions arrive
             if e.pred is not None:
@@ -166,7 +176,7 @@ def open_folder(
                 out.needs_save = True
             else:
                 e.legacy_suppressed = legacy
-        e.error = project.errors.get(p.name)
+        e.error = project.errors.get(name)
         entries.append(e)
     current = project.current
     if use_project:

@@ -232,3 +232,31 @@ def test_verified_voc_and_checked_labelme_open_as_reviewed_and_export_says_so(
     _write(label_texts("labelme", coco, lm, lm, reviewed=True), lm)
     opened = folder_loader.open_folder(lm)
     assert {e.layer.status for e in opened.entries if e.has_gt} == {Status.REVIEWED}
+
+
+def test_opening_a_folder_lists_it_once(plain_folder, synth_master, tmp_path, monkeypatch):
+    """The image list, the search for label files and the label reader share one listing."""
+    import os
+
+    from digitgui import folder_loader
+
+    seen: list[str] = []
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def scandir(path="."):
+        seen.append(path if isinstance(path, int) else os.path.realpath(path))
+        return real_scandir(path)
+
+    def listdir(path="."):
+        seen.append(path if isinstance(path, int) else os.path.realpath(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "listdir", listdir)
+    folder = str(plain_folder.resolve())
+    opened = folder_loader.open_folder(plain_folder)  # no labels: the folder and its label places looked at
+    assert seen.count(folder) == 1 and not any(e.has_gt for e in opened.entries)
+    _write(label_texts("voc", _coco(synth_master), plain_folder, plain_folder), plain_folder)
+    seen.clear()
+    opened = folder_loader.open_folder(plain_folder)  # VOC files beside the images: found and read
+    assert seen.count(folder) == 1 and all(e.has_gt for e in opened.entries)
