@@ -258,7 +258,9 @@ def finetune(
     run_dir.mkdir(parents=True, exist_ok=True)
     unplaced = [name for name, why in lab.left_out if why != "unreadable"]
     if not (fc.numbers and fc.max_minutes and 0 < fc.second_pass < 1 and unplaced):
-        return _round(fc, run_dir, lab, train, val, fc.init, fc.max_minutes, emit, stopper)
+        end = _round(fc, run_dir, lab, train, val, fc.init, fc.max_minutes, emit, stopper)
+        emit(end)
+        return end
     first_dir = run_dir / "first"
     seen: dict = {}
     quiet = replace(fc, compare=None)  # the comparison comes once, after the second round

@@ -137,9 +137,12 @@ def test_finetune_on_numbers_writes_one_model_that_predict_loads(tmp_path, synth
             "1",
             "--max-minutes",
             "2",
+            "--json-progress",
         ]
     )
     assert code == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["event"] == "done" and last["best"] == str(out / "model.pt")  # the app waits for it
     assert sorted(p.name for p in out.glob("*.pt")) == ["model.pt"]  # one checkpoint, not best and last
     blob = read_checkpoint(out / "model.pt")
     assert blob["config"]["printed"] > 0
@@ -285,3 +288,4 @@ def test_photos_the_start_model_cannot_place_are_placed_by_the_first_rounds_mode
     assert sum(isinstance(e, StartEvent) for e in events) == 1
     epochs = [e.epoch for e in events if isinstance(e, EpochEvent)]
     assert epochs == [1, 2] and end.epoch == 2
+    assert events[-1] is end and sum(isinstance(e, DoneEvent) for e in events) == 1
