@@ -129,3 +129,7 @@ def test_window_extensions_use_no_private_of_the_window():
             ):
                 found.append(f"{f.relative_to(ROOT)}:{node.lineno} win.{node.attr}")
     assert found == []
+
+
+def test_the_document_as_a_data_set_never_imports_qt():
+    assert _offenders([ROOT / "digitgui" / "dataset.py"], ("PySide6", "shiboken6")) == []

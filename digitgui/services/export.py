@@ -36,7 +36,6 @@ from trainer.errors import DigitError, describe_names
 from trainer.export import (
     DET_THRESH,
     EXPORT_MARK,
-    coco_ground_truth,
     detection_entries,
     output_conflicts,
     prediction_entries,
@@ -46,8 +45,8 @@ from trainer.export import (
     write_outputs,
 )
 from trainer.formats import label_texts
-from trainer.imageio import READ_ERRORS, image_size
 
+from ..dataset import document_coco, is_corrected, unreadable
 from ..state import UNKNOWN_DIGIT, ImageEntry, Status, reading, shown_boxes
 from .inference import CANCELLED
 
@@ -98,11 +97,6 @@ def _snapshot(entries: list[ImageEntry]) -> list[ImageEntry]:
     ]
 
 
-def unreadable(e: ImageEntry) -> bool:
-    """The image could not be decoded and the model has nothing for it."""
-    return bool(e.error) and e.pred is None
-
-
 def export_boxes(e: ImageEntry) -> tuple[list[dict], int]:
     """Task-1 entries of one image (see the module docstring) and how many "?" boxes were left out."""
     if e.layer.status == Status.NOT_SEEN:
@@ -125,8 +119,7 @@ def build_export(
     summary = ExportSummary(out, images=len(entries))
     dets: list[dict] = []
     rows: list[tuple[int, int]] = []
-    gt_images: list[dict] = []
-    gt_boxes: list[dict] = []
+    reviewed: list[ImageEntry] = []
     for e in entries:
         if unreadable(e):
             summary.unreadable += 1
@@ -142,39 +135,20 @@ def build_export(
         rows.append((e.image_id, reading(e, threshold).number))
         if e.layer.status == Status.LABELLED:
             summary.labelled += 1
-            continue
-        if e.layer.status != Status.REVIEWED:
+        elif e.layer.status != Status.REVIEWED:
             summary.from_model += 1
-            continue
-        summary.reviewed += 1
-        size = image_size_of(e)
-        if size is None:
-            summary.unreadable += 1
-            continue
-        gt_images.append({"id": e.image_id, "file_name": e.name, "width": size[0], "height": size[1]})
-        gt_boxes += [
-            {"image_id": e.image_id, "bbox": list(b.rect), "digit": b.digit}
-            for b in e.layer.boxes
-            if b.digit != UNKNOWN_DIGIT
-        ]
+        else:
+            summary.reviewed += 1
+            reviewed.append(e)
     summary.detections = len(dets)
-    coco = coco_ground_truth(gt_images, gt_boxes)
+    gt = document_coco(reviewed)
+    summary.unreadable += len(gt.unreadable)
+    coco = gt.coco
     coco["info"] = {
         "description": "Ground truth of the images reviewed in Digit Studio",
         "written_by": EXPORT_MARK,
     }
     return dets, rows, coco, summary
-
-
-def image_size_of(e: ImageEntry) -> tuple[int, int] | None:
-    """The image's (width, height), read from the file when not known yet; None if unreadable."""
-    if e.size and e.size[0] > 0 and e.size[1] > 0:
-        return e.size
-    try:
-        w, h = image_size(e.path)
-    except READ_ERRORS:
-        return None
-    return (w, h) if w > 0 and h > 0 else None
 
 
 def _gt_names(fmt: str) -> tuple[list[str], list[str]]:
@@ -231,23 +205,8 @@ def corrections_coco(entries: list[ImageEntry]) -> tuple[dict, int, int]:
 
     Returns (coco, unreadable images left out, boxes without a digit left out).
     """
-    images, boxes = [], []
-    bad = unlabelled = 0
-    for e in entries:
-        if e.layer.status not in (Status.LABELLED, Status.EDITED, Status.REVIEWED):
-            continue
-        size = image_size_of(e)
-        if size is None:
-            bad += 1
-            continue
-        images.append({"id": e.image_id, "file_name": e.name, "width": size[0], "height": size[1]})
-        unlabelled += sum(b.digit == UNKNOWN_DIGIT for b in e.layer.boxes)
-        boxes += [
-            {"image_id": e.image_id, "bbox": list(b.rect), "digit": b.digit}
-            for b in e.layer.boxes
-            if b.digit != UNKNOWN_DIGIT
-        ]
-    return coco_ground_truth(images, boxes), bad, unlabelled
+    gt = document_coco(entries, is_corrected)
+    return gt.coco, len(gt.unreadable), gt.unlabelled_boxes
 
 
 def corrections_target(path: Path, gt: Path | None) -> Path:

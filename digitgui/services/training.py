@@ -35,13 +35,13 @@ from trainer.events import (
     TunedEvent,
     parse_event,
 )
-from trainer.export import coco_ground_truth, write_coco
+from trainer.export import write_coco
 from trainer.fileio import atomic_write_json
 from trainer.finetune import MIN_VAL, RECIPE, Labelled, split_val
 
+from ..dataset import document_coco, readable_sizes, training_boxes, unreadable
 from ..model_registry import keep_one_model
-from ..state import UNKNOWN_DIGIT, ImageEntry, Status, shown_boxes
-from .export import image_size_of, unreadable
+from ..state import ImageEntry, Status
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +126,7 @@ def build_training_data(entries: list[ImageEntry], threshold: float, plan: Train
 
     Images that cannot be read are left out (the training child could not load them either).
     """
-    sizes = {}
-    for e in entries:
-        if e.layer.status in (Status.REVIEWED, Status.LABELLED) and not unreadable(e):
-            size = image_size_of(e)
-            if size is not None:
-                sizes[e.name] = size
+    sizes = readable_sizes(e for e in entries if e.layer.status in (Status.REVIEWED, Status.LABELLED))
     reviewed = [e for e in entries if e.layer.status == Status.REVIEWED and e.name in sizes]
     held_ids = split_reviewed([e.image_id for e in reviewed], plan.holdout)
     learn_e = [e for e in reviewed if e.image_id not in held_ids]
@@ -148,14 +143,7 @@ def build_training_data(entries: list[ImageEntry], threshold: float, plan: Train
     held_e = [e for e in reviewed if e.image_id in held_ids]
 
     def coco(items: list[ImageEntry]) -> dict:
-        images, boxes = [], []
-        for e in items:
-            w, h = sizes[e.name]
-            images.append({"id": e.image_id, "file_name": e.name, "width": w, "height": h})
-            for s in shown_boxes(e, threshold):
-                if s.digit != UNKNOWN_DIGIT and (s.checked or e.layer.status == Status.REVIEWED):
-                    boxes.append({"image_id": e.image_id, "bbox": list(s.rect), "digit": s.digit})
-        return coco_ground_truth(images, boxes)
+        return document_coco(items, boxes=training_boxes(threshold), size_of=lambda e: sizes.get(e.name)).coco
 
     counts = _counts([e.image_id for e in reviewed], [e.image_id for e in gt_e], held_ids)
     return TrainingData(coco(learn_e + gt_e), coco(held_e), None, counts)
