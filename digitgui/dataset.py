@@ -22,6 +22,13 @@ SizeOf = Callable[[ImageEntry], "tuple[int, int] | None"]
 CORRECTED = (Status.LABELLED, Status.EDITED, Status.REVIEWED)  # a person's boxes: saved as corrections
 
 
+def snapshot(entries: Iterable[ImageEntry]) -> list[ImageEntry]:
+    """Shallow copies for a worker thread: layers and predictions are immutable, so it is safe."""
+    return [
+        ImageEntry(e.name, e.path, e.image_id, e.size, e.layer, e.pred, e.error, e.has_gt) for e in entries
+    ]
+
+
 def unreadable(e: ImageEntry) -> bool:
     """The image could not be decoded and the model has nothing for it."""
     return bool(e.error) and e.pred is None

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QObject, QStandardPaths, QTimer, Signal
 
 from trainer.cards import training_card
+from trainer.errors import DigitError
 from trainer.events import CompareEvent, DoneEvent, EpochEvent, StartEvent, StoppedEvent
 from trainer.paths import DEFAULT_MODEL, model_fingerprint
 
 from . import settings
+from .dataset import snapshot
 from .model_registry import DEFAULT_KEY, ModelInfo, ModelRegistry, folder_bytes, keep_one_model
 from .services.training import (
     TrainingPlan,
@@ -31,6 +34,7 @@ from .services.training import (
 )
 
 QUEUED = "Starts as soon as the cancelled run has stopped."
+PREPARING = "Preparing the training data..."
 SAVED_PLAN = (  # what the panel remembers across restarts: (settings key, plan field, type)
     ("training/max_minutes", "max_minutes", float),
     ("training/max_epochs", "epochs", int),
@@ -64,6 +68,7 @@ class ModelController(QObject):
     start_queued = Signal(str)  # Start was clicked while a cancelled run winds down: why it waits
     run_finished = Signal(object)  # DoneEvent or StoppedEvent, after the card is written
     failed = Signal(str, str)  # message, last log lines
+    _prepared = Signal(int, object, object)  # (preparation, TrainingData or None, error or None)
 
     def __init__(
         self, doc, inference, predictions, model_spec: str, root: Path | None = None, parent=None
@@ -79,6 +84,12 @@ class ModelController(QObject):
         self.plan = self.saved_plan()
         self._run: dict = {}
         self.queued: tuple[TrainingPlan, bool] | None = None  # a Start waiting for the wind-down
+        # the Start whose training data is being built off the UI thread: (number, plan, folder,
+        # whether it waited for a wind-down); a number no longer current is dropped when it arrives
+        self._pending: tuple[int, TrainingPlan, Path, bool] | None = None
+        self._preparations = 0
+        self._prep_thread: threading.Thread | None = None
+        self._prepared.connect(self._on_prepared)
         self.registry.tidy()
         self._recount = QTimer(self, singleShot=True, interval=300)
         self._recount.timeout.connect(self.recount)
@@ -240,15 +251,33 @@ class ModelController(QObject):
     def recount(self) -> dict:
         """Count the training data (cheap: no file reads) and say whether Start is allowed."""
         counts = count_training_data(self.doc.entries, self.plan) if self.doc.entries else {}
-        reason = QUEUED if self.queued is not None else cannot_start_reason(counts, self._busy())
-        if reason is None and self.doc.folder is None:
-            reason = "Open a folder first."
+        if self.queued is not None:
+            reason = QUEUED
+        elif self.preparing:
+            reason = PREPARING
+        else:
+            reason = self._cannot_start(counts)
         self.counts_changed.emit(counts, reason or "")
         return counts
 
+    def _cannot_start(self, counts: dict) -> str | None:
+        reason = cannot_start_reason(counts, self._busy())
+        if reason is None and self.doc.folder is None:
+            reason = "Open a folder first."
+        return reason
+
     def _busy(self) -> bool:
         """A run is going that a Start cannot follow (one winding down after Cancel can)."""
-        return self.queued is not None or (self.training_running and not self.service.cancelling)
+        return (
+            self.queued is not None
+            or self.preparing
+            or (self.training_running and not self.service.cancelling)
+        )
+
+    @property
+    def preparing(self) -> bool:
+        """A Start's training data is being built (image sizes read from the files)."""
+        return self._pending is not None
 
     @property
     def cancelling(self) -> bool:
@@ -258,23 +287,75 @@ class ModelController(QObject):
         """Start a run on the reviewed images; returns why it cannot start, or None.
 
         While a cancelled run winds down the Start waits for it (:data:`QUEUED`, ``start_queued``)
-        and begins as soon as it has stopped.
+        and begins as soon as it has stopped. The training data is built off the UI thread (image
+        sizes not known yet are read from the files): Start stays disabled (:data:`PREPARING`)
+        and the run begins once the data is ready; a reason found only then is shown through
+        ``counts_changed``, as every other.
         """
+        return self._start(plan, from_current, queued=False)
+
+    def _start(self, plan: TrainingPlan, from_current: bool, queued: bool) -> str | None:
         if self.cancelling and self.queued is None:
             self.queued = (plan, from_current)
             self.start_queued.emit(QUEUED)
             self.recount()
             return None
+        if self.preparing:
+            return PREPARING
         if from_current:
             plan.init = self.current_model_path()
         self.plan = plan
-        data = build_training_data(self.doc.entries, self.doc.threshold, plan)
-        reason = cannot_start_reason(data.counts, self._busy())
-        if reason is None and self.doc.folder is None:
-            reason = "Open a folder first."
+        counts = count_training_data(self.doc.entries, plan)
+        reason = self._cannot_start(counts)
+        if reason:
+            self.counts_changed.emit(counts, reason)
+            return reason
+        self._prepare(plan, queued)
+        return None
+
+    def _prepare(self, plan: TrainingPlan, queued: bool) -> None:
+        """Build the run's training data in a thread; :meth:`_on_prepared` goes on from there."""
+        entries, threshold = snapshot(self.doc.entries), self.doc.threshold
+        self._preparations += 1
+        number = self._preparations
+        self._pending = (number, plan, self.doc.folder, queued)
+
+        def work() -> None:
+            try:
+                data, error = build_training_data(entries, threshold, plan), None
+            except (OSError, ValueError, DigitError) as exc:
+                data, error = None, f"Cannot prepare the training data: {exc}"
+            try:
+                self._prepared.emit(number, data, error)
+            except RuntimeError:  # the controller is gone (the app has closed): nobody to tell
+                pass
+
+        self._prep_thread = threading.Thread(target=work, name="training-data", daemon=True)
+        self._prep_thread.start()
+        self.recount()
+
+    def _on_prepared(self, number: int, data, error: str | None) -> None:
+        pending = self._pending
+        if pending is None or pending[0] != number:  # dropped (Cancel, a closing window)
+            return
+        self._pending = None
+        _number, plan, folder, queued = pending
+        if folder is None or self.doc.folder != folder:  # another folder was opened meanwhile
+            self.recount()
+            return
+        if error:
+            self.recount()
+            self.failed.emit(error, "")
+            return
+        reason = self._cannot_start(data.counts)
         if reason:
             self.counts_changed.emit(data.counts, reason)
-            return reason
+            if queued:
+                self.message.emit(f"The waiting training run did not start: {reason}")
+            return
+        self._launch(plan, data)
+
+    def _launch(self, plan: TrainingPlan, data) -> None:
         run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         n = 1
         while (self.registry.root / run_id).exists():  # two runs within one second
@@ -287,11 +368,19 @@ class ModelController(QObject):
         self.running_changed.emit(True)
         self.run_launched.emit()
         self.recount()
-        return None
+
+    def _drop_preparation(self, wait: bool = False) -> bool:
+        """Forget the Start whose data is being built (it will not run); True if there was one.
+        ``wait``: also let the thread end first (scripts and tests leave no thread behind)."""
+        had, self._pending = self._pending is not None, None
+        thread = self._prep_thread
+        if wait and thread is not None:
+            thread.join()
+        return had
 
     def cancel_training(self) -> None:
-        """Cancel: a Start waiting for a wind-down is dropped, else the run is stopped."""
-        if self.queued is not None:
+        """Cancel: a Start waiting for a wind-down or for its data is dropped, else the run is stopped."""
+        if self.queued is not None or self._drop_preparation():
             self.queued = None
             self.message.emit("The waiting training run will not start.")
             self.recount()
@@ -308,6 +397,7 @@ class ModelController(QObject):
         for that after its window has gone (:meth:`wait_stopped`), so no child outlives it.
         """
         self.queued = None
+        self._drop_preparation()
         self.service.cancel()
 
     def wait_stopped(self, slack_ms: int = 5000) -> bool:
@@ -330,6 +420,7 @@ class ModelController(QObject):
         """Stop a run and block until the child has ended (scripts and tests; the window uses
         :meth:`stop`): none is left behind."""
         self.queued = None
+        self._drop_preparation(wait=True)
         self.service.shutdown()
 
     def _on_started(self, ev: StartEvent) -> None:
@@ -383,7 +474,7 @@ class ModelController(QObject):
             return
         plan, from_current = self.queued
         self.queued = None
-        reason = self.start_training(plan, from_current)
+        reason = self._start(plan, from_current, queued=True)
         if reason:
             self.message.emit(f"The waiting training run did not start: {reason}")
 

@@ -46,7 +46,7 @@ from trainer.export import (
 )
 from trainer.formats import label_texts
 
-from ..dataset import document_coco, is_corrected, unreadable
+from ..dataset import document_coco, is_corrected, snapshot, unreadable
 from ..state import UNKNOWN_DIGIT, ImageEntry, Status, reading, shown_boxes
 from .inference import CANCELLED
 
@@ -88,13 +88,6 @@ class ExportSummary:
         if self.unlabelled_boxes:
             lines.append(f"{self.unlabelled_boxes} boxes without a digit were left out.")
         return "\n".join(lines)
-
-
-def _snapshot(entries: list[ImageEntry]) -> list[ImageEntry]:
-    """Shallow copies: layers and predictions are immutable, so the writer thread is safe."""
-    return [
-        ImageEntry(e.name, e.path, e.image_id, e.size, e.layer, e.pred, e.error, e.has_gt) for e in entries
-    ]
 
 
 def export_boxes(e: ImageEntry) -> tuple[list[dict], int]:
@@ -278,7 +271,7 @@ class ExportJob(QObject):
             self._write()
 
     def _write(self) -> None:
-        entries, thr, out = _snapshot(self.doc.entries), self.doc.threshold, self.out
+        entries, thr, out = snapshot(self.doc.entries), self.doc.threshold, self.out
         replace, fmt = self.replace_earlier, self.fmt
 
         def work() -> None:

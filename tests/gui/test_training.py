@@ -6,12 +6,13 @@ import json
 import os
 import shutil
 import signal
+import threading
 import time
 
 import numpy as np
 import pytest
 from guihelpers import wait_model, wait_predicted
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
 
 from digitgui import dialogs
 from digitgui.model_registry import ModelRegistry
@@ -96,6 +97,42 @@ def test_start_is_disabled_with_a_reason_until_enough_reviews(qtbot, window, dat
     assert dock.isVisible()
     qtbot.waitUntil(lambda: "Review at least 10 images" in dock.reason.text(), timeout=5000)
     assert not dock.start_btn.isEnabled()
+
+
+def test_training_data_is_built_off_the_ui_thread(qtbot, reviewed_window, monkeypatch):
+    """Reading the images' sizes (seconds on thousands of photos) never freezes the window: Start
+    is disabled meanwhile, and the run starts once the data is ready."""
+    from digitgui import dataset
+
+    win = reviewed_window
+    ctl, dock = win.models, win.training_dock
+    real = dataset.image_size_of
+    threads = set()
+
+    def slow_size(e):
+        threads.add(threading.current_thread().name)
+        time.sleep(0.1)
+        return real(e)
+
+    monkeypatch.setattr(dataset, "image_size_of", slow_size)
+    launched = []
+    monkeypatch.setattr(ctl.service, "start", lambda *args: launched.append(args))
+    ticks = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start()
+    t0 = time.monotonic()
+    qtbot.mouseClick(dock.start_btn, Qt.MouseButton.LeftButton)
+    assert time.monotonic() - t0 < 0.5  # the click returns at once
+    assert not dock.start_btn.isEnabled() and "Preparing" in dock.reason.text()
+    qtbot.waitUntil(lambda: bool(launched), timeout=30000)
+    timer.stop()
+    took = time.monotonic() - t0
+    assert took >= 1.5  # 16 images at 0.1 s each
+    assert threads == {"training-data"}
+    assert len(ticks) >= took / 0.02 / 4  # the event loop kept turning all along
+    _folder, _run_dir, data, _plan = launched[0]
+    assert len(data.train["images"]) + len(data.heldout["images"]) == 16
 
 
 @pytest.mark.slow
