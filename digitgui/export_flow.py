@@ -7,13 +7,15 @@ which waits for a model still loading.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from trainer.errors import describe_names
 
 from . import dialogs, label_formats, settings
+from .dataset import snapshot
 from .services.export import (
     ExportJob,
     ExportSummary,
@@ -31,10 +33,15 @@ class ExportFlow(QObject):
     """Export (Ctrl+E, Export to…) and Save corrections for ``win`` (the main window: dialogs'
     parent, messages, ``export_finished``)."""
 
+    corrections_finished = Signal(str)  # what was said: the corrections were saved, or why not
+    _corrections_written = Signal(object, object, str)  # Corrections or None, error or None, chosen path
+
     def __init__(self, win, doc, store, predictions, models) -> None:
         super().__init__(win)
         self.win, self.doc, self.store, self.predictions, self.models = win, doc, store, predictions, models
         self.job: ExportJob | None = None
+        self._corrections: threading.Thread | None = None  # writing corrections (thread "corrections")
+        self._corrections_written.connect(self._on_corrections_written)
 
     def export(self, choose: bool = False) -> None:
         """Write pred.json, pred.csv and annotations.json to the remembered folder.
@@ -166,11 +173,16 @@ class ExportFlow(QObject):
         """The window closes: a running job writes nothing more (files being written are finished)."""
         if self.job is not None:
             self.job.close()
+        if self._corrections is not None:  # a file being written is finished first
+            self._corrections.join()
 
     def save_corrections(self) -> None:
         """Write the checked boxes of every labelled/edited/reviewed image as a new COCO file."""
         win, doc = self.win, self.doc
         if not len(doc):
+            return
+        if self._corrections is not None:
+            win.message("info", "Corrections are being saved already.")
             return
         gt = doc.gt_source
         default = gt.with_name(gt.stem + ".corrected.json") if gt else doc.folder / "corrections.json"
@@ -187,10 +199,26 @@ class ExportFlow(QObject):
             ):
                 win.statusBar().showMessage(f"Not saved: {target} is kept.", 10000)
                 return
-        try:
-            saved = save_corrections(doc.entries, Path(path), gt)
-        except OSError as exc:
-            win.message("error", f"Cannot write {path}: {exc}")
+        entries, chosen = snapshot(doc.entries), Path(path)
+
+        def work() -> None:
+            try:
+                self._corrections_written.emit(save_corrections(entries, chosen, gt), None, str(chosen))
+            except OSError as exc:
+                self._corrections_written.emit(None, f"Cannot write {chosen}: {exc}", str(chosen))
+
+        self._corrections = threading.Thread(target=work, name="corrections")
+        self._corrections.start()
+
+    def _on_corrections_written(self, saved, error: str | None, path: str) -> None:
+        """Written (or not) off the UI thread: say so."""
+        if self._corrections is not None:
+            self._corrections.join()
+            self._corrections = None
+        win = self.win
+        if error:
+            win.message("error", error)
+            self.corrections_finished.emit(error)
             return
         note = " (the ground truth file itself is never overwritten)" if saved.path != Path(path) else ""
         text = f"Saved {saved.images} images, {saved.boxes} boxes to {saved.path}{note}."
@@ -199,3 +227,4 @@ class ExportFlow(QObject):
         if saved.unlabelled_boxes:
             text += f"\n{saved.unlabelled_boxes} boxes without a digit were left out."
         win.message("info", text, popup=True)
+        self.corrections_finished.emit(text)

@@ -392,7 +392,8 @@ def test_save_corrections_leaves_out_unreadable_images(
     row = _reviewed_unreadable(qtbot, win, dataset)
     target = dataset.parent / "fixed.json"
     monkeypatch.setattr(dialogs, "choose_save_file", lambda *a, **k: str(target))
-    win.save_corrections()
+    with qtbot.waitSignal(win.exports.corrections_finished, timeout=10000):
+        win.save_corrections()  # written off the UI thread
     coco = json.loads(target.read_text())
     assert all(im["width"] > 0 and im["height"] > 0 for im in coco["images"])
     assert win.doc.entry(row).image_id not in {im["id"] for im in coco["images"]}
@@ -436,7 +437,10 @@ def test_save_corrections_onto_the_ground_truth_asks_before_replacing_the_correc
     asked = []
     monkeypatch.setattr(dialogs, "choose_save_file", lambda *a, **k: str(gt))
     monkeypatch.setattr(dialogs, "confirm", lambda _p, title, text: asked.append(text) or replace)
-    win.save_corrections()
+    with qtbot.waitSignal(
+        win.exports.corrections_finished, timeout=10000 if replace else 200, raising=replace
+    ):
+        win.save_corrections()  # written off the UI thread (nothing written when not replaced)
     assert gt.read_bytes() == gt_bytes  # the ground truth itself is never written
     assert len(asked) == 1 and corrected.name in asked[0]
     if replace:

@@ -188,7 +188,8 @@ def test_ground_truth_is_loaded_never_overwritten(qtbot, make_window, dataset, m
     assert len(d.entry(0).layer.boxes) == n_gt - 1
     # choosing the ground truth itself as target still writes a new file next to it
     monkeypatch.setattr(dialogs, "choose_save_file", lambda *a, **k: str(gt))
-    win.save_corrections()
+    with qtbot.waitSignal(win.exports.corrections_finished, timeout=10000):
+        win.save_corrections()  # written off the UI thread
     out = gt.with_name("train.corrected.json")
     assert hashlib.sha256(gt.read_bytes()).hexdigest() == digest
     fixed = COCO(str(out))
