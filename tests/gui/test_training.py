@@ -279,8 +279,9 @@ def test_cancel_during_the_childs_start_up_stops_the_run(qtbot, reviewed_window)
     ctl.failed.connect(lambda m, t: failures.append(m))
     with qtbot.waitSignal(ctl.run_finished, timeout=30000) as done:
         qtbot.mouseClick(dock.start_btn, Qt.MouseButton.LeftButton)
+        # the training data is built off the UI thread first; then the child starts
+        qtbot.waitUntil(lambda: ctl.training_running, timeout=20000)
         run_dir = ctl.service.run_dir
-        assert ctl.training_running
         qtbot.mouseClick(dock.cancel_btn, Qt.MouseButton.LeftButton)  # before it read a photo
     assert failures == []
     assert done.args[0].status == "stopped" and not done.args[0].best
