@@ -2,7 +2,7 @@
 
     python bench/ui_latency.py [--images 13000] [--limit 400] [--seconds 60] [--model PATH]
                                [--presses 20] [--interval 0.5] [--orders file,confidence]
-                               [--skip-stall]
+                               [--skip-stall] [--whole-photos 4]
 
 Makes a temp folder of ``--images`` tiny PNGs (copies of a few synthetic photos), opens it in the
 real main window (offscreen), and reports:
@@ -15,7 +15,11 @@ real main window (offscreen), and reports:
   image list (file order, lowest confidence first): every ``--interval`` seconds a helper thread
   "presses D" (the request is queued to the UI thread, as a key press queues behind whatever the
   UI thread is doing), ``--presses`` times, and each press is timed until an image after it is on
-  screen; median and max.
+  screen; median and max;
+* with ``--whole-photos N``: a folder of N whole 12 MP photos (a small number somewhere in each)
+  is opened with the model ready, and the time until the boxes of the image on screen are in is
+  compared with that photo's own prediction time (the same model, alone, 1 thread as the app's
+  worker): the difference is what the app adds.
 """
 
 from __future__ import annotations
@@ -92,7 +96,32 @@ def _args() -> argparse.Namespace:
     p.add_argument("--interval", type=float, default=0.5, help="seconds between next-image presses")
     p.add_argument("--orders", default="file,confidence", help="sort orders to time next-image in")
     p.add_argument("--skip-stall", action="store_true", help="skip the stall phase (predict --limit)")
+    p.add_argument(
+        "--whole-photos", type=int, default=0, help="time the screen image's boxes in N big photos"
+    )
     return p.parse_args()
+
+
+def make_whole_photos(root: Path, count: int) -> Path:
+    """``count`` 4000x3000 JPEGs, each a synthetic number pasted small into a textured scene."""
+    import random
+
+    import numpy as np
+    from PIL import Image
+
+    from trainer.synth import render_sample
+
+    folder = root / "whole"
+    folder.mkdir()
+    rng = random.Random(5)
+    for i in range(count):
+        noise = np.random.default_rng(i).integers(60, 200, (300, 400, 3), dtype=np.uint8)
+        photo = Image.fromarray(noise).resize((4000, 3000), Image.BILINEAR)
+        sample, _ = render_sample(rng)
+        sample = sample.resize((sample.width * 2, sample.height * 2))
+        photo.paste(sample, (rng.randrange(0, 4000 - sample.width), rng.randrange(0, 3000 - sample.height)))
+        photo.save(folder / f"{i + 1}.jpg", quality=90)
+    return folder
 
 
 def main() -> int:
@@ -129,6 +158,8 @@ def main() -> int:
         bench.first_image_and_stalls(folder, args)
         for name in [o.strip() for o in args.orders.split(",") if o.strip()]:
             bench.next_image_while_predicting(name, args.presses, args.interval)
+        if args.whole_photos:
+            bench.screen_boxes(make_whole_photos(tmp, args.whole_photos), model)
         win.inference.cancel_all()
         win.close()
         for line in bench.report:
@@ -169,6 +200,38 @@ class Bench:
         while time.monotonic() < end and not (until and until()):
             self.app.processEvents()
             time.sleep(0.001)
+
+    def screen_boxes(self, folder: Path, model: str) -> None:
+        """Open whole photos with the model ready: seconds until the screen image's boxes are in,
+        against the prediction of that photo alone."""
+        import torch
+
+        from trainer.imageio import list_images
+        from trainer.predict import Predictor
+
+        win = self.win
+        win.inference.cancel_all()
+        t0 = time.perf_counter()
+        win.open_folder(folder)
+        self.pump(300, lambda: win.doc.current_entry is not None and win.doc.current_entry.pred is not None)
+        shown = time.perf_counter() - t0
+        first = win.doc.current_entry.path
+        win.inference.cancel_all()
+        self.pump(1.0)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            predictor = Predictor(model, device="cpu", num_workers=0)
+            t1 = time.perf_counter()
+            list(predictor.predict_paths([first]))
+            alone = time.perf_counter() - t1
+        finally:
+            torch.set_num_threads(threads)
+        n = len(list_images(folder))
+        self.report.append(
+            f"boxes of the image on screen ({n} whole 12 MP photos): {shown:.2f} s after opening; "
+            f"the photo alone: {alone:.2f} s; the app adds {shown - alone:+.2f} s"
+        )
 
     def first_image_and_stalls(self, folder: Path, args) -> None:
         from PySide6.QtCore import QTimer

@@ -124,7 +124,7 @@ class ExportFlow(QObject):
         text = (
             f"The results to export come from {len(used)} models ({counts} images): {len(others)} "
             "images were predicted by another model than the one in use "
-            f"({self.predictions.inference.model_desc or 'current'})."
+            f"({self.predictions.model_desc or 'current'})."
         )
         options = ["Export as is", "Cancel"]
         if self.predictions.ready:

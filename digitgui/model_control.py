@@ -93,7 +93,7 @@ class ModelController(QObject):
         self.registry.tidy()
         self._recount = QTimer(self, singleShot=True, interval=300)
         self._recount.timeout.connect(self.recount)
-        inference.results.connect(self._on_results)
+        predictions.stored.connect(self._on_results)
         doc.reset.connect(self._on_reset)
         doc.image_changed.connect(lambda _r: self._recount.start())
         s = self.service

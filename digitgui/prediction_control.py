@@ -63,6 +63,7 @@ class PredictionController(QObject):
     job_finished = Signal(int, bool)  # job id (0: a wait that ended without a job), completed
     reads_changed = Signal(int)  # region reads on their way
     region_finished = Signal(str)  # a region read ended: what to tell the person ("" if nothing)
+    stored = Signal(list)  # the model's results (list of Result), once they are in the document
 
     def __init__(self, doc, inference, stale: Callable[[], Iterable[str]] = set, parent=None) -> None:
         super().__init__(parent)
@@ -246,6 +247,12 @@ class PredictionController(QObject):
             pred = None if r.error else Prediction(r.boxes, r.scores, r.digits, r.model)
             items.append((row, pred, (r.width, r.height), r.error))
         self.doc.set_predictions(items)
+        self.stored.emit(results)
+
+    @property
+    def model_desc(self) -> str:
+        """What the model in use is, in words ("" while none is loaded)."""
+        return self.inference.model_desc
 
     def set_external(self, by_name: dict, tag: str) -> int:
         """Show another model's detections (``name -> (boxes, scores, digits)``) as the predictions
