@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QLineEdit, QMenu
 
 from .actions import _action
 from .state import UNKNOWN_DIGIT
+from .window_api import WindowHost
 
 CLIP_KEY = (
     "digit-studio-boxes"  # the JSON object copied boxes go in: {"digit-studio-boxes": [[x, y, w, h, d]]}
@@ -89,7 +90,7 @@ class DigitEditor(QLineEdit):
 class BoxMenu(QObject):
     """The context menu, the digit editor, copy/paste and hide-boxes of ``win``'s canvas."""
 
-    def __init__(self, win) -> None:
+    def __init__(self, win: WindowHost) -> None:
         super().__init__(win)
         self.win = win
         self.canvas = win.canvas
@@ -214,6 +215,6 @@ class BoxMenu(QObject):
         self.menu.popup(pos)
 
 
-def install(win) -> BoxMenu:
+def install(win: WindowHost) -> BoxMenu:
     """Add the box menu, the digit editor, copy/paste and hide-boxes to ``win`` (a MainWindow)."""
     return BoxMenu(win)

@@ -25,6 +25,7 @@ from .services.export import (
     save_corrections,
 )
 from .state import Status
+from .window_api import WindowHost
 
 ASK_ABOVE = 500  # images still to predict above which Export asks before predicting them
 
@@ -36,7 +37,7 @@ class ExportFlow(QObject):
     corrections_finished = Signal(str)  # what was said: the corrections were saved, or why not
     _corrections_written = Signal(object, object, str)  # Corrections or None, error or None, chosen path
 
-    def __init__(self, win, doc, store, predictions, models) -> None:
+    def __init__(self, win: WindowHost, doc, store, predictions, models) -> None:
         super().__init__(win)
         self.win, self.doc, self.store, self.predictions, self.models = win, doc, store, predictions, models
         self.job: ExportJob | None = None

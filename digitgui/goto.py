@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from . import dialogs
 from .actions import _action
+from .window_api import WindowHost
 
 MAX_SHOWN = 50  # matches listed in the dialog
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -58,7 +59,7 @@ class GoToDialog(QDialog):
     """Type a file name (or part of one) or an image id; Enter opens the first match (or the one
     picked in the list)."""
 
-    def __init__(self, win) -> None:
+    def __init__(self, win: WindowHost) -> None:
         super().__init__(win)
         self.win = win
         self.setObjectName("goto-dialog")
@@ -136,7 +137,7 @@ class GoToDialog(QDialog):
         go_to_row(self.win, row)
 
 
-def go_to_row(win, row: int) -> None:
+def go_to_row(win: WindowHost, row: int) -> None:
     """Open image ``row``; where the list's filter or search hides it, the list shows all again."""
     lst = win.image_list
     if not lst.is_shown(row):
@@ -146,7 +147,7 @@ def go_to_row(win, row: int) -> None:
     win.canvas.setFocus()
 
 
-def install(win) -> GoToDialog:
+def install(win: WindowHost) -> GoToDialog:
     """*Image ▸ Go to image* (Ctrl+G) and *Find in the image list* (Ctrl+F)."""
     dlg = GoToDialog(win)
 

@@ -30,6 +30,7 @@ from trainer.paths import CODE_LICENCE, DEFAULT_MODEL, FONTS_DIR, RESOURCES, bun
 
 from . import __version__, desktop, dialogs, settings
 from .canvas_keys import KEY_HELP
+from .window_api import WindowHost
 
 IMAGE_VIEW = "Image view"
 
@@ -37,7 +38,7 @@ IMAGE_VIEW = "Image view"
 class HelpMenu(QObject):
     """Adds the Help menu to ``win`` and owns its two windows."""
 
-    def __init__(self, win) -> None:
+    def __init__(self, win: WindowHost) -> None:
         super().__init__(win)
         self.win = win
         self.shortcuts_window: ShortcutsWindow | None = None
@@ -76,7 +77,7 @@ class HelpMenu(QObject):
             self.win.message("info", f"The log folder is {folder}", popup=True)
 
 
-def _action(win, text: str, slot, shortcut: QKeySequence | None = None) -> QAction:
+def _action(win: WindowHost, text: str, slot, shortcut: QKeySequence | None = None) -> QAction:
     act = QAction(text, win)
     if shortcut is not None:
         act.setShortcut(shortcut)
@@ -86,7 +87,7 @@ def _action(win, text: str, slot, shortcut: QKeySequence | None = None) -> QActi
     return act
 
 
-def shortcut_rows(win) -> list[tuple[str, str, str]]:
+def shortcut_rows(win: WindowHost) -> list[tuple[str, str, str]]:
     """(keys, action, where) for every action of ``win`` that has a key, then the image view's keys.
 
     Actions come in menu order; an action in no menu is listed under "Window".
@@ -129,7 +130,7 @@ def _plain(text: str) -> str:
 class ShortcutsWindow(QDialog):
     """A non-modal window listing every key: menus first, then the image view's own keys."""
 
-    def __init__(self, win) -> None:
+    def __init__(self, win: WindowHost) -> None:
         super().__init__(win)
         self.win = win
         self.setObjectName("shortcuts-window")
@@ -178,7 +179,7 @@ class ShortcutsWindow(QDialog):
 class AboutBox(QDialog):
     """Version, the model in use and its card, licences, versions and folders."""
 
-    def __init__(self, win) -> None:
+    def __init__(self, win: WindowHost) -> None:
         super().__init__(win)
         self.win = win
         self.setObjectName("about-box")
@@ -206,7 +207,7 @@ class AboutBox(QDialog):
         self.adjustSize()
 
 
-def model_summary(win) -> tuple[str, dict, bool]:
+def model_summary(win: WindowHost) -> tuple[str, dict, bool]:
     """(title, card, is the bundled model) of the model in use."""
     key = win.current_model_key()
     if key == "default":
@@ -253,7 +254,7 @@ def card_lines(card: dict) -> list[tuple[str, str]]:
     return out
 
 
-def about_html(win) -> str:
+def about_html(win: WindowHost) -> str:
     title, card, bundled = model_summary(win)
     model_licence = bundled_card().get("licence", "see the model card")
     if not bundled:

@@ -13,6 +13,7 @@ from trainer.formats import TITLE, read_predictions
 from trainer.imageio import list_images
 
 from . import dialogs, settings
+from .window_api import WindowHost
 
 EXPORT_CHOICES = [
     ("coco", "COCO ground truth (annotations.json)"),
@@ -22,7 +23,7 @@ EXPORT_CHOICES = [
 ]
 
 
-def build_export_format_menu(win, file_menu) -> dict[str, QAction]:
+def build_export_format_menu(win: WindowHost, file_menu) -> dict[str, QAction]:
     """File ▸ Export ground truth as ▸ one of the formats, remembered per image folder."""
     menu = file_menu.addMenu("Export &ground truth as")
     menu.setToolTip("The format of the reviewed images' boxes written beside pred.json and pred.csv")
@@ -43,18 +44,18 @@ def build_export_format_menu(win, file_menu) -> dict[str, QAction]:
     return acts
 
 
-def _choose(win, fmt: str) -> None:
+def _choose(win: WindowHost, fmt: str) -> None:
     if win.doc.folder is not None:
         settings.set_export_format(win.doc.folder, fmt)
         win.statusBar().showMessage(f"Export writes the reviewed images' ground truth as {TITLE[fmt]}.", 6000)
 
 
-def _sync(win, acts: dict[str, QAction]) -> None:
+def _sync(win: WindowHost, acts: dict[str, QAction]) -> None:
     fmt = settings.export_format(win.doc.folder) if win.doc.folder is not None else "coco"
     acts[fmt].setChecked(True)
 
 
-def export_format(win) -> str:
+def export_format(win: WindowHost) -> str:
     return settings.export_format(win.doc.folder) if win.doc.folder is not None else "coco"
 
 
@@ -74,7 +75,7 @@ def image_folder_for(path: Path) -> Path:
     return here
 
 
-def choose_predictions(win) -> None:
+def choose_predictions(win: WindowHost) -> None:
     if not len(win.doc):
         win.message("warning", "Open a folder of images first, then its predictions.")
         return
@@ -88,7 +89,7 @@ def choose_predictions(win) -> None:
         open_predictions(win, Path(path))
 
 
-def open_predictions(win, path: Path) -> bool:
+def open_predictions(win: WindowHost, path: Path) -> bool:
     """Show another model's detections (COCO results JSON, or YOLO txt with confidences) as the
     predictions of the open folder's images, to be reviewed like the bundled model's."""
     doc = win.doc

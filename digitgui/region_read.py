@@ -14,12 +14,13 @@ from PySide6.QtCore import QObject
 
 from .actions import _action
 from .state import ImageEntry, Status
+from .window_api import WindowHost
 
 
 class RegionReader(QObject):
     """Wires the R key, the *Read inside a box* action and the canvas to the prediction controller."""
 
-    def __init__(self, win) -> None:
+    def __init__(self, win: WindowHost) -> None:
         super().__init__(win)
         self.win = win
         self.predictions = win.predictions
@@ -86,7 +87,7 @@ class RegionReader(QObject):
             self._say(text)
 
 
-def install(win) -> RegionReader:
+def install(win: WindowHost) -> RegionReader:
     """Add *Read inside a box* to the Image menu and the toolbar of ``win`` (a MainWindow)."""
     reader = RegionReader(win)
     win.actions_by_name["read_box"] = reader.action

@@ -25,12 +25,13 @@ from PySide6.QtWidgets import (
 
 from . import dialogs, settings
 from .canvas_keys import KEY_HELP
+from .window_api import WindowHost
 
 PORTABLE = QKeySequence.SequenceFormat.PortableText
 NATIVE = QKeySequence.SequenceFormat.NativeText
 
 
-def customisable(win) -> dict[str, QAction]:
+def customisable(win: WindowHost) -> dict[str, QAction]:
     """The actions whose keys can be changed: every named action of the window except those whose
     key belongs to the image view (named after a tab in their text) and checkable choices."""
     return {
@@ -81,7 +82,7 @@ def title_of(act: QAction) -> str:
 class Shortcuts(QObject):
     """Keeps the default keys, applies the stored ones, and opens the dialog."""
 
-    def __init__(self, win) -> None:
+    def __init__(self, win: WindowHost) -> None:
         super().__init__(win)
         self.win = win
         self.actions = customisable(win)
@@ -201,7 +202,7 @@ class ShortcutsDialog(QDialog):
         super().accept()
 
 
-def install(win) -> Shortcuts:
+def install(win: WindowHost) -> Shortcuts:
     """After every action exists: apply the stored keys and add *Customise shortcuts…*."""
     owner = Shortcuts(win)
     act = QAction("&Customise shortcuts…", win)

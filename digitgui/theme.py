@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QPalet
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
 from . import settings
+from .window_api import WindowHost
 
 MODES = {"system": "&System", "light": "&Light", "dark": "&Dark"}
 
@@ -104,7 +105,7 @@ def is_dark() -> bool:
 class ThemeMenu(QObject):
     """View ▸ Theme, applying and remembering the choice, and following the system's changes."""
 
-    def __init__(self, win) -> None:
+    def __init__(self, win: WindowHost) -> None:
         super().__init__(win)
         self.win = win
         self.mode = settings.theme()
@@ -135,5 +136,5 @@ class ThemeMenu(QObject):
             self.look = apply("system")
 
 
-def install(win) -> ThemeMenu:
+def install(win: WindowHost) -> ThemeMenu:
     return ThemeMenu(win)

@@ -133,3 +133,35 @@ def test_window_extensions_use_no_private_of_the_window():
 
 def test_the_document_as_a_data_set_never_imports_qt():
     assert _offenders([ROOT / "digitgui" / "dataset.py"], ("PySide6", "shiboken6")) == []
+
+
+EXTENSIONS = (
+    "label_formats",
+    "region_read",
+    "export_flow",
+    "goto",
+    "habits",
+    "box_menu",
+    "shortcuts",
+    "theme",
+    "help",
+)
+
+
+def test_window_extensions_use_only_the_windows_typed_interface():
+    """Every ``win.x`` / ``self.win.x`` in a window extension is a name of ``WindowHost``."""
+    from digitgui.window_api import host_names
+
+    offered = host_names()
+    found = []
+    for name in EXTENSIONS:
+        f = ROOT / "digitgui" / f"{name}.py"
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and (
+                (isinstance(node.value, ast.Name) and node.value.id == "win")
+                or (isinstance(node.value, ast.Attribute) and node.value.attr == "win")
+            ):
+                if node.attr not in offered:
+                    found.append(f"{f.relative_to(ROOT)}:{node.lineno} win.{node.attr}")
+    assert found == []
+    assert {"doc", "canvas", "predictions", "message", "statusBar"} <= offered  # the check sees names
