@@ -151,8 +151,12 @@ def test_full_run_chart_comparison_registry_and_switch(qtbot, reviewed_window):
     assert done.args[0].status == "done"
     assert dock.loss_series.count() > 0
     assert _drawn_pixels(dock.chart_view, dock.loss_series) > 10
+    # the table shows the comparison of the old and the new model on the held-out photos
+    cmp = ctl.last_compare
     cells = [dock.table.item(r, c).text() for r in range(3) for c in range(2)]
-    assert all(float(x) >= 0 for x in cells)
+    assert cells == [
+        f"{side[k]:.3f}" for k in ("mAP", "AP50", "number_accuracy") for side in (cmp.old, cmp.new)
+    ]
 
     # the engine's finetune ran with its own recipe; it split its validation share off the
     # photos it was given, and the compared ones were never among them

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 
 import pytest
 import torch
@@ -51,8 +52,10 @@ def test_predict_skips_unreadable_and_writes_all_other_rows(tmp_path, synth_set,
     rows = list(csv.DictReader((out / "pred.csv").open()))
     ids = dict(csv.reader((out / "image_ids.csv").open()))
     assert len(rows) == 5 and "broken.png" in ids.values()
-    assert all(int(r["pred_label"]) >= -1 for r in rows)
     named = {v: k for k, v in ids.items()}
+    labels = {r["image_id"]: r["pred_label"] for r in rows}
+    assert named["broken.png"] not in labels  # unreadable: no row, every other image has one
+    assert all(re.fullmatch(r"-1|[0-9]+", v) for v in labels.values())
     assert named["gray_label.png"] in {r["image_id"] for r in rows}
     dets = json.loads((out / "pred.json").read_text())
     assert all(set(d) == {"image_id", "bbox", "score", "category_id"} for d in dets)
@@ -81,7 +84,7 @@ def test_eval_json_prints_exactly_one_object(synth_set, random_model, capsys):
     assert len(out) == 1
     m = json.loads(out[0])
     assert set(m) == {"mAP", "AP50", "AP75", "number_accuracy", "images", "images_per_second", "errors"}
-    assert m["images"] == 48 and 0 <= m["mAP"] <= 1
+    assert m["images"] == 48 and 0 <= m["mAP"] <= m["AP50"] <= 1  # AP falls as the IoU bar rises
     assert m["errors"]["failures"] == []  # listed only with --show-failures
 
 
