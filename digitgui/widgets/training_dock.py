@@ -285,6 +285,7 @@ class TrainingDock(QDockWidget):
         if reason or not self.reason.text().startswith("The training"):
             self.reason.setText(reason)
             self.reason.setVisible(bool(reason))
+        self._sync_cancel()  # preparing a Start's data begins and ends with a recount
 
     def refresh_models(self) -> None:
         models = self.ctl.models()
@@ -344,9 +345,11 @@ class TrainingDock(QDockWidget):
         self._sync_cancel()
 
     def _sync_cancel(self) -> None:
-        """Cancel stops a run that is not stopping yet, or drops a Start that waits."""
+        """Cancel stops a run that is not stopping yet, or drops a Start that waits (for a run
+        winding down, or for its training data)."""
         ctl = self.ctl
-        self.cancel_btn.setEnabled(ctl.queued is not None or (ctl.training_running and not ctl.cancelling))
+        waits = ctl.queued is not None or ctl.preparing
+        self.cancel_btn.setEnabled(waits or (ctl.training_running and not ctl.cancelling))
 
     def _on_launched(self) -> None:
         self.loss_series.clear()

@@ -135,6 +135,25 @@ def test_training_data_is_built_off_the_ui_thread(qtbot, reviewed_window, monkey
     assert len(data.train["images"]) + len(data.heldout["images"]) == 16
 
 
+def test_cancel_while_the_training_data_is_prepared_drops_the_start(qtbot, reviewed_window, monkeypatch):
+    from digitgui import dataset
+
+    win = reviewed_window
+    ctl, dock = win.models, win.training_dock
+    real = dataset.image_size_of
+    monkeypatch.setattr(dataset, "image_size_of", lambda e: time.sleep(0.1) or real(e))
+    launched = []
+    monkeypatch.setattr(ctl.service, "start", lambda *args: launched.append(args))
+    assert not dock.cancel_btn.isEnabled()
+    qtbot.mouseClick(dock.start_btn, Qt.MouseButton.LeftButton)
+    assert ctl.preparing and dock.cancel_btn.isEnabled()
+    qtbot.mouseClick(dock.cancel_btn, Qt.MouseButton.LeftButton)
+    assert not ctl.preparing and not dock.cancel_btn.isEnabled()
+    qtbot.wait(2500)  # longer than the 16 sizes take: the prepared data arrives and is dropped
+    assert launched == [] and not ctl.training_running
+    assert dock.start_btn.isEnabled() and "Preparing" not in dock.reason.text()
+
+
 @pytest.mark.slow
 def test_full_run_chart_comparison_registry_and_switch(qtbot, reviewed_window):
     win = reviewed_window
