@@ -281,6 +281,8 @@ def about_html(win: WindowHost) -> str:
     folder_rows = "".join(
         f"<tr><td><i>{k}</i>&nbsp;&nbsp;</td><td>{html.escape(v)}</td></tr>" for k, v in folders
     )
+    licences = sorted(FONTS_DIR.glob("LICENSE-*.txt"))
+    fonts = FONTS_DIR.relative_to(RESOURCES.parent).as_posix()
     return (
         f"<h2>Digit Studio {html.escape(__version__)}</h2>"
         "<p>Detect, read and fix multi-digit numbers in photos: a Faster R-CNN boxes every digit and "
@@ -289,9 +291,8 @@ def about_html(win: WindowHost) -> str:
         "<h3>Licences</h3><ul>"
         f"<li>Digit Studio: {CODE_LICENCE} licence (the LICENSE file).</li>"
         f"<li><b>Model</b> ({html.escape(DEFAULT_MODEL.name)}): {html.escape(model_licence)}</li>"
-        "<li>DejaVu fonts for synthetic photos: Bitstream Vera licence, DejaVu changes public "
-        f"domain (trainer/{html.escape((FONTS_DIR / 'LICENSE-DejaVu.txt').relative_to(RESOURCES.parent).as_posix())} "
-        "in the package).</li>"
+        "<li>Fonts of the synthetic training photos (DejaVu and others): freely licensed, each family's licence beside it "
+        f"in trainer/{html.escape(fonts)} ({len(licences)} LICENSE-*.txt files).</li>"
         "<li>Qt and PySide6: LGPL v3. PyTorch and torchvision: BSD.</li></ul>"
         f"<h3>This installation</h3><table>{folder_rows}</table>"
         f"<p>Python {platform.python_version()} · Qt {qVersion()} · PySide6 {pyside_version} · "

@@ -8,35 +8,21 @@ Runs offscreen when there is no display. Settings and user data go to a temporar
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _shots import ROOT, isolated_window  # noqa: E402
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     args = p.parse_args()
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    tmp = Path(tempfile.mkdtemp(prefix="digitstudio-shots-"))
-    for var in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
-        os.environ[var] = str(tmp / var.lower())
-
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication([])
-    from digitgui.app import configure_application
-    from digitgui.main_window import MainWindow
-
-    configure_application(app)
-    win = MainWindow(model="default", device="cpu", start_inference=False)  # no model needed
-    win.show()
+    # no model is needed for Help: the window starts without one
+    app, win = isolated_window("default", "1280x800", device="cpu", start_inference=False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
