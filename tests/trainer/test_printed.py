@@ -98,12 +98,18 @@ def test_make_dataset_printed_kind_writes_coco(tmp_path):
         make_dataset(tmp_path / "x", 1, kind="nope")
 
 
-def test_training_samples_include_printed_numbers_on_the_training_photos(synth_set):
+def _one_photo_all_printed(synth_set) -> tuple[Record, dict]:
+    """A training record of one synthetic photo, and a config whose samples are all printed."""
     images, _ = synth_set
     photo = next(images.iterdir())
     rec = Record(1, photo, boxes=np.array([[2, 2, 10, 20]], np.float32), labels=np.array([3]))
     cfg = get_preset("default")
     cfg.update(printed=1.0, recompose=0.0, scene=0.0)
+    return rec, cfg
+
+
+def test_training_samples_include_printed_numbers_on_the_training_photos(synth_set):
+    rec, cfg = _one_photo_all_printed(synth_set)
     ds = TrainDataset([rec] * 4, cfg, augment=True, seed=0)
     for i in range(4):
         t, target = ds[i]
@@ -138,11 +144,7 @@ def test_with_text_the_letters_come_as_text_boxes_and_the_digits_are_unchanged()
 
 
 def test_a_text_class_model_trains_on_its_letters_as_class_11(synth_set):
-    images, _ = synth_set
-    photo = next(images.iterdir())
-    rec = Record(1, photo, boxes=np.array([[2, 2, 10, 20]], np.float32), labels=np.array([3]))
-    cfg = get_preset("default")
-    cfg.update(printed=1.0, recompose=0.0, scene=0.0)
+    rec, cfg = _one_photo_all_printed(synth_set)
     for text_class in (False, True):
         cfg["text_class"] = text_class
         ds = TrainDataset([rec] * 12, cfg, augment=True, seed=0)
