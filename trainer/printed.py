@@ -370,6 +370,34 @@ def _in_surroundings(rng, card: Image.Image, masks: list, photo, kind: str, digi
     return img, masks
 
 
+def _motion_blur(img: Image.Image, length: float, angle: float) -> Image.Image:
+    """A straight streak of ``length`` px at ``angle`` (radians): the mean of shifted copies."""
+    arr = np.asarray(img, np.float32)
+    n = max(2, round(length))
+    pad = n // 2 + 1
+    padded = np.pad(arr, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    h, w = arr.shape[:2]
+    acc = np.zeros_like(arr)
+    for t in np.linspace(-length / 2, length / 2, n):
+        dx, dy = round(t * math.cos(angle)), round(t * math.sin(angle))
+        acc += padded[pad + dy : pad + dy + h, pad + dx : pad + dx + w]
+    return Image.fromarray(np.clip(acc / n, 0, 255).astype(np.uint8), "RGB")
+
+
+def _camera_blur(img: Image.Image, rng: random.Random, digit_px: float) -> Image.Image:
+    """Blur as cameras leave it on bibs and signs: a little, or out of focus or moving, which
+    grows with the digits (up to about a seventh of their height)."""
+    r = rng.random()
+    if r < 0.3:
+        return img.filter(ImageFilter.GaussianBlur(rng.uniform(0.2, 1.2)))
+    if r < 0.5:
+        return img.filter(ImageFilter.GaussianBlur(max(0.3, rng.uniform(0.03, 0.14) * digit_px)))
+    if r < 0.62:
+        length = max(2.0, rng.uniform(0.05, 0.25) * digit_px)
+        return _motion_blur(img, length, rng.uniform(0, math.pi))
+    return img
+
+
 def render_printed(
     rng: random.Random,
     photo: Callable[[], Image.Image] | None = None,
@@ -416,8 +444,7 @@ def render_printed(
         size = (max(8, round(img.width * s)), max(8, round(img.height * s)))
         img = img.resize(size, Image.BILINEAR if rng.random() < 0.5 else Image.BOX)
         masks = [m.resize(size, Image.BILINEAR) for m in masks]
-    if rng.random() < 0.5:
-        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.2, 1.2)))
+    img = _camera_blur(img, rng, dh * s)
     if rng.random() < 0.1:
         img = ImageOps.grayscale(img).convert("RGB")
     img = noise_and_jpeg(img, rng, noise=(0.5, 12.0), jpeg=(0.5, 20, 90))
