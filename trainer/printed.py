@@ -249,7 +249,8 @@ def _perspective(images: list[Image.Image], rng: random.Random, j: float, fill) 
     w, h = images[0].size
     dst = [(0, 0), (w, 0), (w, h), (0, h)]
     src = [(px + rng.uniform(-j, j) * w * 0.5, py + rng.uniform(-j, j) * h) for px, py in dst]
-    rot = rng.uniform(-0.12, 0.12)  # a small roll of the camera
+    # a roll of the camera: small mostly, now and then as much as a runner's bib tilts
+    rot = rng.uniform(-0.12, 0.12) if rng.random() < 0.75 else rng.uniform(-0.3, 0.3)
     cx, cy = w / 2, h / 2
     src = [
         (
@@ -428,8 +429,10 @@ def render_printed(
     x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
     dh = y1 - y0
     margins = [rng.uniform(0.1, 1.6), rng.uniform(0.1, 1.3), rng.uniform(0.1, 1.6), rng.uniform(0.1, 1.3)]
-    if rng.random() < 0.3:  # framed tight: the number touches an edge, its outer digit a little cut
-        margins[rng.choice((0, 2, 2))] = rng.uniform(-0.08, 0.03)
+    if rng.random() < 0.45:  # framed tight: the number touches an edge, its outer digit cut (up
+        # to about half its width, as crops of bibs and labels cut it), now and then both ends
+        for side in {rng.choice((0, 2, 2)), rng.choice((0, 2, 2, 2, 2, 2))}:
+            margins[side] = rng.uniform(-0.3, 0.03)
     crop = (
         max(0, int(x0 - margins[0] * dh)),
         max(0, int(y0 - margins[1] * dh)),
