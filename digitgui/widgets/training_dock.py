@@ -43,6 +43,7 @@ from ..services.training import TrainingPlan, small_parts_warning
 
 log = logging.getLogger(__name__)
 
+PREPARING_BAR = "preparing the training data..."
 ROWS = (("mAP", "mAP@[.5:.95]"), ("AP50", "AP50"), ("number_accuracy", "Number accuracy"))
 
 
@@ -286,6 +287,7 @@ class TrainingDock(QDockWidget):
             self.reason.setText(reason)
             self.reason.setVisible(bool(reason))
         self._sync_cancel()  # preparing a Start's data begins and ends with a recount
+        self._sync_preparing()
 
     def refresh_models(self) -> None:
         models = self.ctl.models()
@@ -350,6 +352,17 @@ class TrainingDock(QDockWidget):
         ctl = self.ctl
         waits = ctl.queued is not None or ctl.preparing
         self.cancel_btn.setEnabled(waits or (ctl.training_running and not ctl.cancelling))
+
+    def _sync_preparing(self) -> None:
+        """The bar is busy while a Start's training data is prepared, and idle again when the
+        Start is dropped (Cancel, a reason found in the data); a launch takes over from it."""
+        if self.ctl.preparing:
+            self.bar.setRange(0, 0)
+            self.bar.setFormat(PREPARING_BAR)
+        elif self.bar.format() == PREPARING_BAR:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(0)
+            self.bar.setFormat("idle")
 
     def _on_launched(self) -> None:
         self.loss_series.clear()

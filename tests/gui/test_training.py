@@ -125,6 +125,7 @@ def test_training_data_is_built_off_the_ui_thread(qtbot, reviewed_window, monkey
     qtbot.mouseClick(dock.start_btn, Qt.MouseButton.LeftButton)
     assert time.monotonic() - t0 < 0.5  # the click returns at once
     assert not dock.start_btn.isEnabled() and "Preparing" in dock.reason.text()
+    assert dock.bar.format() == "preparing the training data..." and dock.bar.maximum() == 0  # busy
     qtbot.waitUntil(lambda: bool(launched), timeout=30000)
     timer.stop()
     took = time.monotonic() - t0
@@ -147,8 +148,10 @@ def test_cancel_while_the_training_data_is_prepared_drops_the_start(qtbot, revie
     assert not dock.cancel_btn.isEnabled()
     qtbot.mouseClick(dock.start_btn, Qt.MouseButton.LeftButton)
     assert ctl.preparing and dock.cancel_btn.isEnabled()
+    assert dock.bar.format() == "preparing the training data..."
     qtbot.mouseClick(dock.cancel_btn, Qt.MouseButton.LeftButton)
     assert not ctl.preparing and not dock.cancel_btn.isEnabled()
+    assert dock.bar.format() == "idle" and dock.bar.maximum() == 1000  # not left busy
     qtbot.wait(2500)  # longer than the 16 sizes take: the prepared data arrives and is dropped
     assert launched == [] and not ctl.training_running
     assert dock.start_btn.isEnabled() and "Preparing" not in dock.reason.text()
