@@ -206,6 +206,10 @@ def _mix_subset(run_dir: Path, mix: list[tuple[str, str]], count: int, seed: int
     return pairs
 
 
+class _Stopped(Exception):
+    """A stop asked for while the photos were placed: the run ends before training."""
+
+
 def prepare(fc: FinetuneConfig, progress=None, cancelled=None) -> tuple[Labelled, Labelled, Labelled]:
     """The user's photos as (all, train, validation) COCO sets, checked for bad input."""
     from .model import load_detector
@@ -220,6 +224,8 @@ def prepare(fc: FinetuneConfig, progress=None, cancelled=None) -> tuple[Labelled
         rows = read_numbers_csv(fc.numbers, fc.images)
         predictor = Predictor(fc.init, device=fc.device, batch_size=8, num_workers=0)
         lab = place_numbers(rows, predictor, progress, cancelled)
+        if cancelled is not None and cancelled():
+            raise _Stopped
     else:
         lab = labelled_from_ann(fc.images, fc.ann)
     if len(lab.images) < MIN_PHOTOS:
@@ -252,9 +258,16 @@ def finetune(
     """
     run_dir = Path(fc.out)
     emit = on_event or (lambda e: None)
-    lab, train, val = prepare(fc, progress, (lambda: stopper.reason is not None) if stopper else None)
-    if stopper is not None and stopper.reason is not None:
-        raise TrainingError(f"stopped ({stopper.reason}) before training began; nothing written")
+    try:
+        lab, train, val = prepare(fc, progress, (lambda: stopper.reason is not None) if stopper else None)
+    except _Stopped:
+        lab = None
+    if lab is None or (stopper is not None and stopper.reason is not None):
+        # stopped while the photos were placed: a stop like one before the first epoch ends,
+        # with nothing written
+        end = StoppedEvent(run_dir=str(run_dir), reason=stopper.reason, epoch=0, checkpoint="")
+        emit(end)
+        return end
     run_dir.mkdir(parents=True, exist_ok=True)
     unplaced = [name for name, why in lab.left_out if why != "unreadable"]
     if not (fc.numbers and fc.max_minutes and 0 < fc.second_pass < 1 and unplaced):

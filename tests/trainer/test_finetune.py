@@ -117,6 +117,29 @@ def test_fewer_than_five_usable_photos_is_exit_2(tmp_path, synth_set, random_mod
     assert _no_model_left(out)
 
 
+def test_a_stop_while_the_numbers_are_placed_ends_as_stopped_with_nothing_written(tmp_path, synth_set):
+    from trainer.events import StoppedEvent
+    from trainer.finetune import FinetuneConfig, finetune
+    from trainer.loop import Stopper
+
+    images, _ = synth_set
+    path = _numbers_csv(tmp_path, synth_set, n=12)
+    out = tmp_path / "run"
+    stopper, events, placed = Stopper(), [], []
+
+    def progress(done, total):
+        placed.append(done)
+        if done >= 2:
+            stopper.stop("SIGINT")
+
+    fc = FinetuneConfig(images=str(images), out=str(out), numbers=str(path), device="cpu")
+    end = finetune(fc, events.append, stopper, progress)
+    assert isinstance(end, StoppedEvent) and end.reason == "SIGINT" and end.best is None
+    assert events == [end]  # reported as a stop (the app and the CLI print it), not an error
+    assert max(placed) < 12  # placing stopped early
+    assert not out.exists()  # nothing written
+
+
 @pytest.mark.slow
 def test_finetune_on_numbers_writes_one_model_that_predict_loads(tmp_path, synth_set, capsys):
     images, _ = synth_set
