@@ -44,6 +44,9 @@ RECIPE: dict = {
     "printed": 0.3,  # printed numbers drawn on the user's own photos, digits painted over
     "synthetic": 0,
     "mix_share": 0.25,  # of each epoch, photos of --mix sets (the original training data), if given
+    # The user's photos come this many times per epoch, so that at the same share the mixed
+    # photos are this many times as many different ones (what is rehearsed is more varied).
+    "user_repeat": 3,
     "optimizer": "adamw",
     "schedule": "cosine",
     # Numbers alone: photos the starting model cannot place are placed again by the model of a
@@ -331,7 +334,9 @@ def _round(fc, run_dir: Path, lab, train, val, init: str, minutes, emit, stopper
     pairs = [(fc.images, str(run_dir / "train.json"))]
     repeat = [1]
     if fc.mix and fc.mix_share > 0:
-        n_mix = round(len(train.images) * fc.mix_share / max(1e-6, 1 - fc.mix_share))
+        repeat = [RECIPE["user_repeat"]]
+        seen = len(train.images) * repeat[0]
+        n_mix = round(seen * fc.mix_share / max(1e-6, 1 - fc.mix_share))
         mixed = _mix_subset(run_dir, fc.mix, max(1, n_mix), fc.seed)
         pairs += mixed
         repeat += [1] * len(mixed)

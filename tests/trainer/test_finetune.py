@@ -312,3 +312,46 @@ def test_photos_the_start_model_cannot_place_are_placed_by_the_first_rounds_mode
     epochs = [e.epoch for e in events if isinstance(e, EpochEvent)]
     assert epochs == [1, 2] and end.epoch == 2
     assert events[-1] is end and sum(isinstance(e, DoneEvent) for e in events) == 1
+
+
+def test_the_user_photos_repeat_so_the_rehearsed_photos_are_varied(
+    tmp_path, synth_set, random_model, monkeypatch
+):
+    """With --mix, each epoch holds the user's photos RECIPE["user_repeat"] times and
+    mix_share of different rehearsal photos: at a quarter, as many as the user's photos seen."""
+    import trainer.engine
+    from trainer.finetune import RECIPE, FinetuneConfig, finetune
+
+    images, ann = synth_set
+    seen = []
+
+    class Enough(Exception):
+        pass
+
+    def fake_fit(tc, on_event=None, stopper=None):
+        seen.append(tc)
+        raise Enough
+
+    monkeypatch.setattr(trainer.engine, "fit", fake_fit)
+    mix_ann = tmp_path / "mix.json"
+    mix_ann.write_text(ann.read_text())
+    out = tmp_path / "run"
+    fc = FinetuneConfig(
+        images=str(images),
+        out=str(out),
+        ann=str(ann),
+        init=str(random_model),
+        device="cpu",
+        mix=[(str(images), str(mix_ann))],
+        mix_share=0.25,
+        val_share=0.25,
+    )
+    with pytest.raises(Enough):
+        finetune(fc)
+    tc = seen[0]
+    k = RECIPE["user_repeat"]
+    assert k > 1 and tc.repeat == [k, 1]
+    n_train = len(json.loads((out / "train.json").read_text())["images"])
+    mixed = json.loads((out / "mix0.json").read_text())["images"]
+    assert len(mixed) == min(48, round(n_train * k * 0.25 / 0.75))  # distinct photos
+    assert len({im["id"] for im in mixed}) == len(mixed)
