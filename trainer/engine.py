@@ -277,6 +277,8 @@ class _Session:
                     ),
                 )
             self.out_of_time = res.out_of_time
+            if res.out_of_time and res.steps == 0 and epoch > self.start_epoch:
+                break  # the budget ran out as this epoch began: it trained nothing, so it is no epoch
             if run.sched_unit == "epoch":
                 run.sched.step()
             if run.main:

@@ -365,3 +365,28 @@ def test_a_text_class_is_added_to_a_warm_start_and_kept_by_later_fine_tunes(
     fit(_tc(synth_set, again, init=str(first / "best.pt")))
     model, cfg, _ = load_detector(again / "best.pt")
     assert cfg["text_class"] is True and model.roi_heads.text_label == 11
+
+
+def test_an_epoch_the_budget_ends_before_its_first_step_is_not_reported(tmp_path, synth_set, monkeypatch):
+    """A time budget that runs out just as an epoch begins: no "epoch N: loss 0.000" in the
+    chart and the log, no metrics row; the run ends with the epoch before it."""
+    import trainer.engine
+    from trainer.events import DoneEvent, EpochEvent
+    from trainer.loop import EpochResult
+
+    real = trainer.engine.train_one_epoch
+
+    def budget_gone_at_the_second_epoch(run, loader, epoch, *args, **kwargs):
+        if epoch == 0:
+            return real(run, loader, epoch, *args, **kwargs)
+        return EpochResult({"loss": 0.0}, 0, 0, 0, 0.0, out_of_time=True)
+
+    monkeypatch.setattr(trainer.engine, "train_one_epoch", budget_gone_at_the_second_epoch)
+    events = []
+    out = tmp_path / "run"
+    end = fit(_tc(synth_set, out, epochs=3, max_seconds=3600), events.append)
+    epochs = [e.epoch for e in events if isinstance(e, EpochEvent)]
+    assert epochs == [1]
+    assert [r["epoch"] for r in _rows(out)] == ["1"]
+    assert isinstance(end, DoneEvent) and end.epoch == 1 and end.time_budget_reached
+    assert float(end.metrics["loss"]) > 0
