@@ -44,6 +44,11 @@ from ..services.training import TrainingPlan, small_parts_warning
 log = logging.getLogger(__name__)
 
 PREPARING_BAR = "preparing the training data..."
+COMPARE_TIP = (
+    "Scored on the held-out reviewed images. Boxes that came from the current model (accepted "
+    "with Space, or placed by typing the number) sit exactly where it draws them, so its mAP "
+    "there is flattering; number accuracy compares the numbers read."
+)
 ROWS = (("mAP", "mAP@[.5:.95]"), ("AP50", "AP50"), ("number_accuracy", "Number accuracy"))
 
 
@@ -233,6 +238,7 @@ class TrainingDock(QDockWidget):
         self.table.setHorizontalHeaderLabels(["Current", "New"])
         self.table.setVerticalHeaderLabels([r[1] for r in ROWS])
         self.table.setMaximumHeight(120)
+        self.table.setToolTip(COMPARE_TIP)
         c.addWidget(self.table)
         side.addWidget(cmp_box)
         return side

@@ -179,6 +179,8 @@ def test_full_run_chart_comparison_registry_and_switch(qtbot, reviewed_window):
     assert cells == [
         f"{side[k]:.3f}" for k in ("mAP", "AP50", "number_accuracy") for side in (cmp.old, cmp.new)
     ]
+    # how to read it: boxes taken from the current model flatter its mAP
+    assert "flattering" in dock.table.toolTip() and "number accuracy" in dock.table.toolTip()
 
     # the engine's finetune ran with its own recipe; it split its validation share off the
     # photos it was given, and the compared ones were never among them
