@@ -95,9 +95,13 @@ BOX_VOTE_IOU = 0.8
 
 
 # A model with a text class reports no text: its text detections are dropped, and with them any
-# digit detection they cover at least this much (IoU) with a higher score: on a letter's spot
-# the model is surer of the letter than of the digit it half resembles.
+# digit detection they cover at least this much (IoU) with a score above TEXT_SUPPRESS_RATIO
+# times the digit's: on a letter's spot a fair belief in a letter outweighs a surer-looking digit
+# that the letter half resembles (an "S" read as 5). Chosen with printed_v8 on 400 held-out
+# printed synthetic photos (number accuracy 0.845 at 1.0, 0.8525 at 0.6, 0.865 at 0.3, 0.85 at
+# 0.15, 0.79 at 0) and the 362 held-out SVHN train photos (0.8950 at 1.0, 0.8978 at 0.3).
 TEXT_SUPPRESS_IOU = 0.5
+TEXT_SUPPRESS_RATIO = 0.3
 
 
 def num_classes(cfg: dict) -> int:
@@ -137,10 +141,11 @@ class VotingRoIHeads(RoIHeads):
         return [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept]
 
     def _without_text(self, boxes, scores, labels):
-        """Digits only: text detections dropped, with the digits a surer one covers."""
+        """Digits only: text detections dropped, with the digits a fairly sure one covers."""
         text = labels == self.text_label
         iou = box_ops.box_iou(boxes, boxes)
-        covered = (iou >= TEXT_SUPPRESS_IOU) & text[None, :] & (scores[None, :] > scores[:, None])
+        surer = scores[None, :] > TEXT_SUPPRESS_RATIO * scores[:, None]
+        covered = (iou >= TEXT_SUPPRESS_IOU) & text[None, :] & surer
         keep = ~text & ~covered.any(1)
         return boxes[keep], scores[keep], labels[keep]
 

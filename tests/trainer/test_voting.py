@@ -21,7 +21,7 @@ def run(rh: VotingRoIHeads, proposals: torch.Tensor, digit_probs: list[float]):
     for i, p in enumerate(digit_probs):
         logits[i, 0] = 0.0  # background
         logits[i, 4] = torch.log(torch.tensor(p / (1 - p)))  # digit 3 (class 4) with probability ~p
-    return rh.postprocess_detections(logits, torch.zeros(n, 11 * 4), [proposals], [(100, 100)])
+    return rh.postprocess_detections(logits, torch.zeros(n, 11 * 4), [proposals], [(100, 130)])
 
 
 def test_the_kept_box_is_the_weighted_mean_of_the_overlapping_boxes_of_its_digit():
@@ -59,18 +59,20 @@ def run_text(rh: VotingRoIHeads, proposals: torch.Tensor, probs: list[tuple[floa
         logits[i, 0] = torch.log(torch.tensor(p_bg))
         logits[i, 4] = torch.log(torch.tensor(p_digit))
         logits[i, 11] = torch.log(torch.tensor(p_text))
-    return rh.postprocess_detections(logits, torch.zeros(n, 12 * 4), [proposals], [(100, 100)])
+    return rh.postprocess_detections(logits, torch.zeros(n, 12 * 4), [proposals], [(100, 130)])
 
 
 def test_a_text_class_is_never_reported_and_takes_the_digit_it_covers_with_it():
     rh = text_heads()
-    props = torch.tensor([[10.0, 10, 30, 50], [40, 10, 60, 50], [70, 10, 90, 50]])
-    # a letter surer as text than as a 3; a 3 surer than text; a 3 with no text about
-    boxes, scores, labels = run_text(rh, props, [(0.3, 0.6), (0.7, 0.2), (0.9, 0.0)])
+    props = torch.tensor([[10.0, 10, 30, 50], [40, 10, 60, 50], [70, 10, 90, 50], [100, 10, 120, 50]])
+    # a letter surer as text than as a 3; a letter read as a 3 at 0.6 but text at 0.3 (over
+    # TEXT_SUPPRESS_RATIO of 0.6); a 3 with a faint text belief (0.1 under 0.3 x 0.8); a 3 alone
+    probs = [(0.3, 0.6), (0.6, 0.3), (0.8, 0.1), (0.9, 0.0)]
+    boxes, scores, labels = run_text(rh, props, probs)
     assert labels[0].tolist() == [4, 4]
     kept = sorted(b[0].item() for b in boxes[0])
-    assert kept == [40.0, 70.0]
-    assert torch.all(scores[0] > 0.6)
+    assert kept == [70.0, 100.0]
+    assert torch.all(scores[0] > 0.7)
 
 
 def test_warm_start_adds_a_text_class_that_changes_no_digit_reading():
