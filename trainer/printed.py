@@ -399,6 +399,22 @@ def _camera_blur(img: Image.Image, rng: random.Random, digit_px: float) -> Image
     return img
 
 
+def frame(boxes: list, margins: list[float], size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The crop around xywh digit ``boxes``: ``margins`` (left, top, right, bottom) in digit
+    heights, negative ones cutting into the outer digits; inside an image of ``size``. None when
+    too little is left (a narrow number cut at both ends, a number outside the image)."""
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    dh = y1 - y0
+    crop = (
+        max(0, int(x0 - margins[0] * dh)),
+        max(0, int(y0 - margins[1] * dh)),
+        min(size[0], int(x1 + margins[2] * dh) + 1),
+        min(size[1], int(y1 + margins[3] * dh) + 1),
+    )
+    return crop if crop[2] - crop[0] >= 4 and crop[3] - crop[1] >= 4 else None
+
+
 def render_printed(
     rng: random.Random,
     photo: Callable[[], Image.Image] | None = None,
@@ -425,20 +441,15 @@ def render_printed(
     boxes = [ink_box(m) for m in masks[:n_digits]]
     if any(b is None for b in boxes):
         return render_printed(rng, photo, fonts, text)
-    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
-    dh = y1 - y0
+    dh = max(b[1] + b[3] for b in boxes) - min(b[1] for b in boxes)
     margins = [rng.uniform(0.1, 1.6), rng.uniform(0.1, 1.3), rng.uniform(0.1, 1.6), rng.uniform(0.1, 1.3)]
     if rng.random() < 0.45:  # framed tight: the number touches an edge, its outer digit cut (up
         # to about half its width, as crops of bibs and labels cut it), now and then both ends
         for side in {rng.choice((0, 2, 2)), rng.choice((0, 2, 2, 2, 2, 2))}:
             margins[side] = rng.uniform(-0.3, 0.03)
-    crop = (
-        max(0, int(x0 - margins[0] * dh)),
-        max(0, int(y0 - margins[1] * dh)),
-        min(img.width, int(x1 + margins[2] * dh) + 1),
-        min(img.height, int(y1 + margins[3] * dh) + 1),
-    )
+    crop = frame(boxes, margins, img.size)
+    if crop is None:
+        return render_printed(rng, photo, fonts, text)
     img, masks = img.crop(crop), [m.crop(crop) for m in masks]
     # the camera: the digits end up 7-60 px tall
     target = math.exp(rng.uniform(math.log(7), math.log(60)))

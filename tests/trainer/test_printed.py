@@ -13,7 +13,7 @@ from PIL import Image
 from trainer.data import Record
 from trainer.paths import FONTS_DIR
 from trainer.presets import get_preset
-from trainer.printed import printed_fonts, render_printed
+from trainer.printed import frame, printed_fonts, render_printed
 from trainer.synth import make_dataset
 from trainer.train_data import TrainDataset
 
@@ -151,3 +151,14 @@ def test_a_text_class_model_trains_on_its_letters_as_class_11(synth_set):
         labels = {int(v) for i in range(12) for v in ds[i][1]["labels"]}
         assert (11 in labels) == text_class, labels
         assert labels - {11} <= set(range(1, 11))
+
+
+def test_a_tight_frame_cuts_the_outer_digits_and_a_narrow_number_cut_at_both_ends_is_no_frame():
+    boxes = [[100, 50, 30, 50], [135, 50, 30, 50]]  # two digits 50 px tall, x 100..165
+    assert frame(boxes, [0.2, 0.2, 0.2, 0.2], (400, 200)) == (90, 40, 176, 111)
+    # cut 10 px into each outer digit, and clipped to the image
+    assert frame(boxes, [-0.2, 1.0, -0.2, 5.0], (400, 200)) == (110, 0, 156, 200)
+    # a lone "1" 10 px wide, cut 15 px at both ends: nothing left (PIL would refuse the crop)
+    assert frame([[100, 50, 10, 50]], [-0.3, 0.2, -0.3, 0.2], (400, 200)) is None
+    # a number off the image
+    assert frame([[500, 50, 30, 50]], [0.1, 0.1, 0.1, 0.1], (400, 200)) is None
