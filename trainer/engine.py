@@ -88,6 +88,9 @@ class TrainConfig:
     overrides: dict = field(default_factory=dict)
     optimizer: str = "adamw"  # or "sgd" (momentum 0.9), the lab report's other recipe
     schedule: str | None = None  # "cosine" or "step"; None: the preset's own
+    # Keep the BatchNorm running statistics of the starting model; None: only when warm-started
+    # with batches under 8 images (see _make_run)
+    freeze_bn: bool | None = None
 
 
 def fit(
@@ -188,7 +191,7 @@ class _Session:
             # Fine-tuning with small batches: batch statistics of a few images (padded to one size)
             # swing wildly, and one odd batch can spike the loss 30x. Keep the running statistics of
             # the model we start from; the BatchNorm scales and shifts still train.
-            freeze_bn=bool(tc.init) and self.batch_size < 8,
+            freeze_bn=tc.freeze_bn if tc.freeze_bn is not None else bool(tc.init) and self.batch_size < 8,
             clip_norm=tc.clip_norm,
             max_bad_steps=tc.max_bad_steps,
             log_every=tc.log_every,

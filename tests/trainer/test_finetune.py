@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -355,3 +356,27 @@ def test_the_user_photos_repeat_so_the_rehearsed_photos_are_varied(
     mixed = json.loads((out / "mix0.json").read_text())["images"]
     assert len(mixed) == min(48, round(n_train * k * 0.25 / 0.75))  # distinct photos
     assert len({im["id"] for im in mixed}) == len(mixed)
+
+
+def test_rehearsal_never_draws_the_photos_training_held_out(tmp_path, synth_set):
+    """The mixed photos leave out the stable share the bundled models' trainings held out, so
+    those photos still measure what a fine-tune forgot."""
+    from trainer.data import held_out
+    from trainer.finetune import HOLDOUT, _mix_subset
+
+    images, ann = synth_set
+    coco = json.loads(ann.read_text())
+    held = [i for i in range(1, 100_000) if held_out(i, HOLDOUT)][:24]
+    kept = [i for i in range(1, 100_000) if not held_out(i, HOLDOUT)][:24]
+    new_id = dict(zip([im["id"] for im in coco["images"]], held + kept, strict=True))
+    for im in coco["images"]:
+        im["id"] = new_id[im["id"]]
+    for a in coco["annotations"]:
+        a["image_id"] = new_id[a["image_id"]]
+    mix_ann = tmp_path / "mix.json"
+    mix_ann.write_text(json.dumps(coco))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    pairs = _mix_subset(run_dir, [(str(images), str(mix_ann))], count=48, seed=0)
+    drawn = {im["id"] for im in json.loads(Path(pairs[0][1]).read_text())["images"]}
+    assert drawn == set(kept)

@@ -333,11 +333,16 @@ def _bn_means(state: dict) -> torch.Tensor:
     return torch.cat([v.float().flatten() for k, v in state.items() if k.endswith("running_mean")])
 
 
-@pytest.mark.parametrize("batch, frozen", [(4, True), (8, False)])
-def test_small_batch_fine_tuning_keeps_batchnorm_statistics(tmp_path, synth_set, random_model, batch, frozen):
+@pytest.mark.parametrize(
+    "batch, asked, frozen", [(4, None, True), (8, None, False), (8, True, True), (4, False, False)]
+)
+def test_small_batch_fine_tuning_keeps_batchnorm_statistics(
+    tmp_path, synth_set, random_model, batch, asked, frozen
+):
+    """By default only batches under 8 keep the starting statistics; freeze_bn says so outright."""
     events = []
     out = tmp_path / "run"
-    fit(_tc(synth_set, out, batch_size=batch, init=str(random_model)), events.append)
+    fit(_tc(synth_set, out, batch_size=batch, init=str(random_model), freeze_bn=asked), events.append)
     assert events[0].frozen_bn_stats is frozen
     before = _bn_means(torch.load(random_model, weights_only=True)["model"])
     after = _bn_means(torch.load(out / "last.pt", weights_only=True)["model"])
