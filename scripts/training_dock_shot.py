@@ -15,8 +15,10 @@ counts, the run's epochs and the comparison with the starting model.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,10 +43,14 @@ def main() -> int:
     folder = rows[0].path.parent
     app, win = isolated_window(a.model, a.size)
 
+    slowest = [0.0]  # the longest single pass of the event loop: how long the UI could not answer
+
     def pump(seconds: float, until=None) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end and not (until and until()):
+            t = time.perf_counter()
             app.processEvents()
+            slowest[0] = max(slowest[0], time.perf_counter() - t)
             time.sleep(0.01)
 
     if not win.open_folder(folder):
@@ -59,6 +65,7 @@ def main() -> int:
 
     doc = win.doc
     typed = doubtful = 0
+    doubts: Counter[str] = Counter()
     for r in rows:
         row = doc.row_of(r.path.name)
         if row is None:
@@ -68,9 +75,12 @@ def main() -> int:
         typed += 1
         if doc.typing_doubt:  # the boxes are a guess: a person would fix them first; left as is
             doubtful += 1
+            doubts[re.sub(r"\d+", "N", doc.typing_doubt)] += 1
         else:
             win.review_and_next()  # Space
     print(f"typed {typed} numbers and reviewed them; {doubtful} left unreviewed (boxes a guess)")
+    for why, count in doubts.most_common():
+        print(f"  {count:3d}  {why}")
     win.toggle_training_dock()
     dock = win.training_dock
     dock.minutes.setValue(a.minutes)
@@ -81,11 +91,17 @@ def main() -> int:
     ends = []
     win.models.run_finished.connect(ends.append)
     t0 = time.monotonic()
+    slowest[0] = 0.0
     dock.start()
     pump(a.minutes * 60 + 600, lambda: bool(ends))
     pump(3)
     print(f"run ended after {time.monotonic() - t0:.0f} s")
+    print(f"longest pass of the event loop during the run: {slowest[0] * 1000:.0f} ms")
     print(dock.log.toPlainText())
+    from PySide6.QtCore import Qt
+
+    win.resizeDocks([dock], [470], Qt.Orientation.Vertical)  # room for the whole comparison table
+    pump(1)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     dock.grab().save(str(a.out))
     print("wrote", a.out)

@@ -321,7 +321,8 @@ def test_the_user_photos_repeat_so_the_rehearsed_photos_are_varied(
     """With --mix, each epoch holds the user's photos RECIPE["user_repeat"] times and
     mix_share of different rehearsal photos: at a quarter, as many as the user's photos seen."""
     import trainer.engine
-    from trainer.finetune import RECIPE, FinetuneConfig, finetune
+    from trainer.data import held_out
+    from trainer.finetune import HOLDOUT, RECIPE, FinetuneConfig, finetune
 
     images, ann = synth_set
     seen = []
@@ -354,7 +355,11 @@ def test_the_user_photos_repeat_so_the_rehearsed_photos_are_varied(
     assert k > 1 and tc.repeat == [k, 1]
     n_train = len(json.loads((out / "train.json").read_text())["images"])
     mixed = json.loads((out / "mix0.json").read_text())["images"]
-    assert len(mixed) == min(48, round(n_train * k * 0.25 / 0.75))  # distinct photos
+    # the rehearsal pool: the mixed set less the share the bundled models' trainings held out
+    pool = [im for im in json.loads(ann.read_text())["images"] if not held_out(im["id"], HOLDOUT)]
+    assert 0 < len(pool) < 48
+    assert len(mixed) == min(len(pool), round(n_train * k * 0.25 / 0.75))  # distinct photos
+    assert all(not held_out(im["id"], HOLDOUT) for im in mixed)
     assert len({im["id"] for im in mixed}) == len(mixed)
 
 
