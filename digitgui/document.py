@@ -246,7 +246,9 @@ class Document(QObject):
 
         Boxes are relabelled left to right, added or removed where the count differs (see
         :mod:`digitgui.number_entry`: extra boxes go by what the model saw on each box's spot);
-        every box of the number becomes a checked box. Where the boxes were a guess the image is
+        every box of the number becomes a checked box. On an image without checked boxes, an unsure
+        choice gives way to the engine's confident placement over everything the model saw
+        (:func:`digitgui.number_entry.plan_placed`). Where the boxes were a guess the image is
         left unreviewed and :attr:`typing_doubt` says why. Returns the checked box ids left to
         right. ``ValueError`` for a text that is not 1..12 digits, or for an image with no boxes
         whose size is not known yet.
@@ -254,13 +256,14 @@ class Document(QObject):
         row = self.current
         entry = self.entries[row]
         shown = self.shown(row)
+        scores = state.spot_class_scores(entry, shown)
         plan = number_entry.plan_number(
-            shown,
-            text,
-            entry.size,
-            state.weak_predictions(entry, self.threshold),
-            state.spot_class_scores(entry, shown),
+            shown, text, entry.size, state.weak_predictions(entry, self.threshold), scores
         )
+        if not entry.layer.boxes and (not plan.sure or number_entry.relabels_unseen(plan, shown, scores)):
+            # a guess, or a box given a digit never seen on it: the engine's placement, over all
+            # the model saw, where that is clear
+            plan = number_entry.plan_placed(shown, text, state.open_detections(entry)) or plan
         self.typing_doubt = plan.doubt
         slots = [(s.key, s.rect, s.digit) for s in plan.slots]
         layer, keys = edits.with_number(entry, slots, plan.removed, self.next_box_id, plan.sure)

@@ -29,6 +29,15 @@ x-centre) and the typed digits are laid onto them in order:
 * **no boxes at all**: a row of boxes in the middle of the image, 70% of its height, digits half
   as wide as high (narrower when the row would not fit); unsure.
 
+Where that plan is unsure, or gives a shown box a digit the model did not see on it
+(:func:`relabels_unseen`: the "S" of "S0374" taking the 0), the engine's placement has its say
+(:func:`plan_placed`; the app asks it only on images without checked boxes): the one
+``python -m trainer finetune --numbers`` teaches from, over every detection the model made down to
+a low score (not only the shown boxes), as a row of similar heights side by side. When it puts
+every typed digit on a spot the model is sure is a digit, and no other placement explains the
+digits about as well, its boxes are kept (shown boxes on the same spots keep their keys, the
+other shown boxes are removed) and the plan is sure.
+
 An unsure plan is still applied (the person asked for that number), but the image is left
 unreviewed (:func:`digitgui.edits.with_number`) and the status bar says why.
 """
@@ -41,7 +50,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import median
 
-from trainer.placement import CLASS_FLOOR, MIN_SPOT
+import numpy as np
+
+from trainer.numbers import box_iou, same_spot, xyxy
+from trainer.placement import CLASS_FLOOR, CLOSE, MIN_SPOT, place_clearly
 
 from .state import Shown
 
@@ -53,7 +65,6 @@ DIGIT_ASPECT = 0.5  # width / height of a new digit box when there is no row to 
 GAP = 0.15  # space between new boxes, in digit widths, when there is no row to copy
 OVERLAP = 0.5  # a weak detection covering this much of a box of the number is that digit again
 SEEN = MIN_SPOT  # a typed digit scored at least this on its box was seen there by the model
-CLOSE = math.log(2.0)  # another choice of boxes within this (log score) of the best is as good
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,48 @@ def plan_number(
     guessed = n - m - supported
     doubt = f"{guessed} new box{'es' if guessed > 1 else ''} placed by the row's spacing" if guessed else ""
     return Plan(slots, (), not doubt, doubt)
+
+
+def relabels_unseen(
+    plan: Plan, boxes: Sequence[Shown], class_scores: Mapping[int, Sequence[float]] | None
+) -> bool:
+    """Whether the plan gives a shown box a digit the model did not see on its spot (scored under
+    :data:`SEEN`): a misread digit, or a box on something else ("S" taking the 0 of "S0374")."""
+    by_key = {b.key: b for b in boxes}
+    return any(
+        s.key in by_key and _scores_of(by_key[s.key], class_scores)[s.digit] < SEEN for s in plan.slots
+    )
+
+
+def plan_placed(boxes: Sequence[Shown], text: str, detections) -> Plan | None:
+    """The typed number where :func:`trainer.placement.place_clearly` lays it on ``detections``
+    ((boxes xywh, scores, digits) of everything the model saw, down to a low score), or None
+    unless that placement is confident and clear. A shown box on a placed spot (:func:`trainer.numbers.
+    same_spot`; the best-overlapping one) takes that digit and keeps its key and rect; the
+    other digits get new boxes on their spots; every other shown box is removed."""
+    det_boxes, det_scores, det_digits = detections
+    placed = place_clearly(det_boxes, det_scores, det_digits, "".join(map(str, parse_number(text))))
+    if placed is None:
+        return None
+    row = list(boxes)
+    shown = xyxy([b.rect for b in row]) if row else np.zeros((0, 4))
+    used: set[int] = set()
+    slots = []
+    for rect, digit in zip(placed.boxes, placed.digits):
+        r: Rect = tuple(round(float(v), 2) for v in rect)  # type: ignore[assignment]
+        key = None
+        if row:
+            spot = xyxy([r])
+            on = same_spot(spot, shown)[0]
+            overlap = box_iou(spot, shown)[0]
+            free = [i for i in np.nonzero(on)[0] if row[i].key not in used]
+            if free:
+                i = max(free, key=lambda k: overlap[k])
+                key, r = row[i].key, row[i].rect
+                used.add(key)
+        slots.append(Slot(key, r, int(digit)))
+    removed = tuple(b.key for b in row if b.key not in used)
+    return Plan(tuple(slots), removed)
 
 
 # ------------------------------------------------------------------ more boxes than digits

@@ -284,6 +284,19 @@ def weak_predictions(entry: ImageEntry, threshold: float) -> list[tuple[Rect, fl
     return out
 
 
+def open_detections(entry: ImageEntry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(boxes xywh, scores, digits) of every detection of the image at any score, except on the
+    spots the person emptied: what the model saw, for the placement of a typed number."""
+    pred = predictions(entry)
+    if pred is None or len(pred.scores) == 0:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
+    keep = np.ones(len(pred.scores), bool)
+    boxes = np.asarray(pred.boxes, np.float64).reshape(-1, 4)
+    for r in entry.layer.hidden:
+        keep &= ~_on_hidden_spot(r, boxes)
+    return pred.boxes[keep], pred.scores[keep], pred.digits[keep]
+
+
 def spot_class_scores(entry: ImageEntry, boxes: list[Shown]) -> dict[int, tuple[float, ...]]:
     """For each shown box (by key), the best score of every digit class among the detections
     on its spot (any threshold; :func:`trainer.numbers.same_spot`, as

@@ -165,3 +165,17 @@ def test_window_extensions_use_only_the_windows_typed_interface():
                     found.append(f"{f.relative_to(ROOT)}:{node.lineno} win.{node.attr}")
     assert found == []
     assert {"doc", "canvas", "predictions", "message", "statusBar"} <= offered  # the check sees names
+
+
+def test_no_script_is_named_like_a_standard_module():
+    # a script's folder comes first on sys.path: a bench/typing.py would shadow `typing` for every
+    # script beside it (and for everything those import), and they die on start
+    import sys
+
+    folders = [ROOT, ROOT / "bench", ROOT / "scripts"]
+    shadows = [
+        str(p.relative_to(ROOT)) for d in folders for p in d.glob("*.py") if p.stem in sys.stdlib_module_names
+    ]
+    assert not shadows, f"named like a standard module: {shadows}"
+    # the check itself sees such a name
+    assert "typing" in sys.stdlib_module_names

@@ -8,7 +8,9 @@ spots, left to right, so that (1) the spots say "this is the typed digit" as str
 score), and (3) they form a row: similar heights, side by side. A letter the model mistook for
 a digit ("S" read as 5 in "S0374") is the spot left over. The placement is *confident* only when
 every typed digit sits on a spot the model is sure is a digit and the row holds together; a
-caller leaves other photos out rather than teach wrong boxes.
+caller leaves other photos out rather than teach wrong boxes. :func:`place_clearly` asks more: that
+no other placement, without one of the chosen spots, explains the digits about as well (typing
+"19" on a row read "119": which 1 is a guess).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ CLASS_FLOOR = 1e-3  # the typed digit's score at a spot where the model never co
 MAX_HEIGHT_RATIO = 1.7  # neighbours in a row: heights within this ratio ...
 MIN_V_OVERLAP = 0.4  # ... overlapping vertically by this share of the smaller one ...
 MAX_GAP = 1.6  # ... and apart by at most this many digit heights
+CLOSE = math.log(2.0)  # another placement within this (summed log score) of the best is as good
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,15 @@ class Placement:
     @property
     def weakest(self) -> float:
         return min(self.spot_scores) if self.spot_scores else 0.0
+
+    @property
+    def gain(self) -> float:
+        """What :func:`place_number` maximises: the summed log of each digit's class score and of
+        its spot's score."""
+        return sum(
+            math.log(max(c, CLASS_FLOOR)) + math.log(max(s, CLASS_FLOOR))
+            for c, s in zip(self.class_scores, self.spot_scores)
+        )
 
 
 @dataclass(frozen=True)
@@ -123,3 +135,24 @@ def place_number(boxes_xywh, scores, digits, number: str, sure: float = SURE_DIG
         class_scores=class_scores,
         confident=confident,
     )
+
+
+def place_clearly(boxes_xywh, scores, digits, number: str, sure: float = SURE_DIGIT) -> Placement | None:
+    """:func:`place_number`'s placement when it is confident and clear, else None.
+
+    Clear: for each chosen spot, the best placement without the detections on that spot scores
+    less than the chosen one by more than :data:`CLOSE`; otherwise which spot holds the digit is
+    a guess (two 1s for the one typed)."""
+    found = place_number(boxes_xywh, scores, digits, number, sure)
+    if found is None or not found.confident:
+        return None
+    b = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)
+    s = np.asarray(scores, np.float64).reshape(-1)
+    d = np.asarray(digits, np.int64).reshape(-1)
+    every = xyxy(b)
+    for spot in xyxy(found.boxes):
+        off = same_spot(spot[None], every)[0]
+        other = place_number(b[~off], s[~off], d[~off], number, sure)
+        if other is not None and other.gain >= found.gain - CLOSE:
+            return None
+    return found

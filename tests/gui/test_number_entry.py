@@ -7,7 +7,7 @@ import pytest
 
 from digitgui.display_adjust import DisplayAdjust
 from digitgui.edits import copied_boxes, duplicate_rect, with_number
-from digitgui.number_entry import Plan, Slot, parse_number, plan_number
+from digitgui.number_entry import Plan, Slot, parse_number, plan_number, plan_placed
 from digitgui.state import (
     Box,
     ImageEntry,
@@ -252,6 +252,41 @@ def test_a_number_placed_by_geometry_alone_is_unsure():
     assert plan_number([_box(-1, 0, 1, 0.9), _box(-2, 12, 9, 0.9)], "27", (100, 40)).sure
 
 
+def _detections(*items):
+    """(x, y, w, h, score, digit) rows -> what the model saw: boxes, scores, digits."""
+    a = np.array(items, np.float64)
+    return a[:, :4].astype(np.float32), a[:, 4].astype(np.float32), a[:, 5].astype(np.int64)
+
+
+def test_an_unsure_choice_gives_way_to_the_placement_over_everything_the_model_saw():
+    # "S0374" on a bib: shown are the S (read 5), the 0 and the 3; the 7 and the 4 were seen at
+    # 0.4 and 0.45, under the threshold. Typing 0374 on the shown boxes alone is a guess
+    det = _detections(
+        (0, 0, 10, 20, 0.7, 5),
+        (12, 0, 10, 20, 0.9, 0),
+        (24, 0, 10, 20, 0.85, 3),
+        (36, 1, 10, 19, 0.4, 7),
+        (48, 0, 10, 20, 0.45, 4),
+    )
+    shown = [
+        _box(k, x, dg, sc, y=0) for k, x, dg, sc in ((-1, 0, 5, 0.7), (-2, 12, 0, 0.9), (-3, 24, 3, 0.85))
+    ]
+    assert not plan_number(shown, "0374", (60, 20)).sure
+    plan = plan_placed(shown, "0374", det)
+    assert plan is not None and plan.sure and plan.doubt == ""
+    assert plan.slots == (
+        Slot(-2, (12, 0, 10, 20), 0),  # shown boxes keep their keys and rects
+        Slot(-3, (24, 0, 10, 20), 3),
+        Slot(None, (36.0, 1.0, 10.0, 19.0), 7),  # new boxes on the detections the model made there
+        Slot(None, (48.0, 0.0, 10.0, 20.0), 4),
+    )
+    assert plan.removed == (-1,)  # the S is no digit
+    # with more digits than the model saw spots, or two spots that fit as well, there is none
+    assert plan_placed(shown, "037414", det) is None
+    row = _detections((0, 0, 10, 20, 0.9, 1), (12, 0, 10, 20, 0.9, 1), (24, 0, 10, 20, 0.9, 9))
+    assert plan_placed([], "19", row) is None
+
+
 def _type(qtbot, win, text: str) -> None:
     from PySide6.QtCore import Qt
 
@@ -307,3 +342,45 @@ def test_typing_keeps_the_boxes_the_model_saw_the_digits_on_and_a_guess_stays_un
     assert doc.current_entry.layer.status == Status.EDITED
     message = win.statusBar().currentMessage()
     assert "guess" in message and "saw no 7" in message and "unreviewed" in message
+
+
+def test_typing_a_number_the_model_half_saw_places_it_over_its_weak_detections(qtbot, window, plain_folder):
+    from guihelpers import wait_model, wait_predicted, wait_shown
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    win = window
+    assert win.open_folder(plain_folder)
+    wait_model(qtbot, win)
+    wait_shown(qtbot, win)
+    wait_predicted(qtbot, win)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=5000)
+    win.canvas.setFocus()
+    doc, row = win.doc, win.doc.current
+    w, h = doc.current_entry.size
+    bw, bh, y = w / 8, h / 2, h / 4
+    xs = [w / 10 + k * bw * 1.2 for k in range(5)]
+    # a bib "S0374": the S read as 5, the 0 and the 3 shown; the 7 and the 4 seen under the threshold
+    pred = Prediction(
+        np.asarray([(x, y, bw, bh) for x in xs], np.float32),
+        np.asarray([0.7, 0.9, 0.85, 0.4, 0.45], np.float32),
+        np.asarray([5, 0, 3, 7, 4]),
+    )
+    doc.set_predictions([(row, pred, (w, h), None)])
+    doc.set_threshold(0.5)
+    assert doc.reading().text == "503"
+
+    _type(qtbot, win, "0374")
+    kept = sorted(doc.current_entry.layer.boxes, key=lambda b: b.x)
+    assert [b.digit for b in kept] == [0, 3, 7, 4]
+    assert [b.x for b in kept] == pytest.approx(xs[1:], abs=0.01)  # on the model's spots, not the S
+    assert doc.typing_doubt == "" and "guess" not in win.statusBar().currentMessage()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Space)  # sure: Space marks it reviewed (and moves on)
+    assert doc.entries[row].layer.status == Status.REVIEWED
+
+    # the review and the typing are an undo step each: two bring the model's reading back
+    doc.undo_stack.undo()
+    assert doc.reading(row).text == "0374"
+    doc.undo_stack.undo()
+    assert doc.reading(row).text == "503" and not doc.entries[row].layer.boxes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.placement import place_number, spots
+from trainer.placement import place_clearly, place_number, spots
 
 
 def _det(*items):
@@ -63,3 +63,17 @@ def test_a_weak_spot_makes_the_placement_unsure():
     b, s, d = _det((0, 0, 10, 20, 0.9, 1), (12, 0, 10, 20, 0.1, 2))
     p = place_number(b, s, d, "12")
     assert p is not None and not p.confident and p.weakest == 0.1
+
+
+def test_a_clear_placement_has_no_rival_about_as_good():
+    # "119" read, "19" typed: either 1 could be the typed one, so the placement is a guess
+    b, s, d = _det((0, 0, 10, 20, 0.9, 1), (12, 0, 10, 20, 0.9, 1), (24, 0, 10, 20, 0.9, 9))
+    assert place_number(b, s, d, "19").confident
+    assert place_clearly(b, s, d, "19") is None
+    # the same row with the second 1 barely seen: the first is the clear choice
+    b, s, d = _det((0, 0, 10, 20, 0.9, 1), (12, 0, 10, 20, 0.35, 1), (24, 0, 10, 20, 0.9, 9))
+    p = place_clearly(b, s, d, "19")
+    assert p is not None and p.boxes[:, 0].tolist() == [0, 24]
+    # a placement that is not confident is not clear either
+    b, s, d = _det((0, 0, 10, 20, 0.2, 1), (12, 0, 10, 20, 0.9, 9))
+    assert place_number(b, s, d, "19") is not None and place_clearly(b, s, d, "19") is None
