@@ -6,8 +6,9 @@
 Runs the model (CPU) on the photos; the app's document gets the predictions only. On each photo
 the true number is typed (``Document.type_number``, what Enter + digits + Enter does in the app)
 and the bench counts what a person would see: boxes the app is sure of (Space then marks the
-photo reviewed) or a doubt that leaves the photo unreviewed (the reasons are tallied). Where the truth has boxes (SVHN COCO), it
-also checks the boxes typing left against them: *right* when every true digit has a box of its
+photo reviewed) or a doubt that leaves the photo unreviewed (the reasons are tallied). With
+``--read-again``, a guess has the number's region read again and typed again, as the app does
+after a guess. Where the truth has boxes (SVHN COCO), it also checks the boxes typing left against them: *right* when every true digit has a box of its
 digit at IoU >= 0.5 and there is no other box. A sure but wrong photo is the costly kind: it
 becomes ground truth for training without anyone looking at it.
 """
@@ -46,13 +47,18 @@ def main() -> int:
     ap.add_argument("--truth", help="numbers CSV (image_id,file_name,number); default SVHN valid")
     ap.add_argument("--images", help="folder the CSV's file names are in (default: beside it)")
     ap.add_argument("--first", type=int, help="only the first N photos")
+    ap.add_argument(
+        "--read-again",
+        action="store_true",
+        help="where typing is a guess, read the number's region again and type again (as the app does)",
+    )
     a = ap.parse_args()
 
     import torch
     from PySide6.QtGui import QGuiApplication
 
     from digitgui.document import Document
-    from digitgui.state import ImageEntry, Layer, Prediction
+    from digitgui.state import ImageEntry, Layer, Prediction, RegionRead
     from trainer.data import gt_text, load_coco
     from trainer.predict import Predictor
     from trainer.truth import read_numbers_csv
@@ -89,10 +95,20 @@ def main() -> int:
 
     doubts: Counter[str] = Counter()
     count = Counter()
+    wrong: list[str] = []  # sure, with boxes other than the truth's
     for i, (_, number, truth) in enumerate(items):
         doc.set_current(i)
         already = doc.reading(i).text == number
+        before, region = doc.entry(i).layer, doc.number_region(number)
         doc.type_number(number)
+        read_again = False
+        if doc.typing_doubt and a.read_again and region is not None:  # what the app does next
+            again = predictor.predict_region(items[i][0], region)
+            if not again.error:
+                count["read again"] += 1
+                read = RegionRead.of(region, again.boxes, again.scores, again.digits, "bench")
+                read_again = doc.retype_with_read(i, number, doc.entry(i).layer, before, read)
+                count["read again sure"] += read_again
         sure = not doc.typing_doubt  # the app then lets Space mark it reviewed
         kind = "sure" if sure else "unsure"
         count[kind] += 1
@@ -100,7 +116,10 @@ def main() -> int:
         if not sure:
             doubts[re.sub(r"\d+", "N", doc.typing_doubt)] += 1
         if truth is not None:
-            count[f"{kind} boxes right"] += boxes_right(doc.shown(i), truth)
+            right = boxes_right(doc.shown(i), truth)
+            count[f"{kind} boxes right"] += right
+            if sure and not right:
+                wrong.append(f"{items[i][0].name} {number}" + (" (read again)" if read_again else ""))
 
     n = len(items)
     print(f"{n} photos predicted on CPU in {seconds:.1f} s (threshold {doc.threshold:.2f})")
@@ -117,6 +136,12 @@ def main() -> int:
     print(table(rows, header))
     for why, k in doubts.most_common():
         print(f"  {k:4d}  {why}")
+    if a.read_again:
+        print(
+            f"guesses read again in their number's region: {count['read again']}, sure then: {count['read again sure']}"
+        )
+    if wrong:
+        print("sure, but other boxes than the truth's:", ", ".join(wrong))
     print(f"sure share: {count['sure'] / max(n, 1):.3f}")
     return 0
 

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from trainer.numbers import Reading
+from trainer.placement import place_number, read_again_region
 
 from . import edits, number_entry, state
 from .commands import LayerCommand
@@ -254,8 +255,15 @@ class Document(QObject):
         whose size is not known yet.
         """
         row = self.current
-        entry = self.entries[row]
-        shown = self.shown(row)
+        plan = self._typing_plan(self.entries[row], text)
+        self.typing_doubt = plan.doubt
+        slots = [(s.key, s.rect, s.digit) for s in plan.slots]
+        layer, keys = edits.with_number(self.entries[row], slots, plan.removed, self.next_box_id, plan.sure)
+        self._push(row, layer, f"Type number {text.strip()}")
+        return keys
+
+    def _typing_plan(self, entry: ImageEntry, text: str) -> number_entry.Plan:
+        shown = state.shown_boxes(entry, self.threshold)
         scores = state.spot_class_scores(entry, shown)
         plan = number_entry.plan_number(
             shown, text, entry.size, state.weak_predictions(entry, self.threshold), scores
@@ -264,11 +272,41 @@ class Document(QObject):
             # a guess, or a box given a digit never seen on it: the engine's placement, over all
             # the model saw, where that is clear
             plan = number_entry.plan_placed(shown, text, state.open_detections(entry)) or plan
-        self.typing_doubt = plan.doubt
+        return plan
+
+    def number_region(self, text: str) -> tuple[float, float, float, float] | None:
+        """Where to read the current image again for the number ``text``: around the engine's
+        placement of it over all the model saw, else around its fair detections
+        (:func:`trainer.placement.read_again_region`). None without predictions or a size."""
+        e = self.current_entry
+        if e is None or e.pred is None or not e.size:
+            return None
+        try:
+            digits = "".join(map(str, number_entry.parse_number(text)))
+        except ValueError:
+            return None
+        boxes, scores, found_digits = state.open_detections(e)
+        found = place_number(boxes, scores, found_digits, digits)
+        return read_again_region(found, boxes, scores, *e.size, len(digits))
+
+    def retype_with_read(self, row: int, text: str, typed: Layer, before: Layer, read: RegionRead) -> bool:
+        """Typing ``text`` turned image ``row``'s layer from ``before`` into the guess ``typed``;
+        with the model's ``read`` of the number's region laid over ``before``, type it again. When
+        that is no guess, it replaces the guess as one more undo step (the read kept under it) and
+        True is returned; otherwise, or when the layer is no longer ``typed`` (the person went on
+        editing), nothing changes."""
+        if not 0 <= row < len(self.entries) or self.entries[row].layer is not typed:
+            return False
+        view = replace(self.entries[row], layer=edits.with_read(before, read), _merged=None)
+        plan = self._typing_plan(view, text)
+        if not plan.sure:
+            return False
         slots = [(s.key, s.rect, s.digit) for s in plan.slots]
-        layer, keys = edits.with_number(entry, slots, plan.removed, self.next_box_id, plan.sure)
-        self._push(row, layer, f"Type number {text.strip()}")
-        return keys
+        layer, _keys = edits.with_number(view, slots, plan.removed, self.next_box_id, True)
+        self._push(row, layer, f"Type number {text.strip()} (read again)")
+        if row == self.current:
+            self.typing_doubt = ""
+        return True
 
     def duplicate_box(self, key: int) -> int:
         """Add a copy of a shown box just right of it (same size and digit); returns the copy's key."""

@@ -71,6 +71,7 @@ class PredictionController(QObject):
         self._waiting: list[_Waiting] = []
         self._jobs: dict[int, Callable[[bool], None]] = {}  # bulk job -> who waits for its end
         self.reads: dict[int, str] = {}  # region read number -> image name, while being read
+        self._apply_with: dict[int, Callable[[int, Result], str]] = {}  # reads with their own use
         inference.ready.connect(self._on_ready)
         inference.failed.connect(self._on_failed)
         inference.results.connect(self._on_results)
@@ -269,9 +270,15 @@ class PredictionController(QObject):
 
     # ------------------------------------------------------------------ reading inside a box
 
-    def read_region(self, row: int, rect: tuple[float, float, float, float]) -> str | None:
+    def read_region(
+        self,
+        row: int,
+        rect: tuple[float, float, float, float],
+        apply: Callable[[int, Result], str] | None = None,
+    ) -> str | None:
         """Read ``rect`` (xywh, image pixels) of image ``row``; the answer enters the document and
-        ``region_finished`` says what it found. Returns why it cannot be read, or None."""
+        ``region_finished`` says what it found. ``apply(row, result)``, where given, takes the
+        answer instead and says what to tell the person. Returns why it cannot be read, or None."""
         if self.inference.error is not None:
             return f"No model to read with: {self.inference.error}"
         e = self.doc.entry(row)
@@ -283,6 +290,8 @@ class PredictionController(QObject):
             token = self.inference.read_region(e.name, e.path, rect)
             if token:
                 self.reads[token] = e.name
+                if apply is not None:
+                    self._apply_with[token] = apply
                 self.reads_changed.emit(len(self.reads))
             else:
                 self.region_finished.emit("The model is not ready.")
@@ -303,19 +312,22 @@ class PredictionController(QObject):
 
     def _on_region(self, res: Result) -> None:
         name = self.reads.pop(res.job, None)
+        apply = self._apply_with.pop(res.job, self._apply_region)
         self.reads_changed.emit(len(self.reads))
         row = self.doc.row_of(name) if name is not None else None
         if row is None or row != self.doc.current:
             log.info("dropped a region read of %s: the image on screen changed", res.key)
             return
-        self.region_finished.emit(self._apply_region(row, res))
+        e = self.doc.entry(row)
+        if res.error:
+            self.region_finished.emit(f"Could not read inside the box on {e.name}: {res.error}")
+        elif e.size and (res.width, res.height) != tuple(e.size):
+            self.region_finished.emit(f"{e.name} changed on disk while it was read: the reading was dropped.")
+        else:
+            self.region_finished.emit(apply(row, res))
 
     def _apply_region(self, row: int, res: Result) -> str:
         doc, e = self.doc, self.doc.entry(row)
-        if res.error:
-            return f"Could not read inside the box on {e.name}: {res.error}"
-        if e.size and (res.width, res.height) != tuple(e.size):
-            return f"{e.name} changed on disk while it was read: the reading was dropped."
         scores = np.asarray(res.scores, np.float32)
         shown = scores >= doc.threshold
         if not shown.any():

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QLabel
 from . import settings
 from .actions import _action
 from .display_adjust import DisplayAdjust
+from .state import RegionRead, Status
 
 
 def install(win) -> dict:
@@ -86,32 +87,60 @@ def start_typing(win) -> None:
 
 
 def type_number(win, text: str) -> None:
-    """Lay the typed number onto the boxes (one undo step) and select the first new box."""
-    if win.doc.current_entry is None:
+    """Lay the typed number onto the boxes (one undo step) and select the first new box. Where the
+    boxes are a guess on an image the person has not boxed, the number's region is read again
+    (:func:`read_again`)."""
+    doc = win.doc
+    e = doc.current_entry
+    if e is None:
         return
-    before = {s.rect for s in win.doc.shown()}  # a prediction kept becomes a checked box in place
+    row, before = doc.current, e.layer
+    shown_before = {s.rect for s in doc.shown()}  # a prediction kept becomes a checked box in place
+    region = doc.number_region(text) if not before.boxes and before.status != Status.REVIEWED else None
     try:
-        keys = win.doc.type_number(text)
+        keys = doc.type_number(text)
     except ValueError as exc:
         win.statusBar().showMessage(f"Number not typed: {exc}.", 8000)
         return
-    new = [k for k in keys if (s := win.doc.find_shown(k)) is not None and s.rect not in before]
+    new = [k for k in keys if (s := doc.find_shown(k)) is not None and s.rect not in shown_before]
     win.canvas.set_selected(new[0] if new else 0)
-    doubt = win.doc.typing_doubt  # the boxes were a guess: the image was left unreviewed
+    doubt = doc.typing_doubt  # the boxes were a guess: the image was left unreviewed
     if new:
         n = len(new)
-        win.statusBar().showMessage(
-            f"{n} new box{'es' if n > 1 else ''} placed: adjust {'them' if n > 1 else 'it'} "
+        message = f"{n} new box{'es' if n > 1 else ''} placed: adjust {'them' if n > 1 else 'it'} " + (
             "(drag, handles, arrows; Tab for the next)."
-            + (" The image stays unreviewed until you review it (Space)." if doubt else ""),
-            8000,
         )
+        if doubt:
+            message += " The image stays unreviewed until you review it (Space)."
     elif doubt:
-        win.statusBar().showMessage(
-            f"Typed {text.strip()}, but the boxes kept are a guess ({doubt}): check them; "
-            "the image stays unreviewed.",
-            10000,
-        )
+        message = f"Typed {text.strip()}, but the boxes kept are a guess ({doubt}): check them; the image stays unreviewed."
+    else:
+        return
+    if doubt and region is not None and read_again(win, row, text, before, region):
+        message += " Reading the number's region again…"
+    win.statusBar().showMessage(message, 10000 if doubt else 8000)
+
+
+def read_again(win, row: int, text: str, before, region) -> bool:
+    """Have the model read ``region`` of image ``row`` (just typed as ``text``, a guess, over the
+    layer ``before``); where its detections there place the number surely, they replace the
+    guess (:meth:`~digitgui.document.Document.retype_with_read`). False when it cannot be asked."""
+    doc = win.doc
+    typed = doc.entry(row).layer
+
+    def apply(r: int, res) -> str:
+        if doc.entry(r).layer is not typed:
+            return ""  # the person went on: their edits stand
+        read = RegionRead.of(res.rect, res.boxes, res.scores, res.digits, res.model)
+        if doc.retype_with_read(r, text, typed, before, read):
+            win.canvas.set_selected(0)
+            return f"Read the number's region again: {text.strip()} now sits on the digits found there; review it (Space)."
+        return "Read the number's region again: the boxes are still a guess; check them (the image stays unreviewed)."
+
+    if win.predictions.read_region(row, region, apply) is not None:
+        return False
+    win.canvas.show_region(region)
+    return True
 
 
 def duplicate(win) -> None:

@@ -6,8 +6,9 @@
 Opens the CSV's photo folder in the real main window (settings and the project file in a
 temporary folder, nothing written beside the photos), lets the model read every photo, types the
 numbers of the first ``--first`` photos the way a person does (Enter after the number: the boxes
-that best explain the typed digits become checked boxes; Space reviews the photo, unless the
-boxes were a guess, which a person would fix first and this script leaves), starts a run from the Training dock
+that best explain the typed digits become checked boxes, and a guess has the number's region
+read again; Space reviews the photo, unless the boxes are still a guess, which a person would
+fix first and this script leaves), starts a run from the Training dock
 with ``--minutes`` of budget on the CPU and saves the dock once the run has finished. Prints the
 counts, the run's epochs and the comparison with the starting model.
 """
@@ -72,6 +73,7 @@ def main() -> int:
             continue
         doc.set_current(row)
         quick_edits.type_number(win, r.number)
+        pump(120, lambda: not win.predictions.reads)  # a guess has its number's region read again
         typed += 1
         if doc.typing_doubt:  # the boxes are a guess: a person would fix them first; left as is
             doubtful += 1

@@ -107,7 +107,7 @@ def place_numbers(
     on its detections. Where it is unsure, the region around what it found is read again on its
     own (at the model's best scale) and placed once more. Photos still unsure are left out.
     """
-    from .placement import place_number
+    from .placement import place_number, read_again_region
 
     images, boxes, left = [], [], []
     results = predictor.predict_paths([r.path for r in rows])
@@ -121,7 +121,7 @@ def place_numbers(
             continue
         found = place_number(res.boxes, res.scores, res.digits, row.number)
         if found is None or not found.confident:
-            region = _region(found, res)
+            region = read_again_region(found, res.boxes, res.scores, res.width, res.height, len(row.number))
             if region is not None:
                 again = predictor.predict_region(row.path, region)
                 if not again.error:
@@ -140,27 +140,6 @@ def place_numbers(
         for bb, d in zip(found.boxes.tolist(), found.digits):
             boxes.append({"image_id": row.image_id, "bbox": [round(v, 2) for v in bb], "digit": int(d)})
     return Labelled(images, boxes, left)
-
-
-def _region(found, res):
-    """xywh region to read again: around the placement, else around every fair detection."""
-    import numpy as np
-
-    from .numbers import xyxy
-
-    if found is not None:
-        b = xyxy(found.boxes)
-    else:
-        b = xyxy(res.boxes[res.scores >= 0.2]) if len(res.boxes) else np.zeros((0, 4))
-        if not len(b):
-            return None
-    x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
-    h = max(1.0, y1 - y0)
-    x0, y0 = max(0.0, x0 - h), max(0.0, y0 - 0.5 * h)
-    x1, y1 = min(float(res.width), x1 + h), min(float(res.height), y1 + 0.5 * h)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
 
 
 def labelled_from_ann(images: str, ann: str) -> Labelled:

@@ -156,3 +156,35 @@ def place_clearly(boxes_xywh, scores, digits, number: str, sure: float = SURE_DI
         if other is not None and other.gain >= found.gain - CLOSE:
             return None
     return found
+
+
+FAIR_DETECTION = 0.2  # with no placement, the region to read again spans the detections this sure
+MISSING_WIDTH = 0.8  # room for a digit not found, beside those found, in digit heights
+
+
+def read_again_region(
+    found: Placement | None, boxes_xywh, scores, width: float, height: float, typed: int = 0
+):
+    """The xywh region to read again where a placement was unsure: around the placed digits, else
+    around every fair detection (:data:`FAIR_DETECTION`), widened by a digit height at the sides
+    (or, with no placement, :data:`MISSING_WIDTH` of one per typed digit missing from the fair
+    spots, on each side: where they are is not known) and half of one above and below, inside
+    the image. None when there is nothing to go by."""
+    margin = 1.0
+    if found is not None:
+        b = xyxy(found.boxes)
+    else:
+        s = np.asarray(scores, np.float64).reshape(-1)
+        fair = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)[s >= FAIR_DETECTION]
+        if not len(fair):
+            return None
+        b = xyxy(fair)
+        seen = len(spots(fair, s[s >= FAIR_DETECTION], np.zeros(len(fair), np.int64), FAIR_DETECTION).boxes)
+        margin = max(1.0, MISSING_WIDTH * (typed - seen))
+    x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    h = max(1.0, y1 - y0)
+    x0, y0 = max(0.0, x0 - margin * h), max(0.0, y0 - 0.5 * h)
+    x1, y1 = min(float(width), x1 + margin * h), min(float(height), y1 + 0.5 * h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))

@@ -296,20 +296,25 @@ def _type(qtbot, win, text: str) -> None:
     qtbot.keyClick(win.number.editor, Qt.Key.Key_Return)
 
 
-def test_typing_keeps_the_boxes_the_model_saw_the_digits_on_and_a_guess_stays_unreviewed(
-    qtbot, window, plain_folder
-):
+def _predicted_window(qtbot, win, folder):
+    """The window on ``folder``, every photo predicted, active, the canvas focused."""
     from guihelpers import wait_model, wait_predicted, wait_shown
     from PySide6.QtWidgets import QApplication
 
-    win = window
-    assert win.open_folder(plain_folder)
+    assert win.open_folder(folder)
     wait_model(qtbot, win)
     wait_shown(qtbot, win)
     wait_predicted(qtbot, win)
     win.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=5000)
     win.canvas.setFocus()
+    return win
+
+
+def test_typing_keeps_the_boxes_the_model_saw_the_digits_on_and_a_guess_stays_unreviewed(
+    qtbot, window, plain_folder
+):
+    win = _predicted_window(qtbot, window, plain_folder)
     doc, row = win.doc, win.doc.current
     w, h = doc.current_entry.size
     bw, bh, y = w / 8, h / 2, h / 4
@@ -345,18 +350,9 @@ def test_typing_keeps_the_boxes_the_model_saw_the_digits_on_and_a_guess_stays_un
 
 
 def test_typing_a_number_the_model_half_saw_places_it_over_its_weak_detections(qtbot, window, plain_folder):
-    from guihelpers import wait_model, wait_predicted, wait_shown
     from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QApplication
 
-    win = window
-    assert win.open_folder(plain_folder)
-    wait_model(qtbot, win)
-    wait_shown(qtbot, win)
-    wait_predicted(qtbot, win)
-    win.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=5000)
-    win.canvas.setFocus()
+    win = _predicted_window(qtbot, window, plain_folder)
     doc, row = win.doc, win.doc.current
     w, h = doc.current_entry.size
     bw, bh, y = w / 8, h / 2, h / 4

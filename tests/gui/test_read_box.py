@@ -213,3 +213,53 @@ def test_a_read_survives_the_journal_and_project_file_record():
     bad["reads"][0]["boxes"][0][4] = 12  # not a digit
     with pytest.raises(ValueError):
         project_file.parse_layer(bad)
+
+
+def _type(qtbot, win, text: str) -> None:
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    assert win.number.editing
+    qtbot.keyClicks(win.number.editor, text)
+    qtbot.keyClick(win.number.editor, Qt.Key.Key_Return)
+
+
+@needs_model
+def test_a_guessed_number_has_its_region_read_again_and_lands_on_the_digits_found(qtbot, make_window, missed):
+    folder, text, digits, _rect = missed
+    win = open_predicted(qtbot, make_window, folder)
+    doc, row, e = win.doc, win.doc.current, win.doc.current_entry
+    ordered = sorted(digits, key=lambda b: b[0][0])
+    (mid, mid_digit) = ordered[1]
+    # the model saw only the middle digit of the small number "174"
+    seen = Prediction(np.asarray([mid], np.float32), np.asarray([0.6], np.float32), np.asarray([mid_digit]))
+    doc.set_predictions([(row, seen, e.size, None)])
+    doc.set_threshold(0.5)
+    assert len(text) == 3 and doc.reading().text == str(mid_digit)
+    win.canvas.setFocus()
+
+    with qtbot.waitSignal(win.predictions.region_finished, timeout=60000):
+        _type(qtbot, win, text)
+        assert doc.typing_doubt  # two new boxes placed by the row's spacing alone
+        guess = e.layer
+        assert win.canvas.region_shown is not None and "again" in win.statusBar().currentMessage()
+    kept = sorted(e.layer.boxes, key=lambda b: b.x)
+    assert "".join(str(b.digit) for b in kept) == text and doc.typing_doubt == "", (
+        win.statusBar().currentMessage()
+    )
+    for (gt, _d), b in zip(ordered, kept):
+        assert on_digit(gt, (b.x, b.y, b.w, b.h)), (gt, b)
+    assert e.layer.status == Status.EDITED and "review it" in win.statusBar().currentMessage()
+    assert win.canvas.region_shown is None
+    # the read replaced the guess as its own undo step: undo shows the guess, then the model's reading
+    assert doc.undo_stack.count() == 2
+    doc.undo_stack.undo()
+    assert e.layer is guess
+    doc.undo_stack.undo()
+    assert e.layer.boxes == () and doc.reading().text == str(mid_digit)
+
+    # a read that arrives after the person went on changes nothing
+    with qtbot.waitSignal(win.predictions.region_finished, timeout=60000):
+        _type(qtbot, win, text)
+        guess = e.layer
+        doc.delete_box(e.layer.boxes[0].id)
+        edited = e.layer
+    assert e.layer is edited and e.layer is not guess

@@ -77,3 +77,21 @@ def test_a_clear_placement_has_no_rival_about_as_good():
     # a placement that is not confident is not clear either
     b, s, d = _det((0, 0, 10, 20, 0.2, 1), (12, 0, 10, 20, 0.9, 9))
     assert place_number(b, s, d, "19") is not None and place_clearly(b, s, d, "19") is None
+
+
+def test_the_region_read_again_spans_the_placement_or_the_fair_detections():
+    from trainer.placement import read_again_region
+
+    b, s, d = _det((20, 10, 10, 20, 0.9, 1), (32, 10, 10, 20, 0.9, 2))
+    p = place_number(b, s, d, "12")
+    # a digit height (20) beside the row, half of one above and below, inside the image
+    assert read_again_region(p, b, s, 100, 40) == (0.0, 0.0, 62.0, 40.0)
+    assert read_again_region(p, b, s, 200, 100) == (0.0, 0.0, 62.0, 40.0)
+    # no placement: around the detections scored 0.2 or more; none: nothing to read
+    b, s, d = _det((50, 40, 10, 20, 0.5, 1), (5, 5, 4, 4, 0.1, 2))
+    assert read_again_region(None, b, s, 200, 100) == (30.0, 30.0, 50.0, 40.0)
+    assert read_again_region(None, b[1:], s[1:], 200, 100) is None
+    # three digits typed, one spot seen: room for two more on each side (0.8 digit heights each)
+    b, s, d = _det((100, 40, 10, 20, 0.5, 7))
+    assert read_again_region(None, b, s, 300, 100, typed=3) == (68.0, 30.0, 74.0, 40.0)
+    assert read_again_region(None, b, s, 300, 100, typed=1) == (80.0, 30.0, 50.0, 40.0)
