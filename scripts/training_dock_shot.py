@@ -108,6 +108,7 @@ def main() -> int:
     dock.grab().save(str(a.out))
     print("wrote", a.out)
     win.models.shutdown()
+    win.close()  # joins the model's threads before Python tears down
     return 0 if ends else 1
 
 
