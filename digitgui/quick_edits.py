@@ -117,7 +117,7 @@ def type_number(win, text: str) -> None:
     else:
         return
     if doubt and region is not None and read_again(win, row, text, before, region):
-        message += " Reading the number's region again…"
+        message = f"Typed {text.strip()}: the boxes are a guess ({doubt}); reading the number's region again…"
     win.statusBar().showMessage(message, 10000 if doubt else 8000)
 
 
