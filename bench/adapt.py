@@ -117,6 +117,12 @@ def main() -> None:
         default=RECIPE["freeze_bn"],
         help="keep the starting model's BatchNorm statistics",
     )
+    p.add_argument(
+        "--text-class",
+        action=argparse.BooleanOptionalAction,
+        default=RECIPE["text_class"],
+        help="give a starting model without the text class one",
+    )
     p.add_argument("--no-svhn", action="store_true", help="skip the forgetting check on SVHN valid")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--keep", type=Path, help="keep the round's runs in this folder")
@@ -166,6 +172,7 @@ def main() -> None:
                 optimizer=a.optimizer,
                 schedule=a.schedule,
                 freeze_bn=a.freeze_bn,
+                text_class=a.text_class,
                 mix=mix,
                 mix_share=a.mix_svhn / 100 if mix else 0.0,
                 device="cpu",
@@ -213,7 +220,16 @@ def main() -> None:
     )
     recipe = {
         k: getattr(a, k)
-        for k in ("lr", "epochs", "optimizer", "schedule", "max_minutes", "mix_svhn", "freeze_bn")
+        for k in (
+            "lr",
+            "epochs",
+            "optimizer",
+            "schedule",
+            "max_minutes",
+            "mix_svhn",
+            "freeze_bn",
+            "text_class",
+        )
     }
     print("recipe:", json.dumps(recipe), "| work:", work)
     if a.json:

@@ -60,6 +60,9 @@ RECIPE: dict = {
     # Numbers alone: photos the starting model cannot place are placed again by the model of a
     # first round that trains on this share of the time; a second round trains on them all.
     "second_pass": 0.5,
+    # A starting model without the text class gets one (its row starts as the background's): the
+    # printed samples then teach that the letters beside a number are text, not digits.
+    "text_class": False,
 }
 
 
@@ -83,6 +86,7 @@ class FinetuneConfig:
     compare: tuple[str, str] | None = None  # (images, ann) to score the starting and new model on
     second_pass: float = RECIPE["second_pass"]  # share of the time of the first round; 0: one round
     freeze_bn: bool = RECIPE["freeze_bn"]
+    text_class: bool = RECIPE["text_class"]
     device: str = "auto"
     seed: int = 0
     workers: int | None = 0
@@ -331,6 +335,8 @@ def _round(fc, run_dir: Path, lab, train, val, init: str, minutes, emit, stopper
     _, init_cfg, init_blob = load_detector(init)
     overrides = {k: v for k, v in init_cfg.items() if k not in ("arch", "preset")}
     overrides["printed"] = fc.printed
+    if fc.text_class:
+        overrides["text_class"] = True
     if init_blob.get("score_thresh") is not None:  # the threshold the starting model reads at
         overrides["score_thresh"] = float(init_blob["score_thresh"])
     compare_with = compare_with or str(init)

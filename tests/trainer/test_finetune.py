@@ -385,3 +385,36 @@ def test_rehearsal_never_draws_the_photos_training_held_out(tmp_path, synth_set)
     pairs = _mix_subset(run_dir, [(str(images), str(mix_ann))], count=48, seed=0)
     drawn = {im["id"] for im in json.loads(Path(pairs[0][1]).read_text())["images"]}
     assert drawn == set(kept)
+
+
+@pytest.mark.parametrize("text_class", [True, False])
+def test_text_class_knob_gives_a_model_without_one_the_text_class(
+    tmp_path, synth_set, random_model, monkeypatch, text_class
+):
+    import trainer.engine
+    from trainer.finetune import FinetuneConfig, finetune
+    from trainer.model import load_detector
+
+    images, ann = synth_set
+    seen = []
+
+    class Enough(Exception):
+        pass
+
+    def fake_fit(tc, on_event=None, stopper=None):
+        seen.append(tc)
+        raise Enough
+
+    monkeypatch.setattr(trainer.engine, "fit", fake_fit)
+    assert not load_detector(random_model)[1].get("text_class")  # the starting model has none
+    fc = FinetuneConfig(
+        images=str(images),
+        out=str(tmp_path / "run"),
+        ann=str(ann),
+        init=str(random_model),
+        device="cpu",
+        text_class=text_class,
+    )
+    with pytest.raises(Enough):
+        finetune(fc)
+    assert bool(seen[0].overrides.get("text_class")) is text_class
