@@ -315,16 +315,11 @@ def test_photos_the_start_model_cannot_place_are_placed_by_the_first_rounds_mode
     assert events[-1] is end and sum(isinstance(e, DoneEvent) for e in events) == 1
 
 
-def test_the_user_photos_repeat_so_the_rehearsed_photos_are_varied(
-    tmp_path, synth_set, random_model, monkeypatch
-):
-    """With --mix, each epoch holds the user's photos RECIPE["user_repeat"] times and
-    mix_share of different rehearsal photos: at a quarter, as many as the user's photos seen."""
+def _train_config(fc, monkeypatch):
+    """The engine's TrainConfig that ``finetune(fc)`` would train with (the training is not run)."""
     import trainer.engine
-    from trainer.data import held_out
-    from trainer.finetune import HOLDOUT, RECIPE, FinetuneConfig, finetune
+    from trainer.finetune import finetune
 
-    images, ann = synth_set
     seen = []
 
     class Enough(Exception):
@@ -335,6 +330,20 @@ def test_the_user_photos_repeat_so_the_rehearsed_photos_are_varied(
         raise Enough
 
     monkeypatch.setattr(trainer.engine, "fit", fake_fit)
+    with pytest.raises(Enough):
+        finetune(fc)
+    return seen[0]
+
+
+def test_the_user_photos_repeat_so_the_rehearsed_photos_are_varied(
+    tmp_path, synth_set, random_model, monkeypatch
+):
+    """With --mix, each epoch holds the user's photos RECIPE["user_repeat"] times and
+    mix_share of different rehearsal photos: at a quarter, as many as the user's photos seen."""
+    from trainer.data import held_out
+    from trainer.finetune import HOLDOUT, RECIPE, FinetuneConfig
+
+    images, ann = synth_set
     mix_ann = tmp_path / "mix.json"
     mix_ann.write_text(ann.read_text())
     out = tmp_path / "run"
@@ -348,9 +357,7 @@ def test_the_user_photos_repeat_so_the_rehearsed_photos_are_varied(
         mix_share=0.25,
         val_share=0.25,
     )
-    with pytest.raises(Enough):
-        finetune(fc)
-    tc = seen[0]
+    tc = _train_config(fc, monkeypatch)
     k = RECIPE["user_repeat"]
     assert k > 1 and tc.repeat == [k, 1]
     n_train = len(json.loads((out / "train.json").read_text())["images"])
@@ -391,21 +398,10 @@ def test_rehearsal_never_draws_the_photos_training_held_out(tmp_path, synth_set)
 def test_text_class_knob_gives_a_model_without_one_the_text_class(
     tmp_path, synth_set, random_model, monkeypatch, text_class
 ):
-    import trainer.engine
-    from trainer.finetune import FinetuneConfig, finetune
+    from trainer.finetune import FinetuneConfig
     from trainer.model import load_detector
 
     images, ann = synth_set
-    seen = []
-
-    class Enough(Exception):
-        pass
-
-    def fake_fit(tc, on_event=None, stopper=None):
-        seen.append(tc)
-        raise Enough
-
-    monkeypatch.setattr(trainer.engine, "fit", fake_fit)
     assert not load_detector(random_model)[1].get("text_class")  # the starting model has none
     fc = FinetuneConfig(
         images=str(images),
@@ -415,6 +411,4 @@ def test_text_class_knob_gives_a_model_without_one_the_text_class(
         device="cpu",
         text_class=text_class,
     )
-    with pytest.raises(Enough):
-        finetune(fc)
-    assert bool(seen[0].overrides.get("text_class")) is text_class
+    assert bool(_train_config(fc, monkeypatch).overrides.get("text_class")) is text_class
