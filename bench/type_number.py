@@ -99,10 +99,11 @@ def main() -> int:
     for i, (_, number, truth) in enumerate(items):
         doc.set_current(i)
         already = doc.reading(i).text == number
-        before, region = doc.entry(i).layer, doc.number_region(number)
+        before = doc.entry(i).layer
         doc.type_number(number)
         read_again = False
-        if doc.typing_doubt and a.read_again and region is not None:  # what the app does next
+        region = doc.number_region(i, number, before) if doc.typing_doubt and a.read_again else None
+        if region is not None:  # what the app does next
             again = predictor.predict_region(items[i][0], region)
             if not again.error:
                 count["read again"] += 1

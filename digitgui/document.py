@@ -274,18 +274,16 @@ class Document(QObject):
             plan = number_entry.plan_placed(shown, text, state.open_detections(entry)) or plan
         return plan
 
-    def number_region(self, text: str) -> tuple[float, float, float, float] | None:
-        """Where to read the current image again for the number ``text``: around the engine's
-        placement of it over all the model saw, else around its fair detections
-        (:func:`trainer.placement.read_again_region`). None without predictions or a size."""
-        e = self.current_entry
-        if e is None or e.pred is None or not e.size:
+    def number_region(self, row: int, text: str, layer: Layer) -> tuple[float, float, float, float] | None:
+        """Where to read image ``row`` again for the number ``text``, as it was under ``layer``:
+        around the engine's placement of it over all the model saw, else around its fair
+        detections (:func:`trainer.placement.read_again_region`). None without predictions or a
+        size."""
+        e = self.entries[row]
+        if e.pred is None or not e.size:
             return None
-        try:
-            digits = "".join(map(str, number_entry.parse_number(text)))
-        except ValueError:
-            return None
-        boxes, scores, found_digits = state.open_detections(e)
+        digits = "".join(map(str, number_entry.parse_number(text)))
+        boxes, scores, found_digits = state.open_detections(replace(e, layer=layer, _merged=None))
         found = place_number(boxes, scores, found_digits, digits)
         return read_again_region(found, boxes, scores, *e.size, len(digits))
 

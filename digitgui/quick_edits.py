@@ -96,7 +96,6 @@ def type_number(win, text: str) -> None:
         return
     row, before = doc.current, e.layer
     shown_before = {s.rect for s in doc.shown()}  # a prediction kept becomes a checked box in place
-    region = doc.number_region(text) if not before.boxes and before.status != Status.REVIEWED else None
     try:
         keys = doc.type_number(text)
     except ValueError as exc:
@@ -107,26 +106,29 @@ def type_number(win, text: str) -> None:
     doubt = doc.typing_doubt  # the boxes were a guess: the image was left unreviewed
     if new:
         n = len(new)
-        message = f"{n} new box{'es' if n > 1 else ''} placed: adjust {'them' if n > 1 else 'it'} " + (
-            "(drag, handles, arrows; Tab for the next)."
-        )
+        them = "them" if n > 1 else "it"
+        message = f"{n} new box{'es' if n > 1 else ''} placed: adjust {them} (drag, handles, arrows; Tab for the next)."
         if doubt:
             message += " The image stays unreviewed until you review it (Space)."
     elif doubt:
         message = f"Typed {text.strip()}, but the boxes kept are a guess ({doubt}): check them; the image stays unreviewed."
     else:
         return
-    if doubt and region is not None and read_again(win, row, text, before, region):
+    if doubt and not before.boxes and before.status != Status.REVIEWED and read_again(win, row, text, before):
         message = f"Typed {text.strip()}: the boxes are a guess ({doubt}); reading the number's region again…"
     win.statusBar().showMessage(message, 10000 if doubt else 8000)
 
 
-def read_again(win, row: int, text: str, before, region) -> bool:
-    """Have the model read ``region`` of image ``row`` (just typed as ``text``, a guess, over the
-    layer ``before``); where its detections there place the number surely, they replace the
-    guess (:meth:`~digitgui.document.Document.retype_with_read`). False when it cannot be asked."""
+def read_again(win, row: int, text: str, before) -> bool:
+    """Have the model read the number's region of image ``row`` (just typed as ``text``, a guess,
+    over the layer ``before``); where its detections there place the number surely, they replace
+    the guess (:meth:`~digitgui.document.Document.retype_with_read`). False when it cannot be
+    asked (nothing to go by, or no model)."""
     doc = win.doc
     typed = doc.entry(row).layer
+    region = doc.number_region(row, text, before)
+    if region is None:
+        return False
 
     def apply(r: int, res) -> str:
         if doc.entry(r).layer is not typed:

@@ -250,11 +250,8 @@ def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
         return []
     idx = [int(i) for i in np.nonzero(pred.scores >= threshold)[0]]
     if idx and layer.hidden:
-        b = pred.boxes[np.asarray(idx)].astype(np.float64)
-        on_spot = np.zeros(len(idx), bool)
-        for r in layer.hidden:
-            on_spot |= _on_hidden_spot(r, b)
-        idx = [i for i, gone in zip(idx, on_spot) if not gone]
+        kept = _off_hidden_spots(layer, pred.boxes[np.asarray(idx)])
+        idx = [i for i, ok in zip(idx, kept) if ok]
     if idx and layer.boxes:
         checked = np.asarray([b.rect for b in layer.boxes], np.float64)
         under = same_spot(xyxy(pred.boxes[np.asarray(idx)]), xyxy(checked), DUPLICATE_IOU).any(axis=1)
@@ -268,20 +265,20 @@ def visible_predictions(entry: ImageEntry, threshold: float) -> list[int]:
     return sorted(int(i) for i in sub[keep])
 
 
+def _off_hidden_spots(layer: Layer, boxes: np.ndarray) -> np.ndarray:
+    """Which of (N, 4) xywh ``boxes`` stand on none of the spots the person emptied."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    keep = np.ones(len(b), bool)
+    for r in layer.hidden:
+        keep &= ~_on_hidden_spot(r, b)
+    return keep
+
+
 def weak_predictions(entry: ImageEntry, threshold: float) -> list[tuple[Rect, float]]:
     """(rect, score) of detections under ``threshold``, except on spots the person emptied: where a
     typed number looks for the digits the model saw but was not sure of."""
-    pred = predictions(entry)
-    if pred is None or len(pred.scores) == 0:
-        return []
-    out = []
-    hidden = np.asarray(sorted(entry.layer.hidden), np.float64).reshape(-1, 4)
-    for i in np.nonzero(pred.scores < threshold)[0]:
-        rect = tuple(float(v) for v in pred.boxes[i])
-        if len(hidden) and _on_hidden_spot(rect, hidden).any():
-            continue
-        out.append((rect, float(pred.scores[i])))
-    return out
+    boxes, scores, _digits = open_detections(entry)
+    return [(tuple(float(v) for v in b), float(s)) for b, s in zip(boxes, scores) if s < threshold]
 
 
 def open_detections(entry: ImageEntry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -290,10 +287,7 @@ def open_detections(entry: ImageEntry) -> tuple[np.ndarray, np.ndarray, np.ndarr
     pred = predictions(entry)
     if pred is None or len(pred.scores) == 0:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
-    keep = np.ones(len(pred.scores), bool)
-    boxes = np.asarray(pred.boxes, np.float64).reshape(-1, 4)
-    for r in entry.layer.hidden:
-        keep &= ~_on_hidden_spot(r, boxes)
+    keep = _off_hidden_spots(entry.layer, pred.boxes)
     return pred.boxes[keep], pred.scores[keep], pred.digits[keep]
 
 

@@ -34,3 +34,13 @@ def drag(qtbot, canvas, start_xy, end_xy, button=Qt.MouseButton.LeftButton, step
         p = QPoint(a.x() + (b.x() - a.x()) * i // steps, a.y() + (b.y() - a.y()) * i // steps)
         qtbot.mouseMove(vp, p)
     qtbot.mouseRelease(vp, button, pos=b)
+
+
+def type_number(qtbot, win, text: str) -> None:
+    """Enter, the digits, Enter: type the whole number on the current image, as a person does."""
+    from PySide6.QtCore import Qt
+
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    assert win.number.editing
+    qtbot.keyClicks(win.number.editor, text)
+    qtbot.keyClick(win.number.editor, Qt.Key.Key_Return)

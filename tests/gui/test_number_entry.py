@@ -287,15 +287,6 @@ def test_an_unsure_choice_gives_way_to_the_placement_over_everything_the_model_s
     assert plan_placed([], "19", row) is None
 
 
-def _type(qtbot, win, text: str) -> None:
-    from PySide6.QtCore import Qt
-
-    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
-    assert win.number.editing
-    qtbot.keyClicks(win.number.editor, text)
-    qtbot.keyClick(win.number.editor, Qt.Key.Key_Return)
-
-
 def _predicted_window(qtbot, win, folder):
     """The window on ``folder``, every photo predicted, active, the canvas focused."""
     from guihelpers import wait_model, wait_predicted, wait_shown
@@ -314,6 +305,8 @@ def _predicted_window(qtbot, win, folder):
 def test_typing_keeps_the_boxes_the_model_saw_the_digits_on_and_a_guess_stays_unreviewed(
     qtbot, window, plain_folder
 ):
+    from guihelpers import type_number
+
     win = _predicted_window(qtbot, window, plain_folder)
     doc, row = win.doc, win.doc.current
     w, h = doc.current_entry.size
@@ -330,7 +323,7 @@ def test_typing_keeps_the_boxes_the_model_saw_the_digits_on_and_a_guess_stays_un
     doc.set_threshold(0.5)
     assert doc.reading().text == "8116"
 
-    _type(qtbot, win, "44")
+    type_number(qtbot, win, "44")
     kept = sorted(doc.current_entry.layer.boxes, key=lambda b: b.x)
     assert [b.digit for b in kept] == [4, 4]
     assert [b.x for b in kept] == pytest.approx([xs[2], xs[3]], abs=0.01)  # not the 8 and the 1
@@ -339,10 +332,10 @@ def test_typing_keeps_the_boxes_the_model_saw_the_digits_on_and_a_guess_stays_un
     # a reviewed image stays reviewed where the typed digits were seen ...
     doc.undo_stack.undo()
     doc.mark_reviewed(row)
-    _type(qtbot, win, "44")
+    type_number(qtbot, win, "44")
     assert doc.current_entry.layer.status == Status.REVIEWED and doc.reading().text == "44"
     # ... and becomes unreviewed, saying so, where the boxes kept are a guess: 7 was seen nowhere
-    _type(qtbot, win, "7")
+    type_number(qtbot, win, "7")
     assert doc.reading().text == "7"  # applied all the same: the person asked for it
     assert doc.current_entry.layer.status == Status.EDITED
     message = win.statusBar().currentMessage()
@@ -350,6 +343,7 @@ def test_typing_keeps_the_boxes_the_model_saw_the_digits_on_and_a_guess_stays_un
 
 
 def test_typing_a_number_the_model_half_saw_places_it_over_its_weak_detections(qtbot, window, plain_folder):
+    from guihelpers import type_number
     from PySide6.QtCore import Qt
 
     win = _predicted_window(qtbot, window, plain_folder)
@@ -367,7 +361,7 @@ def test_typing_a_number_the_model_half_saw_places_it_over_its_weak_detections(q
     doc.set_threshold(0.5)
     assert doc.reading().text == "503"
 
-    _type(qtbot, win, "0374")
+    type_number(qtbot, win, "0374")
     kept = sorted(doc.current_entry.layer.boxes, key=lambda b: b.x)
     assert [b.digit for b in kept] == [0, 3, 7, 4]
     assert [b.x for b in kept] == pytest.approx(xs[1:], abs=0.01)  # on the model's spots, not the S

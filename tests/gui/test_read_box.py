@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from guihelpers import drag, wait_model, wait_predicted, wait_shown
+from guihelpers import drag, type_number, wait_model, wait_predicted, wait_shown
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
@@ -215,13 +215,6 @@ def test_a_read_survives_the_journal_and_project_file_record():
         project_file.parse_layer(bad)
 
 
-def _type(qtbot, win, text: str) -> None:
-    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
-    assert win.number.editing
-    qtbot.keyClicks(win.number.editor, text)
-    qtbot.keyClick(win.number.editor, Qt.Key.Key_Return)
-
-
 @needs_model
 def test_a_guessed_number_has_its_region_read_again_and_lands_on_the_digits_found(qtbot, make_window, missed):
     folder, text, digits, _rect = missed
@@ -237,7 +230,7 @@ def test_a_guessed_number_has_its_region_read_again_and_lands_on_the_digits_foun
     win.canvas.setFocus()
 
     with qtbot.waitSignal(win.predictions.region_finished, timeout=60000):
-        _type(qtbot, win, text)
+        type_number(qtbot, win, text)
         assert doc.typing_doubt  # two new boxes placed by the row's spacing alone
         guess = e.layer
         assert win.canvas.region_shown is not None and "again" in win.statusBar().currentMessage()
@@ -258,7 +251,7 @@ def test_a_guessed_number_has_its_region_read_again_and_lands_on_the_digits_foun
 
     # a read that arrives after the person went on changes nothing
     with qtbot.waitSignal(win.predictions.region_finished, timeout=60000):
-        _type(qtbot, win, text)
+        type_number(qtbot, win, text)
         guess = e.layer
         doc.delete_box(e.layer.boxes[0].id)
         edited = e.layer
