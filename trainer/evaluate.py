@@ -30,7 +30,8 @@ def coco_from_records(records: Sequence[Record]) -> COCO:
         for (x1, y1, x2, y2), c in zip(r.boxes.tolist(), r.labels.tolist()):
             boxes.append({"image_id": r.image_id, "bbox": [x1, y1, x2 - x1, y2 - y1], "digit": int(c) - 1})
     gt = COCO()
-    gt.dataset = coco_ground_truth(images, boxes, decimals=None)
+    # pycocotools 2.0.10 copies "info" into every result set (loadRes) and fails without it
+    gt.dataset = {"info": {}, **coco_ground_truth(images, boxes, decimals=None)}
     with contextlib.redirect_stdout(io.StringIO()):
         gt.createIndex()
     return gt
