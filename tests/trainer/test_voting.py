@@ -65,14 +65,15 @@ def run_text(rh: VotingRoIHeads, proposals: torch.Tensor, probs: list[tuple[floa
 def test_a_text_class_is_never_reported_and_takes_the_digit_it_covers_with_it():
     rh = text_heads()
     props = torch.tensor([[10.0, 10, 30, 50], [40, 10, 60, 50], [70, 10, 90, 50], [100, 10, 120, 50]])
-    # a letter surer as text than as a 3; a letter read as a 3 at 0.6 but text at 0.3 (over
-    # TEXT_SUPPRESS_RATIO of 0.6); a 3 with a faint text belief (0.1 under 0.3 x 0.8); a 3 alone
-    probs = [(0.3, 0.6), (0.6, 0.3), (0.8, 0.1), (0.9, 0.0)]
+    # a letter surer as text than as a 3; a letter read as a 3 at 0.5 but text at 0.4 (over
+    # TEXT_SUPPRESS_RATIO x 0.5 = 0.3); a 3 at 0.65 with a lesser text belief (0.3, under
+    # 0.6 x 0.65: a ratio of 0.3 dropped it); a 3 alone
+    probs = [(0.3, 0.6), (0.5, 0.4), (0.65, 0.3), (0.9, 0.0)]
     boxes, scores, labels = run_text(rh, props, probs)
     assert labels[0].tolist() == [4, 4]
     kept = sorted(b[0].item() for b in boxes[0])
     assert kept == [70.0, 100.0]
-    assert torch.all(scores[0] > 0.7)
+    assert torch.all(scores[0] > 0.6)
 
 
 def test_warm_start_adds_a_text_class_that_changes_no_digit_reading():
