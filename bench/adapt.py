@@ -86,13 +86,9 @@ def forgetting_set(tune: bool) -> list:
     """SVHN valid; when tuning, the train+extra photos training holds out (valid is for reports)."""
     if not tune:
         return load_annotations(str(SVHN_VALID) + ".json", str(SVHN_VALID)).records
-    from trainer.data import split_holdout
+    from trainer.data import held_out_photos
 
-    root, pool = SVHN_VALID.parent, []
-    for split in ("train", "extra"):
-        if (root / f"{split}.json").is_file():
-            pool += load_annotations(str(root / f"{split}.json"), str(root / split)).records
-    return split_holdout(pool, HOLDOUT)[1]
+    return held_out_photos(SVHN_VALID.parent, HOLDOUT)
 
 
 def main() -> None:

@@ -147,7 +147,7 @@ def main() -> None:
 
     import torch
 
-    from trainer.data import load_coco, split_holdout
+    from trainer.data import held_out_photos, load_coco
     from trainer.predict import Predictor
 
     torch.set_num_threads(a.threads)
@@ -155,11 +155,7 @@ def main() -> None:
     if a.photos == "valid":
         records = load_coco(svhn / "valid.json", svhn / "valid").records[: a.limit]
     else:  # the same stable 5% by id that `train --holdout 0.05` keeps out of training
-        pool = []
-        for split in ("train", "extra"):
-            if (svhn / f"{split}.json").is_file():
-                pool += load_coco(svhn / f"{split}.json", svhn / split).records
-        records = split_holdout(pool, 0.05)[1][: a.limit]
+        records = held_out_photos(svhn, 0.05)[: a.limit]
     modes = a.modes.split(",")
     preds = {m: Predictor(a.model, "cpu", 16, num_workers=0, scales=m) for m in modes}
     if a.search:

@@ -37,18 +37,13 @@ def main() -> None:
 
     from trainer.calibrate import tune_input_size
     from trainer.cards import write_card
-    from trainer.data import split_holdout
-    from trainer.formats import load_annotations
+    from trainer.data import held_out_photos
     from trainer.model import load_detector, save_checkpoint
 
     torch.set_num_threads(2)
-    pool = []
-    for split in ("train", "extra"):
-        if (a.data / f"{split}.json").is_file():
-            pool += load_annotations(str(a.data / f"{split}.json"), str(a.data / split)).records
-    if not pool:
-        sys.exit(f"error: no train.json or extra.json under {a.data}")
-    hold = split_holdout(pool, HOLDOUT)[1]
+    hold = held_out_photos(a.data, HOLDOUT)
+    if not hold:
+        sys.exit(f"error: no train.json or extra.json under {a.data}, or none of their photos held out")
     _, cfg, blob = load_detector(a.model)
     sizes = a.sizes or cfg.get("test_sizes") or [cfg["resize"]["min_size"]]
     with tempfile.TemporaryDirectory() as tmp:

@@ -334,6 +334,16 @@ def split_holdout(records: list[Record], share: float, salt: int = 0) -> tuple[l
     return [r for r in records if id(r) not in ids], hold
 
 
+def held_out_photos(root: str | os.PathLike, share: float, splits=("train", "extra")) -> list[Record]:
+    """The photos of a dataset root's ``splits`` (``NAME/`` with ``NAME.json``) that ``train
+    --holdout share`` keeps out of training: what models are tuned on, never valid."""
+    root, pool = Path(root), []
+    for split in splits:
+        if (root / f"{split}.json").is_file():
+            pool += load_coco(root / f"{split}.json", root / split).records
+    return split_holdout(pool, share)[1]
+
+
 def held_out(image_id: int, share: float, salt: int = 0) -> bool:
     """Whether ``image_id`` falls in the stable held-out ``share`` (see :func:`split_holdout`)."""
     h = (image_id * 2654435761 + salt * 0x9E3779B9) % 2**32
