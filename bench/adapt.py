@@ -33,7 +33,7 @@ from _common import table
 from readers import BIBS, SVHN_VALID, run
 
 from trainer.errors import DigitError
-from trainer.finetune import HOLDOUT, RECIPE, FinetuneConfig, finetune
+from trainer.finetune import RECIPE, FinetuneConfig, finetune
 from trainer.formats import load_annotations
 from trainer.truth import read_numbers_csv
 
@@ -88,7 +88,7 @@ def forgetting_set(tune: bool) -> list:
         return load_annotations(str(SVHN_VALID) + ".json", str(SVHN_VALID)).records
     from trainer.data import held_out_photos
 
-    return held_out_photos(SVHN_VALID.parent, HOLDOUT)
+    return held_out_photos(SVHN_VALID.parent)
 
 
 def main() -> None:

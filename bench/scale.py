@@ -155,7 +155,7 @@ def main() -> None:
     if a.photos == "valid":
         records = load_coco(svhn / "valid.json", svhn / "valid").records[: a.limit]
     else:  # the same stable 5% by id that `train --holdout 0.05` keeps out of training
-        records = held_out_photos(svhn, 0.05)[: a.limit]
+        records = held_out_photos(svhn)[: a.limit]
     modes = a.modes.split(",")
     preds = {m: Predictor(a.model, "cpu", 16, num_workers=0, scales=m) for m in modes}
     if a.search:

@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SVHN = ROOT.parent / "shared" / "data" / "svhn"
-HOLDOUT = 0.05  # the share `train --holdout` keeps apart in every recipe of the default preset
 
 
 def main() -> None:
@@ -36,12 +35,12 @@ def main() -> None:
     import torch
 
     from trainer.calibrate import tune_input_size
-    from trainer.cards import write_card
+    from trainer.cards import tuning_fields, write_card
     from trainer.data import held_out_photos
-    from trainer.model import load_detector, save_checkpoint
+    from trainer.model import checkpoint_extras, load_detector, save_checkpoint
 
     torch.set_num_threads(2)
-    hold = held_out_photos(a.data, HOLDOUT)
+    hold = held_out_photos(a.data)
     if not hold:
         sys.exit(f"error: no train.json or extra.json under {a.data}, or none of their photos held out")
     _, cfg, blob = load_detector(a.model)
@@ -55,14 +54,8 @@ def main() -> None:
         print(f"input {t['min_size']}: mAP {t['mAP']:.4f}  number accuracy {t['number_accuracy']:.4f}")
     card = dict(blob.get("card") or {})
     if card:
-        card.update(
-            input_min_size=ev.min_size,
-            tuned_sizes=ev.tried,
-            score_thresh=ev.score_thresh,
-            holdout_metrics=tuned["metrics"],
-        )
-    extra = {k: v for k, v in tuned.items() if k not in ("format", "version", "preset", "config", "model")}
-    extra["card"] = card
+        card.update(tuning_fields(cfg, tuned))
+    extra = {**checkpoint_extras(tuned), "card": card}
     save_checkpoint(a.out, model, cfg, half=True, **extra)
     if card:
         write_card(a.out.with_suffix(".json"), card)

@@ -14,7 +14,7 @@ from .data import Record
 from .errors import TrainingError
 from .evaluate import evaluate, evaluate_results
 from .events import METRIC_KEYS, CompareEvent, TunedEvent
-from .model import load_detector, save_checkpoint
+from .model import checkpoint_extras, load_detector, save_checkpoint
 from .predict import Predictor
 
 
@@ -40,7 +40,7 @@ def tune_input_size(
         tried.append({"min_size": size, **{k: m[k] for k in METRIC_KEYS}})
     best = max(tried, key=lambda t: (round(t["number_accuracy"], 9), round(t["mAP"], 9), -t["min_size"]))
     cfg = {**cfg, "resize": {**cfg["resize"], "min_size": best["min_size"]}}
-    extra = {k: v for k, v in blob.items() if k not in ("format", "version", "preset", "config", "model")}
+    extra = checkpoint_extras(blob)
     extra.update(
         score_thresh=best["score_thresh"],
         metrics={k: best[k] for k in ("mAP", "AP50", "AP75", "number_accuracy")},

@@ -63,6 +63,18 @@ SVHN_LICENCE = (
 )
 
 
+def tuning_fields(cfg: dict, blob: dict) -> dict:
+    """A card's record of the input size and threshold a checkpoint was tuned to, and its
+    held-out scores there (``blob``: the checkpoint :func:`~trainer.calibrate.tune_input_size`
+    wrote)."""
+    return {
+        "input_min_size": cfg["resize"].get("min_size"),
+        "tuned_sizes": blob.get("tuned_sizes"),
+        "score_thresh": blob.get("score_thresh"),
+        "holdout_metrics": blob.get("metrics"),
+    }
+
+
 def packaged_card(
     name: str,
     cfg: dict,
@@ -102,10 +114,7 @@ def packaged_card(
             "total_seconds": round(seconds + prev.get("total_seconds", prev.get("seconds", 0))),
         },
         "previous": parent,
-        "input_min_size": cfg["resize"].get("min_size"),
-        "tuned_sizes": best.get("tuned_sizes"),
-        "score_thresh": best.get("score_thresh"),
-        "holdout_metrics": best.get("metrics"),
+        **tuning_fields(cfg, best),
         "licence": SVHN_LICENCE,
         "note": note,
     }

@@ -334,7 +334,14 @@ def split_holdout(records: list[Record], share: float, salt: int = 0) -> tuple[l
     return [r for r in records if id(r) not in ids], hold
 
 
-def held_out_photos(root: str | os.PathLike, share: float, splits=("train", "extra")) -> list[Record]:
+# The share of the original training photos the bundled models' trainings held out (configs'
+# "holdout", stable by id): models are tuned on them, and rehearsal never draws them.
+HOLDOUT = 0.05
+
+
+def held_out_photos(
+    root: str | os.PathLike, share: float = HOLDOUT, splits=("train", "extra")
+) -> list[Record]:
     """The photos of a dataset root's ``splits`` (``NAME/`` with ``NAME.json``) that ``train
     --holdout share`` keeps out of training: what models are tuned on, never valid."""
     root, pool = Path(root), []

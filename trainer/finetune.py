@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .data import held_out, split_holdout
+from .data import HOLDOUT, held_out, split_holdout
 from .errors import AnnotationError, DigitError, TrainingError
 from .events import DoneEvent, EpochEvent, Event, ProgressEvent, StartEvent, StoppedEvent
 from .export import coco_ground_truth
@@ -33,9 +33,6 @@ MIN_PHOTOS = 5  # fewer usable photos than this teach nothing worth a model
 # annealed schedule is kept, and the starting model's input size and threshold stay.
 MIN_VAL = 20
 MODEL_NAME = "model.pt"
-# The share of the original training photos the bundled models' trainings held out (configs'
-# "holdout", stable by id): rehearsal never draws them, so they can still measure forgetting.
-HOLDOUT = 0.05
 
 # The fine-tuning recipe (bench/adapt.py measures it; README "Teaching it your numbers").
 RECIPE: dict = {

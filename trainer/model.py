@@ -283,6 +283,15 @@ def warm_start(model: FasterRCNN, source: FasterRCNN) -> None:
 # ---------------------------------------------------------------- checkpoints
 
 
+CHECKPOINT_OWN = ("format", "version", "preset", "config", "model")  # what save_checkpoint writes itself
+
+
+def checkpoint_extras(blob: dict) -> dict:
+    """A checkpoint's metadata beyond what :func:`save_checkpoint` writes itself (threshold,
+    card, metrics...): pass it back as ``**extra`` to rewrite the checkpoint with it kept."""
+    return {k: v for k, v in blob.items() if k not in CHECKPOINT_OWN}
+
+
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: dict, **extra: Any) -> None:
     """Atomically write a checkpoint: weights + config + metadata (+ optional training state)."""
     path = Path(path)
