@@ -38,6 +38,18 @@ class _KeepSizeTransform(GeneralizedRCNNTransform):
         return image, target
 
 
+def batch_key(model: nn.Module, image: torch.Tensor) -> tuple[int, int]:
+    """Images of one key are padded to the same shape when batched together, so each reads
+    exactly as it would alone. torchvision pads a batch to its largest image (black, right and
+    bottom); a digit at the edge of a narrow crop then reads differently beside a wide one."""
+    h, w = image.shape[-2:]
+    transform = getattr(getattr(model, "module", model), "transform", None)
+    if isinstance(transform, _KeepSizeTransform):
+        d = transform.size_divisible
+        return -(-h // d), -(-w // d)
+    return h, w  # resized inside the model (or unknown): only equal inputs are sure to pad alike
+
+
 def _conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)

@@ -16,7 +16,7 @@ from torchvision.transforms.functional import pil_to_tensor
 
 from .errors import DeviceError, DigitError
 from .imageio import READ_ERRORS, load_rgb, load_rgb_reduced, to_rgb
-from .model import load_detector, resolve_model_path
+from .model import batch_key, load_detector, resolve_model_path
 from .multiscale import ScaleSearch, search_image
 from .numbers import pick_number
 from .region import REGION_DECODE_PIXELS, clip_rect, mostly_inside, padded_crop
@@ -152,8 +152,20 @@ class Predictor:
     def preset(self) -> str:
         return str(self.cfg.get("preset"))
 
-    @torch.inference_mode()
     def _run(self, tensors: list[torch.Tensor]) -> list[dict]:
+        """Outputs for ``tensors`` in order; each image reads as it would alone, whatever the
+        batch (images are run in groups that pad to the same shape, see :func:`batch_key`)."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, t in enumerate(tensors):
+            groups.setdefault(batch_key(self.model, t), []).append(i)
+        outs: list[dict] = [{}] * len(tensors)
+        for idx in groups.values():
+            for i, o in zip(idx, self._forward([tensors[i] for i in idx])):
+                outs[i] = o
+        return outs
+
+    @torch.inference_mode()
+    def _forward(self, tensors: list[torch.Tensor]) -> list[dict]:
         tensors = [t.to(self.device, non_blocking=True) for t in tensors]
         if self.device.type == "cuda" and self.amp:
             with torch.autocast("cuda", dtype=torch.float16):
