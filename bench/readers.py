@@ -21,10 +21,11 @@ from pathlib import Path
 import torch
 from _common import ROOT, table
 
+from trainer.cli_options import DIGITS_HELP, digit_count
 from trainer.data import gt_number
 from trainer.errors import DigitError
 from trainer.formats import load_annotations
-from trainer.numbers import read_number
+from trainer.numbers import DigitCount, read_number
 from trainer.predict import Predictor
 from trainer.truth import read_numbers_csv, same_number
 
@@ -71,8 +72,8 @@ def load_set(args) -> tuple[str, list[tuple[Path, str]]]:
     return Path(args.images).name, items
 
 
-def run(model: str, items: list[tuple[Path, str]], batch: int) -> dict:
-    pred = Predictor(model, device="cpu", batch_size=batch, num_workers=0)
+def run(model: str, items: list[tuple[Path, str]], batch: int, digits: DigitCount | None = None) -> dict:
+    pred = Predictor(model, device="cpu", batch_size=batch, num_workers=0, digits=digits)
     paths = [p for p, _ in items]
     list(pred.predict_paths(paths[: min(8, len(paths))]))  # warm-up, not timed
     t0 = time.perf_counter()
@@ -110,6 +111,7 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=0, help="only the first N images")
     p.add_argument("--show", type=int, default=0, help="list the first N misread images per model")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--digits", type=digit_count, metavar="N|N-M", help=DIGITS_HELP)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     models = ["default"] + [m for m in (a.model or []) if m != "default"]
@@ -128,12 +130,13 @@ def main() -> None:
         name, items = load_set(s)
         if a.limit:
             items = items[: a.limit]
-        rows = [run(m, items, a.batch_size) for m in models]
+        rows = [run(m, items, a.batch_size, a.digits) for m in models]
         report.append({"set": name, "results": rows})
         if a.json:
             continue
         base = rows[0]
-        print(f"\n{name}: {len(items)} images, {a.threads} CPU threads")
+        digits = f", {a.digits} digits per number" if a.digits else ""
+        print(f"\n{name}: {len(items)} images, {a.threads} CPU threads{digits}")
         out = []
         for r in rows:
             acc_ratio = r["accuracy"] / base["accuracy"] if base["accuracy"] else float("inf")

@@ -132,6 +132,13 @@ def _model_and_view_actions(win) -> dict[str, QAction]:
             None,
             "Predict again the images the previous model predicted",
         ),
+        "digits": _action(
+            win,
+            "&Digits per number…",
+            win.choose_digits,
+            None,
+            "How many digits this folder's numbers have (bibs: 4): a letter read as a digit goes",
+        ),
     }
 
 
@@ -152,7 +159,7 @@ MENUS = {  # menu title -> action names, None: a separator
     ],
     "&Edit": ["undo", "redo", None, "draw", "delete"],
     "&Image": ["prev", "next", "next_unreviewed", "review"],
-    "&Model": ["predict_all", "cancel", "repredict", None, "training"],
+    "&Model": ["predict_all", "cancel", "repredict", "digits", None, "training"],
     "&View": ["fit", "actual", "zoom_in", "zoom_out", None, "training"],
 }
 _MENU_ATTRS = {"&View": "view_menu", "&Edit": "edit_menu", "&Image": "image_menu"}  # kept on the window

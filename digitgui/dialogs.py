@@ -2,7 +2,8 @@
 
 Messages are non-modal (they never block the event loop); file choosers are modal by nature,
 and tests monkeypatch :func:`choose_folder`, :func:`choose_open_file` and
-:func:`choose_save_file`, :func:`choose_output_folder`, :func:`confirm` and :func:`ask`.
+:func:`choose_save_file`, :func:`choose_output_folder`, :func:`confirm`, :func:`ask` and
+:func:`ask_text`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QInputDialog, QMessageBox, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +105,9 @@ def ask(parent: QWidget | None, title: str, text: str, options: list[str]) -> st
     buttons = {box.addButton(o, QMessageBox.ButtonRole.AcceptRole): o for o in options}
     box.exec()
     return buttons.get(box.clickedButton())
+
+
+def ask_text(parent: QWidget | None, title: str, label: str, text: str = "") -> str | None:
+    """A line of text (modal; tests monkeypatch it). None when the dialog is cancelled."""
+    value, ok = QInputDialog.getText(parent, title, label, text=text)
+    return value if ok else None

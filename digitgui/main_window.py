@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from trainer.errors import DigitError
+from trainer.numbers import DigitCount
 
 from . import desktop, dialogs, folder_lock, habits, label_formats, quick_edits, region_read, settings
 from .actions import build_actions, build_toolbar
@@ -41,9 +42,7 @@ from .widgets.start_page import StartPage
 
 log = logging.getLogger(__name__)
 
-FOLDER_ACTIONS = (
-    "export export_to corrections save close_folder review prev next next_unreviewed draw read_box".split()
-)
+FOLDER_ACTIONS = "export export_to corrections save close_folder review prev next next_unreviewed draw read_box digits".split()
 
 
 class MainWindow(QMainWindow):
@@ -65,6 +64,7 @@ class MainWindow(QMainWindow):
         # what the model is asked next, and what its answers become (models: set below)
         self.predictions = PredictionController(self.doc, self.inference, lambda: self.models.stale, self)
         self._threshold_chosen = False  # the user (or the project) picked one: the model's won't replace it
+        self._model_text = ""  # the model label without the digit count
         self._quiet_threshold = False
         self.folder_lock: folder_lock.FolderLock | None = None  # one instance per folder
 
@@ -300,7 +300,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ inference
 
     def _on_model_ready(self, device: str, desc: str, thresh: float) -> None:
-        self.model_label.setText(f"Model: {desc} · {device}")
+        self._model_text = f"Model: {desc} · {device}"
+        self._show_digits()
         self.number.set_model_error(None)
         if not self._threshold_chosen:
             self._quiet_threshold = True
@@ -313,6 +314,35 @@ class MainWindow(QMainWindow):
         self.number.set_model_error(message)
         self.message("warning", message)
         self._update_actions()
+
+    def _show_digits(self) -> None:
+        """The model label, with the folder's digit count where one is set."""
+        digits = self.inference.digits
+        text = self._model_text if digits is None else f"{self._model_text} · {digits} digits per number"
+        if self._model_text:
+            self.model_label.setText(text)
+
+    def choose_digits(self) -> None:
+        """Ask how many digits the open folder's numbers have (empty: any) and read them so."""
+        if self.doc.folder is None:
+            return
+        cur = self.inference.digits
+        text = dialogs.ask_text(
+            self,
+            "Digits per number",
+            "How many digits do this folder's numbers have? A number (4) or a range (3-5);\n"
+            "empty for any. A letter read as a digit is dropped, and a number read short\n"
+            "is completed with weaker digits that continue its row.",
+            "" if cur is None else str(cur),
+        )
+        if text is None:
+            return
+        try:
+            digits = DigitCount.parse(text) if text.strip() else None
+        except ValueError as exc:
+            self.message("warning", f"Digits per number not changed: {exc}.")
+            return
+        self.models.set_digits(digits)
 
     def predict_all(self) -> None:
         """Predict every image not predicted yet (queued until the model is loaded)."""
@@ -368,6 +398,7 @@ class MainWindow(QMainWindow):
         )
         m.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         m.model_loading.connect(lambda title: self.model_label.setText(f"Model: loading {title}…"))
+        m.digits_changed.connect(self._show_digits)
 
     def toggle_training_dock(self) -> None:
         if self._training_dock is None:

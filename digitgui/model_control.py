@@ -20,11 +20,13 @@ from PySide6.QtCore import QEventLoop, QObject, QStandardPaths, QTimer, Signal
 from trainer.cards import training_card
 from trainer.errors import DigitError
 from trainer.events import CompareEvent, DoneEvent, EpochEvent, StartEvent, StoppedEvent
+from trainer.numbers import DigitCount
 from trainer.paths import DEFAULT_MODEL, model_fingerprint
 
 from . import settings
 from .dataset import snapshot
 from .model_registry import DEFAULT_KEY, ModelInfo, ModelRegistry, folder_bytes, keep_one_model
+from .services.inference import reading_tag
 from .services.training import (
     TrainingPlan,
     TrainingService,
@@ -45,6 +47,14 @@ SAVED_PLAN = (  # what the panel remembers across restarts: (settings key, plan 
 log = logging.getLogger(__name__)
 
 
+def _parse_digits(text: str | None) -> DigitCount | None:
+    """A folder's saved digit count; an unreadable one (edited by hand) reads as any."""
+    try:
+        return DigitCount.parse(text) if text else None
+    except ValueError:
+        return None
+
+
 def registry_root() -> Path:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return Path(base) / "models"
@@ -56,6 +66,7 @@ class ModelController(QObject):
     stale_changed = Signal(int)  # images still showing the previous model's predictions
     message = Signal(str)  # for the status bar
     models_changed = Signal()  # the registry changed (a run finished, a model was deleted)
+    digits_changed = Signal()  # the open folder's digit count changed (inference.digits)
     counts_changed = Signal(dict, str)  # training data counts, why Start is disabled ("" if not)
     # one training run: the engine's typed events (trainer.events)
     run_started = Signal(object)  # StartEvent
@@ -123,8 +134,9 @@ class ModelController(QObject):
         return self.registry.models()
 
     def _fingerprint(self) -> str:
+        """The tag of what the model in use reads now (:func:`reading_tag`)."""
         path = self.current_model_path()
-        return model_fingerprint(path) if path is not None else ""
+        return reading_tag(model_fingerprint(path) if path is not None else "", self.inference.digits)
 
     def _find_stale(self, unknown_too: bool) -> None:
         """Images whose predictions a different model file made (the tags survive restarts).
@@ -168,6 +180,27 @@ class ModelController(QObject):
         if info is not None and key != self.current_model_key():
             self.switch_to(info)
 
+    def set_digits(self, digits: DigitCount | None) -> int:
+        """Read the open folder's numbers as having this many digits (None: any), remembered for
+        the folder. The images predicted under another count are predicted again at once (those a
+        person reviewed keep their boxes); returns how many."""
+        if self.doc.folder is not None:
+            settings.set_folder_digits(self.doc.folder, None if digits is None else str(digits))
+        if digits == self.inference.digits:
+            return 0
+        self.inference.set_digits(digits)
+        self.current_id = self._fingerprint()
+        self.digits_changed.emit()
+        self._find_stale(unknown_too=False)
+        self.stale_changed.emit(len(self.stale))
+        count = self.predictions.repredict(self.stale) if self.stale else 0
+        what = "any number of digits" if digits is None else f"{digits} digits per number"
+        self.message.emit(
+            f"Reading {what}"
+            + (f": predicting {count} image{'s' if count != 1 else ''} again." if count else ".")
+        )
+        return count
+
     def repredict_stale(self) -> int:
         """Predict again the images the previous model predicted; returns how many."""
         return self.predictions.repredict(self.stale)
@@ -182,6 +215,9 @@ class ModelController(QObject):
     def _on_reset(self) -> None:
         """A folder was opened: use the model chosen for it before, and mark what others predicted."""
         if self.doc.folder is not None:
+            self.inference.set_digits(_parse_digits(settings.folder_digits(self.doc.folder)))
+            self.current_id = self._fingerprint()
+            self.digits_changed.emit()
             key = settings.folder_model(self.doc.folder)
             if key and key != self.current_model_key():
                 self.switch_to_key(key)

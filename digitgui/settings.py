@@ -82,6 +82,19 @@ def set_folder_model(folder: Path, key: str) -> None:
     settings().setValue(f"folder_models/{_folder_key(folder)}", key)
 
 
+def folder_digits(folder: Path) -> str | None:
+    """The digit count the folder's numbers are read with ("4", "3-5"), None for any."""
+    value = settings().value(f"folder_digits/{_folder_key(folder)}", None)
+    return str(value) if value else None
+
+
+def set_folder_digits(folder: Path, text: str | None) -> None:
+    if text:
+        settings().setValue(f"folder_digits/{_folder_key(folder)}", text)
+    else:
+        settings().remove(f"folder_digits/{_folder_key(folder)}")
+
+
 def _folder_key(folder: Path) -> str:
     import hashlib
 

@@ -219,7 +219,7 @@ def cmd_eval(a) -> int:
     coco = load_annotations(a.ann, a.images)
     for w in coco.all_warnings():
         log.warning(w)
-    pred = Predictor(a.model, a.device, a.batch_size, scales=a.scales)
+    pred = Predictor(a.model, a.device, a.batch_size, scales=a.scales, digits=a.digits)
     bar = _bar(len(coco.records), "eval", a.json)
     m = evaluate(pred, coco.records, a.score_thresh, progress=lambda d, t: bar.update(d - bar.n))
     bar.close()
@@ -232,7 +232,10 @@ def cmd_eval(a) -> int:
         print(f"mAP@[.5:.95]     {out['mAP']:.4f}")
         print(f"AP50             {out['AP50']:.4f}")
         print(f"AP75             {out['AP75']:.4f}")
-        print(f"number accuracy  {out['number_accuracy']:.4f}  (score threshold {m['score_thresh']:.2f})")
+        digits = f", {a.digits} digits per number" if a.digits else ""
+        print(
+            f"number accuracy  {out['number_accuracy']:.4f}  (score threshold {m['score_thresh']:.2f}{digits})"
+        )
         print(f"images           {out['images']}  ({out['images_per_second']:.1f} images/s)")
         print("\n".join(breakdown_lines(m["errors"], a.show_failures)))
     return 0
@@ -258,7 +261,7 @@ def _predict(a, records, device: str, rank: int, world: int) -> int:
     from .numbers import read_number
     from .predict import Predictor
 
-    pred = Predictor(a.model, device, a.batch_size, a.workers, scales=a.scales)
+    pred = Predictor(a.model, device, a.batch_size, a.workers, scales=a.scales, digits=a.digits)
     thresh = pred.score_thresh if a.score_thresh is None else a.score_thresh
     # whole batches per rank: the same batches as one process, so the same bytes
     start, stop = shard_bounds(len(records), world, rank, pred.batch_size)
@@ -290,10 +293,11 @@ def _predict(a, records, device: str, rank: int, world: int) -> int:
     for name in skipped:
         print(f"warning: skipped unreadable image {name}", file=sys.stderr)
     split = f"; ranks: {'+'.join(map(str, counts))} images" if world > 1 else ""
+    digits = f", {a.digits} digits per number" if a.digits else ""
     print(
         f"wrote {a.out / 'pred.json'} ({len(entries)} boxes) and {a.out / 'pred.csv'} "
         f"({len(rows)} rows); model {pred.model_path.name} on {pred.device_name}, "
-        f"score threshold {thresh:.2f}{split}"
+        f"score threshold {thresh:.2f}{digits}{split}"
     )
     return 0
 

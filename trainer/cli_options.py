@@ -10,9 +10,22 @@ import argparse
 from pathlib import Path
 
 from .export import DET_THRESH
+from .numbers import DigitCount
 from .paths import licence_note, version
 
 SCALES_HELP = "auto: find numbers at any size in the photo; single: one pass at the model's input size"
+DIGITS_HELP = (
+    "the numbers have this many digits (4) or a range (3-5), as on bibs or meters: keep the best "
+    "run of that length (a letter read as a digit goes) and complete a short one with weaker "
+    "digits that continue its row (default: any length)"
+)
+
+
+def digit_count(text: str) -> DigitCount:
+    try:
+        return DigitCount.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser(description: str | None = None) -> argparse.ArgumentParser:
@@ -73,6 +86,7 @@ def _eval_parser(sub) -> None:
         help="list the first N misread images (id, file, truth, read, cause)",
     )
     e.add_argument("--scales", choices=["auto", "single"], default="auto", help=SCALES_HELP)
+    e.add_argument("--digits", type=digit_count, metavar="N|N-M", help=DIGITS_HELP)
 
 
 def _predict_parser(sub) -> None:
@@ -93,6 +107,7 @@ def _predict_parser(sub) -> None:
     r.add_argument("--batch-size", type=int, default=16)
     r.add_argument("--workers", type=int)
     r.add_argument("--scales", choices=["auto", "single"], default="auto", help=SCALES_HELP)
+    r.add_argument("--digits", type=digit_count, metavar="N|N-M", help=DIGITS_HELP)
 
 
 def _convert_parser(sub) -> None:

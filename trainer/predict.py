@@ -18,7 +18,7 @@ from .errors import DeviceError, DigitError
 from .imageio import READ_ERRORS, load_rgb, load_rgb_reduced, to_rgb
 from .model import batch_key, load_detector, resolve_model_path
 from .multiscale import ScaleSearch, search_image
-from .numbers import pick_number
+from .numbers import DigitCount, fit_count, pick_number
 from .region import REGION_DECODE_PIXELS, clip_rect, mostly_inside, padded_crop
 from .transforms import boxes_to_original, resize
 
@@ -112,9 +112,12 @@ class Predictor:
         num_workers: int | None = None,
         amp: bool = True,
         scales: str = "auto",
+        digits: DigitCount | None = None,
     ) -> None:
         """``scales="auto"`` finds numbers at any size in the photo (see :mod:`trainer.multiscale`);
-        ``"single"`` is one pass over the whole image resized to the model's input size."""
+        ``"single"`` is one pass over the whole image resized to the model's input size.
+        ``digits``: how many digits the numbers have, where the user knows it (see
+        :func:`~trainer.numbers.fit_count`); None reads numbers of any length."""
         if scales not in SCALES:
             raise DigitError(f"unknown scales {scales!r}; choose one of {', '.join(SCALES)}")
         self.model_path = resolve_model_path(model)
@@ -128,6 +131,7 @@ class Predictor:
         self.card = blob.get("card", {})
         self.search = ScaleSearch()
         self.scales = scales
+        self.digits = digits
 
     @classmethod
     def from_model(cls, model, cfg: dict, device: torch.device, score_thresh: float, batch_size: int = 16):
@@ -137,6 +141,7 @@ class Predictor:
         self.batch_size, self.num_workers, self.score_thresh, self.card = batch_size, 0, score_thresh, {}
         self.amp = True
         self.search, self.scales = ScaleSearch(), "single"  # training validates on crops
+        self.digits = None
         return self
 
     @property
@@ -179,12 +184,16 @@ class Predictor:
 
     def _to_result(self, out: dict, scale, size, path) -> ImageResult:
         """Detections in original pixels, with the image's number chosen (:func:`pick_number`):
-        confident digits outside it drop under the threshold, so what is drawn is what is read."""
+        confident digits outside it drop under the threshold, so what is drawn is what is read.
+        With :attr:`digits`, the number is then fitted to that count (:func:`fit_count`)."""
         xyxy = boxes_to_original(out["boxes"].astype(np.float32), scale, size)
         wh = xyxy[:, 2:] - xyxy[:, :2]
         ok = (wh > 0).all(axis=1)
         xywh = np.concatenate([xyxy[:, :2], wh], axis=1)[ok]
-        scores = pick_number(xyxy[ok], out["scores"][ok].astype(np.float32), self.score_thresh)
+        raw = out["scores"][ok].astype(np.float32)
+        scores = pick_number(xyxy[ok], raw, self.score_thresh)
+        if self.digits is not None:
+            scores = fit_count(xywh, scores, raw, self.score_thresh, self.digits)
         return ImageResult(path, size[0], size[1], xywh, scores, (out["labels"][ok] - 1).astype(np.int64))
 
     def _finish(self, out: dict, img: Image.Image | None, scale, size, path) -> ImageResult:

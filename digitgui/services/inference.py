@@ -27,6 +27,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from trainer.errors import DigitError
+from trainer.numbers import DigitCount
 from trainer.paths import model_fingerprint
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,14 @@ log = logging.getLogger(__name__)
 CHUNK = 8  # images per bulk step: the urgent lane is checked between steps
 CLOSE_WAIT_MS = 100  # closing waits this long for the worker; an idle one ends well within it
 DONE, CANCELLED, NO_MODEL = "done", "cancelled", "no model"  # how predicting rows for someone ended
+
+
+def reading_tag(fingerprint: str, digits: DigitCount | None) -> str:
+    """What a prediction is tagged with: the model file's fingerprint, and the digit count it was
+    read under where one was set (a prediction made under another count is stale, as one of
+    another model is)."""
+    return fingerprint if digits is None or not fingerprint else f"{fingerprint}+digits={digits}"
+
 
 _DETACHED: dict[QThread, object] = {}  # busy worker threads shut down, kept alive until they end
 
@@ -79,7 +88,7 @@ class Result:
     scores: object
     digits: object
     error: str | None
-    model: str = ""  # fingerprint of the model file that made this result
+    model: str = ""  # reading_tag: the model file that made this result (and its digit count)
     rect: tuple[float, float, float, float] | None = None  # the region read, or None: the whole image
 
 
@@ -90,11 +99,13 @@ class _Worker(QObject):
     failed = Signal(str)  # the model could not be loaded
     results = Signal(object)  # list[Result]
 
-    def __init__(self, model: str, device: str) -> None:
+    def __init__(self, model: str, device: str, digits: DigitCount | None = None) -> None:
         super().__init__()
         self.model_spec, self.device = model, device
+        self.digits = digits  # set from the UI thread; each step of work reads it once
         self.predictor = None
         self.fingerprint = ""
+        self.tag = ""  # reading_tag of the step of work in progress
         self.lock = threading.Lock()
         self.urgent: deque[Request] = deque()
         self.bulk: deque[Request] = deque()
@@ -145,6 +156,9 @@ class _Worker(QObject):
             self._run(batch, urgent)
 
     def _run(self, batch: list[Request], urgent: bool) -> None:
+        digits = self.digits
+        self.predictor.digits = digits
+        self.tag = reading_tag(self.fingerprint, digits)
         for r in [r for r in batch if r.rect is not None]:
             self._run_region(r)
         batch = [r for r in batch if r.rect is None]
@@ -166,7 +180,7 @@ class _Worker(QObject):
             error = f"reading the box failed: {exc}"
         if not self.stopping.is_set():
             out = Result(req.generation, req.job, req.key, width, height, boxes, scores, digits, error)
-            self.results.emit([replace(out, model=self.fingerprint, rect=req.rect)])
+            self.results.emit([replace(out, model=self.tag, rect=req.rect)])
 
     def _run_images(self, batch: list[Request], urgent: bool) -> None:
         def cancelled() -> bool:
@@ -187,7 +201,7 @@ class _Worker(QObject):
                         res.scores,
                         res.digits,
                         res.error,
-                        self.fingerprint,
+                        self.tag,
                     )
                 )
         except Exception as exc:  # noqa: BLE001 - keep the worker alive, report per image
@@ -209,7 +223,7 @@ class _Worker(QObject):
                     None,
                     None,
                     f"prediction failed: {exc}",
-                    self.fingerprint,
+                    self.tag,
                 )
             ]
         if out and not cancelled():
@@ -231,6 +245,7 @@ class InferenceService(QObject):
     def __init__(self, model: str = "default", device: str = "auto", parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.model, self.device = model, device
+        self.digits: DigitCount | None = None  # the open folder's digit count (None: any)
         self.generation = 0
         self.available = False
         self.error: str | None = None
@@ -257,7 +272,7 @@ class InferenceService(QObject):
             return
         self._thread = QThread()
         self._thread.setObjectName("inference")
-        self._worker = _Worker(self.model, self.device)
+        self._worker = _Worker(self.model, self.device, self.digits)
         self._worker.moveToThread(self._thread)
         self._load.connect(self._worker.load)
         self._wake.connect(self._worker.drain)
@@ -317,6 +332,12 @@ class InferenceService(QObject):
         self.model, self.error, self.device_name, self.model_desc = model, None, "", ""
         self.generation += 1
         self.start()
+
+    def set_digits(self, digits: DigitCount | None) -> None:
+        """Read numbers of this many digits from now on (None: any); what is queued is read so."""
+        self.digits = digits
+        if self._worker is not None:
+            self._worker.digits = digits
 
     @property
     def busy(self) -> bool:

@@ -12,6 +12,7 @@ from trainer.synth import make_dataset
 torch.set_num_threads(1)
 
 SVHN = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "svhn"
+BIBS = SVHN.parent / "bibs"
 
 
 @pytest.fixture(scope="session")
