@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,3 +38,15 @@ def isolated_window(model: str | None, size: str, **kwargs):
     win.resize(w, h)
     win.show()
     return app, win
+
+
+def pumper(app):
+    """``pump(seconds, until=None)``: run ``app``'s events for ``seconds`` or until ``until()``."""
+
+    def pump(seconds: float, until=None) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not (until and until()):
+            app.processEvents()
+            time.sleep(0.01)
+
+    return pump

@@ -16,13 +16,12 @@ import argparse
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _shots import isolated_window  # noqa: E402
+from _shots import isolated_window, pumper  # noqa: E402
 
 
 def main() -> int:
@@ -39,11 +38,7 @@ def main() -> int:
     app, win = isolated_window(a.model, a.size)
     a.out.mkdir(parents=True, exist_ok=True)
 
-    def pump(seconds: float, until=None) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end and not (until and until()):
-            app.processEvents()
-            time.sleep(0.01)
+    pump = pumper(app)
 
     def save(name: str) -> None:
         pump(0.5)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _shots import isolated_window  # noqa: E402
+from _shots import isolated_window, pumper  # noqa: E402
 
 
 def training_panel(win, doc, pump, save, out: Path) -> None:
@@ -61,11 +60,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    def pump(seconds: float, until=None) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end and not (until and until()):
-            app.processEvents()
-            time.sleep(0.01)
+    pump = pumper(app)
 
     def save(name: str) -> None:
         pump(0.3)
