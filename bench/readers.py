@@ -135,7 +135,7 @@ def main() -> None:
         if a.json:
             continue
         base = rows[0]
-        digits = f", {a.digits} digits per number" if a.digits else ""
+        digits = f", {a.digits.label}" if a.digits else ""
         print(f"\n{name}: {len(items)} images, {a.threads} CPU threads{digits}")
         out = []
         for r in rows:

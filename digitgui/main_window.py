@@ -64,7 +64,6 @@ class MainWindow(QMainWindow):
         # what the model is asked next, and what its answers become (models: set below)
         self.predictions = PredictionController(self.doc, self.inference, lambda: self.models.stale, self)
         self._threshold_chosen = False  # the user (or the project) picked one: the model's won't replace it
-        self._model_text = ""  # the model label without the digit count
         self._quiet_threshold = False
         self.folder_lock: folder_lock.FolderLock | None = None  # one instance per folder
 
@@ -300,8 +299,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ inference
 
     def _on_model_ready(self, device: str, desc: str, thresh: float) -> None:
-        self._model_text = f"Model: {desc} · {device}"
-        self._show_digits()
+        self._show_model()
         self.number.set_model_error(None)
         if not self._threshold_chosen:
             self._quiet_threshold = True
@@ -315,12 +313,14 @@ class MainWindow(QMainWindow):
         self.message("warning", message)
         self._update_actions()
 
-    def _show_digits(self) -> None:
-        """The model label, with the folder's digit count where one is set."""
-        digits = self.inference.digits
-        text = self._model_text if digits is None else f"{self._model_text} · {digits} digits per number"
-        if self._model_text:
-            self.model_label.setText(text)
+    def _show_model(self) -> None:
+        """The status bar's model label, with the folder's digit count where one is set (while a
+        model loads or after it failed, the label says so and stays)."""
+        inf = self.inference
+        if not inf.available:
+            return
+        digits = "" if inf.digits is None else f" · {inf.digits.label}"
+        self.model_label.setText(f"Model: {inf.model_desc} · {inf.device_name}{digits}")
 
     def choose_digits(self) -> None:
         """Ask how many digits the open folder's numbers have (empty: any) and read them so."""
@@ -398,7 +398,7 @@ class MainWindow(QMainWindow):
         )
         m.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         m.model_loading.connect(lambda title: self.model_label.setText(f"Model: loading {title}…"))
-        m.digits_changed.connect(self._show_digits)
+        m.digits_changed.connect(self._show_model)
 
     def toggle_training_dock(self) -> None:
         if self._training_dock is None:

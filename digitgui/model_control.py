@@ -194,7 +194,7 @@ class ModelController(QObject):
         self._find_stale(unknown_too=False)
         self.stale_changed.emit(len(self.stale))
         count = self.predictions.repredict(self.stale) if self.stale else 0
-        what = "any number of digits" if digits is None else f"{digits} digits per number"
+        what = "any number of digits" if digits is None else digits.label
         self.message.emit(
             f"Reading {what}"
             + (f": predicting {count} image{'s' if count != 1 else ''} again." if count else ".")

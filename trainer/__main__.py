@@ -232,7 +232,7 @@ def cmd_eval(a) -> int:
         print(f"mAP@[.5:.95]     {out['mAP']:.4f}")
         print(f"AP50             {out['AP50']:.4f}")
         print(f"AP75             {out['AP75']:.4f}")
-        digits = f", {a.digits} digits per number" if a.digits else ""
+        digits = f", {a.digits.label}" if a.digits else ""
         print(
             f"number accuracy  {out['number_accuracy']:.4f}  (score threshold {m['score_thresh']:.2f}{digits})"
         )
@@ -293,7 +293,7 @@ def _predict(a, records, device: str, rank: int, world: int) -> int:
     for name in skipped:
         print(f"warning: skipped unreadable image {name}", file=sys.stderr)
     split = f"; ranks: {'+'.join(map(str, counts))} images" if world > 1 else ""
-    digits = f", {a.digits} digits per number" if a.digits else ""
+    digits = f", {a.digits.label}" if a.digits else ""
     print(
         f"wrote {a.out / 'pred.json'} ({len(entries)} boxes) and {a.out / 'pred.csv'} "
         f"({len(rows)} rows); model {pred.model_path.name} on {pred.device_name}, "

@@ -190,8 +190,14 @@ def pick_number(boxes_xyxy: np.ndarray, scores: np.ndarray, read_thresh: float) 
         return scores
     on_number = same_spot(b, b[number]).any(axis=1)
     out = scores.copy()
-    out[strong[~on_number]] *= np.asarray(read_thresh * 0.99, dtype=out.dtype)
+    _drop_under(out, strong[~on_number], read_thresh)
     return out
+
+
+def _drop_under(scores: np.ndarray, where, read_thresh: float) -> None:
+    """Scale ``scores[where]`` (in place) just under ``read_thresh``, keeping their order: still
+    exported for a COCO mAP, but neither drawn nor read."""
+    scores[where] *= np.asarray(read_thresh * 0.99, dtype=scores.dtype)
 
 
 # The weakest detection that may complete a number shorter than its known digit count
@@ -233,6 +239,11 @@ class DigitCount:
     def __str__(self) -> str:
         return str(self.low) if self.low == self.high else f"{self.low}-{self.high}"
 
+    @property
+    def label(self) -> str:
+        """For people: "4 digits per number", "3-5 digits per number"."""
+        return f"{self} digit{'' if self.high == 1 else 's'} per number"
+
 
 def fit_count(boxes_xywh, scores, raw_scores, read_thresh: float, count: DigitCount) -> np.ndarray:
     """Scores with the number read from them (:func:`read_number` at ``read_thresh``) made to
@@ -248,8 +259,12 @@ def fit_count(boxes_xywh, scores, raw_scores, read_thresh: float, count: DigitCo
     """
     s = np.asarray(scores, np.float32).copy()
     raw = np.asarray(raw_scores, np.float32).reshape(-1)
-    r = read_number(boxes_xywh, s, np.zeros(len(s), np.int64), read_thresh)
-    kept = list(r.kept)
+    no_digits = np.zeros(len(s), np.int64)  # only which boxes are read matters here
+
+    def read_boxes() -> list[int]:
+        return list(read_number(boxes_xywh, s, no_digits, read_thresh).kept)
+
+    kept = read_boxes()
     if not kept or count.low <= len(kept) <= count.high:
         return s
     box = xyxy(boxes_xywh)
@@ -258,8 +273,7 @@ def fit_count(boxes_xywh, scores, raw_scores, read_thresh: float, count: DigitCo
         start = max(range(len(kept) - k + 1), key=lambda i: float(s[kept[i : i + k]].sum()))
         stay, drop = kept[start : start + k], kept[:start] + kept[start + k :]
         spots = same_spot(box, box[drop]).any(axis=1) & ~same_spot(box, box[stay]).any(axis=1)
-        under = spots & (s >= read_thresh)
-        s[under] *= np.float32(read_thresh * 0.99)
+        _drop_under(s, spots & (s >= read_thresh), read_thresh)
         return s
     confident = s >= read_thresh
     weak = np.nonzero((raw >= COUNT_FLOOR) & (raw < read_thresh) & (s == raw))[0]
@@ -272,9 +286,7 @@ def fit_count(boxes_xywh, scores, raw_scores, read_thresh: float, count: DigitCo
             s[c] = raised
             # taken only where the number read now is the row with it: a digit that parts the row
             # into other numbers does not complete it
-            if sorted(read_number(boxes_xywh, s, np.zeros(len(s), np.int64), read_thresh).kept) == sorted(
-                [*kept, c]
-            ):
+            if sorted(read_boxes()) == sorted([*kept, c]):
                 kept.append(c)
                 weak = weak[~same_spot(box[weak], box[c : c + 1]).any(axis=1)]
                 break

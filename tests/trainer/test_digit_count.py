@@ -25,6 +25,7 @@ def _read(boxes, scores, digits, count, t=0.5):
 def test_a_count_is_a_number_or_a_range(text, low, high):
     c = DigitCount.parse(text)
     assert (c.low, c.high) == (low, high) and DigitCount.parse(str(c)) == c
+    assert c.label == f"{c} digits per number" and DigitCount(1, 1).label == "1 digit per number"
 
 
 @pytest.mark.parametrize("text", ["", "four", "0", "5-3", "3-", "1-2-3", "13", "-4", "4.5"])
