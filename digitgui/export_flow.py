@@ -24,6 +24,7 @@ from .services.export import (
     models_used,
     save_corrections,
 )
+from .services.inference import tag_parts
 from .state import Status
 from .window_api import WindowHost
 
@@ -122,16 +123,27 @@ class ExportFlow(QObject):
             if e.pred is not None and e.layer.status != Status.REVIEWED and e.pred.model != cur
         ]
         counts = "/".join(str(n) for _m, n in used.most_common())
-        text = (
-            f"The results to export come from {len(used)} models ({counts} images): {len(others)} "
-            "images were predicted by another model than the one in use "
-            f"({self.predictions.model_desc or 'current'})."
-        )
+        model = self.predictions.model_desc or "current"
+        fingerprint, digits = tag_parts(cur)
+        if {tag_parts(m)[0] for m in used} == {fingerprint}:  # one model, read under other counts
+            now = digits.label if digits else "no digit count"
+            title, current = "Results of several digit counts", "the current model and digit count"
+            text = (
+                f"The results to export were read under {len(used)} digit counts ({counts} images): "
+                f"{len(others)} images were read under another digit count than the one in use "
+                f"({now}, {model})."
+            )
+        else:
+            title, current = "Results of several models", "the current model"
+            text = (
+                f"The results to export come from {len(used)} models ({counts} images): {len(others)} "
+                f"images were predicted by another model than the one in use ({model})."
+            )
         options = ["Export as is", "Cancel"]
         if self.predictions.ready:
-            text += f"\n\nRe-predict those {len(others)} images with the current model before exporting?"
+            text += f"\n\nRe-predict those {len(others)} images with {current} before exporting?"
             options.insert(0, "Re-predict and export")
-        answer = dialogs.ask(self.win, "Results of several models", text, options)
+        answer = dialogs.ask(self.win, title, text, options)
         if answer is None or answer == "Cancel":
             return None
         return others if answer.startswith("Re-predict") else []

@@ -44,6 +44,17 @@ def reading_tag(fingerprint: str, digits: DigitCount | None) -> str:
     return fingerprint if digits is None or not fingerprint else f"{fingerprint}+digits={digits}"
 
 
+def tag_parts(tag: str) -> tuple[str, DigitCount | None]:
+    """The model fingerprint and digit count a :func:`reading_tag` names."""
+    fingerprint, sep, digits = tag.partition("+digits=")
+    if not sep:
+        return tag, None
+    try:
+        return fingerprint, DigitCount.parse(digits)
+    except ValueError:  # a tag written otherwise: all of it names the model
+        return tag, None
+
+
 _DETACHED: dict[QThread, object] = {}  # busy worker threads shut down, kept alive until they end
 
 

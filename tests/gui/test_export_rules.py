@@ -317,6 +317,36 @@ def test_export_of_mixed_models_asks_and_can_repredict(
     assert models == ({cur} if choice == "re-predict" else {cur, "an-older-model"})
 
 
+def test_export_of_results_read_under_another_digit_count_says_so(
+    qtbot, window, plain_folder, tmp_path, monkeypatch
+):
+    """The same model under another digit count is not "another model": the question names the
+    counts, and re-predicting reads those images under the count in use."""
+    out = tmp_path / "out"
+    settings.set_export_folder(plain_folder, out)
+    asked = []
+
+    def ask(_parent, title, text, options):
+        asked.append((title, text))
+        return next(o for o in options if o.startswith("Re-predict"))
+
+    monkeypatch.setattr(dialogs, "ask", ask, raising=False)
+    win = window
+    win.open_folder(plain_folder)
+    wait_model(qtbot, win)
+    with qtbot.waitSignal(win.inference.job_finished, timeout=60000):
+        win.predict_all()
+    cur = win.models.current_id
+    _inject(win, win.doc.entry(1).name, [[1, 1, 5, 9]], [0.99], [3], model=f"{cur}+digits=4")
+    got = _export(qtbot, win)
+    assert not isinstance(got, str), got
+    title, text = asked[0]
+    assert title == "Results of several digit counts"
+    assert "read under 2 digit counts" in text and "another digit count" in text
+    assert "no digit count" in text and "models" not in text
+    assert {e.pred.model for e in win.doc.entries} == {cur}
+
+
 # ---------------------------------------------------------------- Ctrl+S, new export folder
 
 
