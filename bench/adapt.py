@@ -7,7 +7,9 @@ boxes itself) on the first N photos for each N of ``--rounds``, and score each r
 and CPU), number accuracy on the test photos, photos left out for lack of boxes, SVHN valid
 accuracy after the round (forgetting), and the edits a person would still make per test photo
 to correct what is read (box adds, deletes and relabels: the alignment of the digits read with
-the truth's). Round 0 is the starting model itself, the baseline the ratios are against.
+the truth's). Round 0 is the starting model itself, the baseline the ratios are against. Each
+round starts as the recipe does (``--start best``: from ``--model`` or a bundled model, whichever
+reads that round's photos best; the table names it); ``--start init`` always from ``--model``.
 
     .venv/bin/python bench/adapt.py                              # bibs: N = 0, 25, 50, 100
     .venv/bin/python bench/adapt.py --rounds 0 100 --optimizer sgd --schedule step --lr 0.01
@@ -33,7 +35,8 @@ from _common import table
 from readers import BIBS, SVHN_VALID, run
 
 from trainer.errors import DigitError
-from trainer.finetune import RECIPE, FinetuneConfig, finetune
+from trainer.events import StartEvent
+from trainer.finetune import RECIPE, START_CHOICES, FinetuneConfig, finetune
 from trainer.formats import load_annotations
 from trainer.truth import read_numbers_csv
 
@@ -95,7 +98,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--truth", default=str(BIBS), help="numbers CSV (image_id,file_name,number)")
     p.add_argument("--images", help="folder the CSV's file names are in (default: found beside it)")
-    p.add_argument("--model", default="default", help="the starting model")
+    p.add_argument("--model", default="default", help="the starting model (--init)")
+    p.add_argument(
+        "--start",
+        default=RECIPE["start"],
+        choices=START_CHOICES,
+        help="best: --model or a bundled model, whichever reads the round's photos best; init: --model",
+    )
     p.add_argument("--rounds", type=int, nargs="+", default=[0, 25, 50, 100])
     p.add_argument("--test", type=int, default=50, help="the last N photos are the test part")
     p.add_argument("--tune", action="store_true", help="measure within the first 100 photos only")
@@ -147,7 +156,7 @@ def main() -> None:
     results = []
     print(f"{Path(a.truth).parent.name}: test on the last {len(test)} photos; {a.threads} CPU threads")
     for n in a.rounds:
-        model, minutes, cpu, left = a.model, 0.0, 0.0, 0
+        model, minutes, cpu, left, began = a.model, 0.0, 0.0, 0, a.model
         if n > 0:
             part = work / f"round{n}"
             part.mkdir(parents=True, exist_ok=True)
@@ -162,6 +171,7 @@ def main() -> None:
                 out=str(part / "run"),
                 numbers=str(csv_path),
                 init=a.model,
+                start=a.start,
                 max_minutes=a.max_minutes,
                 epochs=a.epochs,
                 lr=a.lr,
@@ -174,13 +184,20 @@ def main() -> None:
                 device="cpu",
             )
             t0, c0 = time.perf_counter(), time.process_time()
-            end = finetune(fc)
+            events = []
+            end = finetune(fc, events.append)
+            starts = [ev for ev in events if isinstance(ev, StartEvent)]
+            began = starts[0].start_model if starts else a.model
+            if starts and starts[0].start_note:
+                print(f"  round {n}: {starts[0].start_note}", flush=True)
             minutes, cpu = (time.perf_counter() - t0) / 60, (time.process_time() - c0) / 60
             model = end.best
             with (part / "run" / "left_out.csv").open() as f:
                 left = sum(1 for _ in f) - 1
         s = score(model, test, svhn, 16)
-        results.append({"n": n, "minutes": minutes, "cpu_minutes": cpu, "left_out": left, **s})
+        results.append(
+            {"n": n, "start": Path(began).name, "minutes": minutes, "cpu_minutes": cpu, "left_out": left, **s}
+        )
         print(f"  round {n}: accuracy {s['accuracy']:.3f} after {minutes:.1f} min", flush=True)
     base = results[0]["accuracy"] or float("nan")
     print(
@@ -188,6 +205,7 @@ def main() -> None:
             [
                 [
                     str(r["n"]),
+                    r["start"],
                     r["minutes"],
                     r["cpu_minutes"],
                     r["accuracy"],
@@ -202,6 +220,7 @@ def main() -> None:
             ],
             [
                 "photos",
+                "started from",
                 "minutes",
                 "CPU min",
                 "accuracy",
@@ -225,6 +244,7 @@ def main() -> None:
             "mix_svhn",
             "freeze_bn",
             "text_class",
+            "start",
         )
     }
     print("recipe:", json.dumps(recipe), "| work:", work)

@@ -26,7 +26,15 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from trainer.paths import CODE_LICENCE, DEFAULT_MODEL, FONTS_DIR, RESOURCES, bundled_card
+from trainer.paths import (
+    BUNDLED_MODELS,
+    BUNDLED_TITLES,
+    CODE_LICENCE,
+    DEFAULT_MODEL,
+    FONTS_DIR,
+    RESOURCES,
+    bundled_card,
+)
 
 from . import __version__, desktop, dialogs, settings
 from .canvas_keys import KEY_HELP
@@ -210,8 +218,8 @@ class AboutBox(QDialog):
 def model_summary(win: WindowHost) -> tuple[str, dict, bool]:
     """(title, card, is the bundled model) of the model in use."""
     key = win.current_model_key()
-    if key == "default":
-        return "Bundled default model", bundled_card(), True
+    if key in BUNDLED_MODELS:
+        return f"{BUNDLED_TITLES[key]} model", bundled_card(key), True
     info = win.models.registry.find(key)
     if info is not None:
         return info.title, info.card, False

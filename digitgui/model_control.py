@@ -21,11 +21,11 @@ from trainer.cards import training_card
 from trainer.errors import DigitError
 from trainer.events import CompareEvent, DoneEvent, EpochEvent, StartEvent, StoppedEvent
 from trainer.numbers import DigitCount
-from trainer.paths import DEFAULT_MODEL, model_fingerprint
+from trainer.paths import BUNDLED_MODELS, model_fingerprint
 
 from . import settings
 from .dataset import snapshot
-from .model_registry import DEFAULT_KEY, ModelInfo, ModelRegistry, folder_bytes, keep_one_model
+from .model_registry import ModelInfo, ModelRegistry, folder_bytes, keep_one_model
 from .services.inference import reading_tag
 from .services.training import (
     TrainingPlan,
@@ -42,6 +42,7 @@ SAVED_PLAN = (  # what the panel remembers across restarts: (settings key, plan 
     ("training/max_epochs", "epochs", int),
     ("training/batch_size", "batch_size", int),
     ("training/device", "device", str),
+    ("training/start", "start", str),
 )
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class ModelController(QObject):
         self.last_compare: CompareEvent | None = None
         self.plan = self.saved_plan()
         self._run: dict = {}
-        self.queued: tuple[TrainingPlan, bool] | None = None  # a Start waiting for the wind-down
+        self.queued: TrainingPlan | None = None  # a Start waiting for the wind-down
         # the Start whose training data is being built off the UI thread: (number, plan, folder,
         # whether it waited for a wind-down); a number no longer current is dropped when it arrives
         self._pending: tuple[int, TrainingPlan, Path, bool] | None = None
@@ -119,15 +120,15 @@ class ModelController(QObject):
     # ---------------------------------------------------------------- current model
 
     def current_model_key(self) -> str:
-        if self.spec == "default":
-            return DEFAULT_KEY
+        if self.spec in BUNDLED_MODELS:
+            return self.spec
         for m in self.registry.models():
             if str(m.path) == self.spec:
                 return m.key
         return self.spec
 
     def current_model_path(self) -> Path | None:
-        path = DEFAULT_MODEL if self.spec == "default" else Path(self.spec)
+        path = BUNDLED_MODELS.get(self.spec) or Path(self.spec)
         return path if path.is_file() else None
 
     def models(self) -> list[ModelInfo]:
@@ -157,7 +158,7 @@ class ModelController(QObject):
         The image on screen is predicted again as soon as the new model is ready: the prediction
         controller asks for it, as it does for any stale image on screen.
         """
-        spec = "default" if info.key == DEFAULT_KEY else str(info.path)
+        spec = info.key if info.key in BUNDLED_MODELS else str(info.path)
         if spec == self.spec:
             return
         self.spec = spec
@@ -234,9 +235,9 @@ class ModelController(QObject):
     # ---------------------------------------------------------------- deleting
 
     def deletable_models(self) -> list[ModelInfo]:
-        """Trained models that may be deleted: not the bundled one, not the one in use."""
+        """Trained models that may be deleted: not a bundled one, not the one in use."""
         cur = self.current_model_key()
-        return [m for m in self.registry.models() if m.key not in (DEFAULT_KEY, cur)]
+        return [m for m in self.registry.models() if m.key not in BUNDLED_MODELS and m.key != cur]
 
     def unfinished_runs(self) -> tuple[int, int]:
         """(count, bytes) of run folders that never became a model."""
@@ -244,8 +245,8 @@ class ModelController(QObject):
         return len(dirs), sum(folder_bytes(d) for d in dirs)
 
     def delete_model(self, key: str) -> None:
-        if key in (DEFAULT_KEY, self.current_model_key()):
-            raise ValueError("the bundled model and the model in use cannot be deleted")
+        if key in BUNDLED_MODELS or key == self.current_model_key():
+            raise ValueError("a bundled model and the model in use cannot be deleted")
         self.registry.delete(key)
         if self.new_model is not None and self.new_model.key == key:
             self.new_model = None
@@ -319,7 +320,7 @@ class ModelController(QObject):
     def cancelling(self) -> bool:
         return self.training_running and self.service.cancelling
 
-    def start_training(self, plan: TrainingPlan, from_current: bool = True) -> str | None:
+    def start_training(self, plan: TrainingPlan) -> str | None:
         """Start a run on the reviewed images; returns why it cannot start, or None.
 
         While a cancelled run winds down the Start waits for it (:data:`QUEUED`, ``start_queued``)
@@ -328,18 +329,18 @@ class ModelController(QObject):
         and the run begins once the data is ready; a reason found only then is shown through
         ``counts_changed``, as every other.
         """
-        return self._start(plan, from_current, queued=False)
+        return self._start(plan, queued=False)
 
-    def _start(self, plan: TrainingPlan, from_current: bool, queued: bool) -> str | None:
+    def _start(self, plan: TrainingPlan, queued: bool) -> str | None:
         if self.cancelling and self.queued is None:
-            self.queued = (plan, from_current)
+            self.queued = plan
             self.start_queued.emit(QUEUED)
             self.recount()
             return None
         if self.preparing:
             return PREPARING
-        if from_current:
-            plan.init = self.current_model_path()
+        # "best" starts from the model in use unless a bundled one reads the images better
+        plan.init = BUNDLED_MODELS.get(plan.start) or self.current_model_path()
         self.plan = plan
         counts = count_training_data(self.doc.entries, plan)
         reason = self._cannot_start(counts)
@@ -508,9 +509,8 @@ class ModelController(QObject):
         """The cancelled run has stopped: the Start that waited for it begins now."""
         if self.queued is None or self.training_running:
             return
-        plan, from_current = self.queued
-        self.queued = None
-        reason = self._start(plan, from_current, queued=True)
+        plan, self.queued = self.queued, None
+        reason = self._start(plan, queued=True)
         if reason:
             self.message.emit(f"The waiting training run did not start: {reason}")
 
@@ -531,7 +531,11 @@ class ModelController(QObject):
             preset=start.preset if start else "",
             created=dt.datetime.now().isoformat(timespec="seconds"),
             data=run.get("counts", {}),
-            settings={"recipe": "trainer.finetune.RECIPE", **{k: str(v) for k, v in asdict(plan).items()}},
+            settings={
+                "recipe": "trainer.finetune.RECIPE",
+                **{k: str(v) for k, v in asdict(plan).items()},
+                **({"started_from": start.start_model} if start and start.start_model else {}),
+            },
             status=status,
             comparison=self.last_compare if status == "done" else None,
             validation=validation,

@@ -3,7 +3,7 @@
 Layout: ``<root>/<run id>/`` holds the training run (its one model ``model.pt``, ``metrics.csv``,
 the data files) and ``card.json``. Runs of older versions kept ``best.pt`` (still listed) and a
 ``last.pt`` with the optimiser state (about 60 MB no one reads: removed by :meth:`tidy`). The
-bundled default model is always listed first.
+bundled models are always listed first.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.cards import CARD_NAME, read_card, write_card
-from trainer.paths import DEFAULT_MODEL, bundled_card
+from trainer.paths import BUNDLED_MODELS, BUNDLED_TITLES, bundled_card
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KEY = "default"
 MODEL_NAME = "model.pt"  # the one model of a finished run (trainer.finetune writes it)
 OLD_MODEL_NAME = "best.pt"  # runs of older versions
 SPARE = ("last.pt",)  # checkpoints a finished run does not need
@@ -26,7 +25,7 @@ SPARE = ("last.pt",)  # checkpoints a finished run does not need
 
 @dataclass(frozen=True)
 class ModelInfo:
-    key: str  # "default" or the run id
+    key: str  # a bundled model's name ("default", "printed") or the run id
     path: Path
     title: str
     card: dict
@@ -43,14 +42,18 @@ class ModelRegistry:
         return d
 
     def models(self) -> list[ModelInfo]:
-        """The bundled model (if present) and every finished, readable registry model, newest first."""
+        """The bundled models (those present) and every finished, readable registry model, newest
+        first."""
         out: list[ModelInfo] = []
         self.problems = []
-        if DEFAULT_MODEL.is_file():
-            out.append(ModelInfo(DEFAULT_KEY, DEFAULT_MODEL, "Bundled default", bundled_card()))
+        for name, path in BUNDLED_MODELS.items():
+            if path.is_file():
+                out.append(ModelInfo(name, path, BUNDLED_TITLES[name], bundled_card(name)))
         if not self.root.is_dir():
             return out
-        for d in sorted((p for p in self.root.iterdir() if p.is_dir()), reverse=True):
+        for d in sorted(
+            (p for p in self.root.iterdir() if p.is_dir() and p.name not in BUNDLED_MODELS), reverse=True
+        ):
             card_path = d / CARD_NAME
             if not card_path.is_file():
                 continue  # a run still going, or one that never finished
@@ -100,8 +103,8 @@ class ModelRegistry:
         return freed
 
     def delete(self, key: str) -> None:
-        """Delete a trained model and its run folder (never the bundled model)."""
-        if key == DEFAULT_KEY or not key or "/" in key or key in (".", ".."):
+        """Delete a trained model and its run folder (never a bundled model)."""
+        if key in BUNDLED_MODELS or not key or "/" in key or key in (".", ".."):
             raise ValueError(f"not a registry model: {key!r}")
         shutil.rmtree(self.root / key, ignore_errors=True)
 

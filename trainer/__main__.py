@@ -95,6 +95,7 @@ def cmd_finetune(a) -> int:
         ann=a.ann,
         numbers=a.numbers,
         init=a.init,
+        start=a.start,
         max_minutes=a.max_minutes,
         epochs=a.epochs,
         lr=a.lr,
@@ -184,6 +185,8 @@ def _event_printer(json_progress: bool):
                     f"validation), {ev['epochs']} epochs, device {ev['device']}",
                     flush=True,
                 )
+                if ev.get("start_note"):
+                    print(ev["start_note"], flush=True)
                 for w in ev.get("warnings", []):
                     print(f"warning: {w}", file=sys.stderr)
             elif kind in ("done", "stopped", "compare"):

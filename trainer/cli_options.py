@@ -14,6 +14,10 @@ from .numbers import DigitCount
 from .paths import licence_note, version
 
 SCALES_HELP = "auto: find numbers at any size in the photo; single: one pass at the model's input size"
+MODEL_HELP = (
+    "a checkpoint file, or a bundled model: 'default' (house numbers and photos like them) or "
+    "'printed' (printed numbers: race bibs, labels, meters) (default: %(default)s)"
+)
 DIGITS_HELP = (
     "the numbers have this many digits (4) or a range (3-5), as on bibs or meters: keep the best "
     "run of that length (a letter read as a digit goes) and complete a short one with weaker "
@@ -73,7 +77,7 @@ def _eval_parser(sub) -> None:
     )
     e.add_argument("--images", required=True)
     e.add_argument("--ann", required=True, help="COCO json, or a folder of VOC/YOLO/labelme files")
-    e.add_argument("--model", default="default")
+    e.add_argument("--model", default="default", help=MODEL_HELP)
     e.add_argument("--device", default="auto")
     e.add_argument("--batch-size", type=int, default=16)
     e.add_argument("--score-thresh", type=float, help="number-reading threshold (default: the model's)")
@@ -95,7 +99,7 @@ def _predict_parser(sub) -> None:
     )
     r.add_argument("images_dir", type=Path)
     r.add_argument("--out", required=True, type=Path)
-    r.add_argument("--model", default="default")
+    r.add_argument("--model", default="default", help=MODEL_HELP)
     r.add_argument("--score-thresh", type=float, help="number-reading threshold (default: the model's)")
     r.add_argument(
         "--det-thresh",
@@ -122,7 +126,7 @@ def _convert_parser(sub) -> None:
 
 def _export_onnx_parser(sub) -> None:
     x = sub.add_parser("export-onnx", help="write the detector as an ONNX file for onnxruntime")
-    x.add_argument("--model", default="default", help="checkpoint file, or 'default' for the bundled model")
+    x.add_argument("--model", default="default", help=MODEL_HELP)
     x.add_argument("--out", required=True, type=Path, help="the .onnx file to write")
     x.add_argument("--opset", type=int, default=17, help="ONNX opset (11 or later; default 17)")
     x.add_argument("--overwrite", action="store_true", help="replace an existing --out")
@@ -182,7 +186,7 @@ def train_options(t: argparse.ArgumentParser) -> None:
 
 
 def finetune_options(f: argparse.ArgumentParser) -> None:
-    from .finetune import RECIPE
+    from .finetune import RECIPE, START_CHOICES
 
     f.add_argument("--images", required=True, help="folder of the photos")
     f.add_argument("--ann", help="their digit boxes: COCO json, or a folder of VOC/YOLO/labelme files")
@@ -191,7 +195,19 @@ def finetune_options(f: argparse.ArgumentParser) -> None:
         help="or just their numbers: a CSV of image_id,file_name,number (boxes are placed by the model)",
     )
     f.add_argument("--out", required=True, type=Path, help="run folder; the model is OUT/model.pt")
-    f.add_argument("--init", default="default", help="the model to start from (default: the bundled one)")
+    f.add_argument(
+        "--init",
+        default="default",
+        help="the model to start from: a checkpoint, or 'default' / 'printed' for a bundled one "
+        "(default: %(default)s)",
+    )
+    f.add_argument(
+        "--start",
+        choices=START_CHOICES,
+        default=RECIPE["start"],
+        help="best: start from --init or a bundled model, whichever reads the most of your numbers "
+        "right; init: from --init always (default: %(default)s)",
+    )
     f.add_argument(
         "--max-minutes",
         type=float,

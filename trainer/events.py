@@ -46,6 +46,8 @@ class StartEvent(Event):
     start_epoch: int = 0
     compare_images: int = 0
     warnings: list[str] = field(default_factory=list)
+    start_model: str = ""  # fine-tuning: the model the run starts from ...
+    start_note: str = ""  # ... and why (trainer.finetune.choose_start)
 
 
 @dataclass

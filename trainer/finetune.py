@@ -60,7 +60,13 @@ RECIPE: dict = {
     # A starting model without the text class gets one (its row starts as the background's): the
     # printed samples then teach that the letters beside a number are text, not digits.
     "text_class": False,
+    # "best": start from the given model or a bundled one, whichever reads the most of the
+    # user's numbers right (a folder of race bibs starts from the printed-numbers model, one of
+    # house numbers from the default); "init": from the given model, always.
+    "start": "best",
 }
+START_CHOICES = ("best", "init")
+CHOOSE_PHOTOS = 200  # the user's photos (evenly spread) the candidate starting models read
 
 
 @dataclass
@@ -84,6 +90,7 @@ class FinetuneConfig:
     second_pass: float = RECIPE["second_pass"]  # share of the time of the first round; 0: one round
     freeze_bn: bool = RECIPE["freeze_bn"]
     text_class: bool = RECIPE["text_class"]
+    start: str = RECIPE["start"]  # see RECIPE["start"]
     device: str = "auto"
     seed: int = 0
     workers: int | None = 0
@@ -198,23 +205,113 @@ def _mix_subset(run_dir: Path, mix: list[tuple[str, str]], count: int, seed: int
     return pairs
 
 
+@dataclass
+class StartChoice:
+    """The model a run starts from, and how many of the user's numbers each candidate read."""
+
+    model: str  # a bundled model's name or a file
+    given: str  # the model the user gave (--init; the app: the model in use)
+    photos: int  # the photos each candidate read
+    right: dict[str, int] = field(default_factory=dict)  # candidate -> numbers read right
+
+    def text(self) -> str:
+        """For the log: what the run starts from and why."""
+        if len(self.right) < 2:
+            return f"starting from {_model_name(self.model)}"
+        scores = ", ".join(f"{_model_name(m)} {n}" for m, n in self.right.items())
+        why = "it reads the most" if self.model != self.given else "no other model reads more"
+        return (
+            f"starting from {_model_name(self.model)}: {why} of your numbers right "
+            f"(of {self.photos} photos: {scores})"
+        )
+
+
+def _model_name(spec: str) -> str:
+    from .paths import BUNDLED_MODELS, BUNDLED_TITLES, bundled_name
+
+    name = spec if spec in BUNDLED_MODELS else bundled_name(spec)
+    return f"the {BUNDLED_TITLES[name].lower()} model" if name else Path(spec).name
+
+
+def _user_numbers(fc: FinetuneConfig) -> list[tuple[Path, str]]:
+    """(photo, its number's digits) of the user's photos: the numbers CSV, or the boxes' digits."""
+    if fc.numbers:
+        from .truth import read_numbers_csv
+
+        return [(r.path, r.number) for r in read_numbers_csv(fc.numbers, fc.images)]
+    from .data import gt_text
+    from .formats import load_annotations
+
+    return [(r.path, gt_text(r)) for r in load_annotations(fc.ann, fc.images).records if len(r.boxes)]
+
+
+def choose_start(fc: FinetuneConfig, cancelled=None) -> StartChoice:
+    """The model to start from: ``fc.init``, or a bundled model that reads more of the user's
+    numbers right (on up to :data:`CHOOSE_PHOTOS` of their photos; a tie keeps ``fc.init``).
+
+    Teaching starts where the most is known already: a model that reads none of a new kind of
+    number spends the run learning what another model already knows, and places fewer of the
+    photos given by their numbers alone.
+    """
+    from .model import resolve_model_path
+    from .numbers import read_number
+    from .paths import BUNDLED_MODELS
+    from .predict import Predictor
+    from .truth import same_number
+
+    given = resolve_model_path(fc.init).resolve()
+    others = [n for n, p in BUNDLED_MODELS.items() if p.is_file() and p.resolve() != given]
+    if fc.start == "init" or not others:
+        return StartChoice(fc.init, fc.init, 0)
+    truth = _user_numbers(fc)
+    if not truth:  # nothing to choose on (preparing the photos says what is wrong)
+        return StartChoice(fc.init, fc.init, 0)
+    step = max(1, -(-len(truth) // CHOOSE_PHOTOS))
+    sample = truth[::step]
+    right: dict[str, int] = {}
+    for spec in [fc.init, *others]:
+        pred = Predictor(spec, device=fc.device, batch_size=8, num_workers=0)
+        n = 0
+        for (_path, number), res in zip(
+            sample, pred.predict_paths([p for p, _ in sample], cancelled=cancelled)
+        ):
+            read = "" if res.error else read_number(res.boxes, res.scores, res.digits, pred.score_thresh).text
+            n += same_number(number, read)
+        if cancelled is not None and cancelled():
+            raise _Stopped
+        right[spec] = n
+    best = max(right, key=lambda m: (right[m], m == fc.init))
+    return StartChoice(best, fc.init, len(sample), right)
+
+
 class _Stopped(Exception):
     """A stop asked for while the photos were placed: the run ends before training."""
 
 
-def prepare(fc: FinetuneConfig, progress=None, cancelled=None) -> tuple[Labelled, Labelled, Labelled]:
-    """The user's photos as (all, train, validation) COCO sets, checked for bad input."""
+def check_input(fc: FinetuneConfig) -> None:
+    """Bad input an error before any work: both or neither of --ann and --numbers, a starting
+    model that is not a checkpoint, an unknown start rule."""
     from .model import load_detector
 
     if bool(fc.ann) == bool(fc.numbers):
         raise DigitError("give either --ann (digit boxes) or --numbers (a CSV of numbers)")
-    load_detector(fc.init)  # a bad starting model is an error before any work
+    if fc.start not in START_CHOICES:
+        raise DigitError(f"unknown start {fc.start!r}; choose one of {', '.join(START_CHOICES)}")
+    load_detector(fc.init)
+
+
+def prepare(
+    fc: FinetuneConfig, progress=None, cancelled=None, start: str | None = None
+) -> tuple[Labelled, Labelled, Labelled]:
+    """The user's photos as (all, train, validation) COCO sets, checked for bad input. Numbers
+    alone are placed by ``start`` (default: ``fc.init``), the model the run starts from."""
+    check_input(fc)
     if fc.numbers:
         from .predict import Predictor
         from .truth import read_numbers_csv
 
         rows = read_numbers_csv(fc.numbers, fc.images)
-        predictor = Predictor(fc.init, device=fc.device, batch_size=8, num_workers=0)
+        predictor = Predictor(start or fc.init, device=fc.device, batch_size=8, num_workers=0)
         lab = place_numbers(rows, predictor, progress, cancelled)
         if cancelled is not None and cancelled():
             raise _Stopped
@@ -250,8 +347,11 @@ def finetune(
     """
     run_dir = Path(fc.out)
     emit = on_event or (lambda e: None)
+    cancelled = (lambda: stopper.reason is not None) if stopper else None
     try:
-        lab, train, val = prepare(fc, progress, (lambda: stopper.reason is not None) if stopper else None)
+        check_input(fc)
+        choice = choose_start(fc, cancelled)
+        lab, train, val = prepare(fc, progress, cancelled, start=choice.model)
     except _Stopped:
         lab = None
     if lab is None or (stopper is not None and stopper.reason is not None):
@@ -262,8 +362,10 @@ def finetune(
         return end
     run_dir.mkdir(parents=True, exist_ok=True)
     unplaced = [name for name, why in lab.left_out if why != "unreadable"]
+    begin = choice.model
     if not (fc.numbers and fc.max_minutes and 0 < fc.second_pass < 1 and unplaced):
-        end = _round(fc, run_dir, lab, train, val, fc.init, fc.max_minutes, emit, stopper)
+        told = _told_start(emit, choice)
+        end = _round(fc, run_dir, lab, train, val, begin, fc.max_minutes, told, stopper, compare_with=fc.init)
         emit(end)
         return end
     first_dir = run_dir / "first"
@@ -275,9 +377,9 @@ def finetune(
         lab,
         train,
         val,
-        fc.init,
+        begin,
         fc.max_minutes * fc.second_pass,
-        _relay(emit, seen),
+        _relay(_told_start(emit, choice), seen),
         stopper,
     )
     model = first_dir / MODEL_NAME
@@ -366,6 +468,17 @@ def _round(fc, run_dir: Path, lab, train, val, init: str, minutes, emit, stopper
             emit(ev)
 
     return keep_one_model(run_dir, fit(tc, relay, stopper))
+
+
+def _told_start(emit, choice: StartChoice):
+    """``emit`` with the start event naming the model the run starts from and why."""
+
+    def relay(ev: Event) -> None:
+        if isinstance(ev, StartEvent):
+            ev.start_model, ev.start_note = str(choice.model), choice.text()
+        emit(ev)
+
+    return relay
 
 
 def _relay(emit, seen: dict, skip_start: bool = False):

@@ -23,7 +23,7 @@ from torchvision.ops import boxes as box_ops
 from .data import NUM_CLASSES
 from .errors import CheckpointError, NoDefaultModelError
 from .fileio import atomic_write
-from .paths import DEFAULT_MODEL
+from .paths import BUNDLED_MODELS, DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -325,14 +325,17 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: dict, **extr
 
 
 def resolve_model_path(model: str | os.PathLike | None) -> Path:
-    """``None``/"default" -> the bundled model; anything else is a file path."""
-    if model is None or str(model) == "default":
-        if not DEFAULT_MODEL.is_file():
+    """``None``/"default" -> the bundled default model, "printed" -> the bundled printed-numbers
+    model (:data:`~trainer.paths.BUNDLED_MODELS`); anything else is a file path."""
+    name = "default" if model is None else str(model)
+    if name in BUNDLED_MODELS:
+        path = DEFAULT_MODEL if name == "default" else BUNDLED_MODELS[name]
+        if not path.is_file():
             raise NoDefaultModelError(
-                f"no default model is bundled (expected {DEFAULT_MODEL}); "
+                f"no {name} model is bundled (expected {path}); "
                 "train one with `python -m trainer train` and pass --model PATH"
             )
-        return DEFAULT_MODEL
+        return path
     p = Path(model)
     if not p.is_file():
         raise CheckpointError(f"model file not found: {p}")

@@ -13,19 +13,33 @@ DISTRIBUTION = "digit-studio"
 RESOURCES = Path(str(resources.files("trainer").joinpath("resources")))
 DEFAULT_MODEL = RESOURCES / "models" / "default.pt"
 DEFAULT_CARD = DEFAULT_MODEL.with_suffix(".json")
+# The models shipped with the package, by the name ``--model`` and the app know them by: the
+# default reads house numbers and photos like them; "printed" was trained on printed numbers in
+# many fonts besides (race bibs, labels, meters) and knows the letters beside them are not digits.
+BUNDLED_MODELS = {"default": DEFAULT_MODEL, "printed": RESOURCES / "models" / "printed.pt"}
+BUNDLED_TITLES = {"default": "Bundled default", "printed": "Bundled printed numbers"}
 FONTS_DIR = RESOURCES / "fonts"
 
 CODE_LICENCE = "MIT"
 
 
-def bundled_card() -> dict:
-    """The bundled default model's card ({} when it is absent or unreadable)."""
+def bundled_card(name: str = "default") -> dict:
+    """A bundled model's card ({} when it is absent or unreadable)."""
     from .cards import read_card
 
     try:
-        return read_card(DEFAULT_CARD)
+        return read_card(BUNDLED_MODELS[name].with_suffix(".json"))
     except (OSError, ValueError):
         return {}
+
+
+def bundled_name(path: str | os.PathLike) -> str | None:
+    """The name of the bundled model at ``path``, or None for any other file."""
+    try:
+        p = Path(path).resolve()
+    except OSError:
+        return None
+    return next((n for n, f in BUNDLED_MODELS.items() if f.resolve() == p), None)
 
 
 def licence_note() -> str:

@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from trainer.errors import DigitError
 from trainer.numbers import DigitCount
-from trainer.paths import model_fingerprint
+from trainer.paths import BUNDLED_TITLES, bundled_name, model_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,8 @@ class _Worker(QObject):
         if self.stopping.is_set():  # shut down (another model chosen) while this one loaded
             return
         p = self.predictor
-        desc = f"{Path(p.model_path).name} ({p.preset})"
+        bundled = bundled_name(p.model_path)
+        desc = BUNDLED_TITLES[bundled] if bundled else f"{Path(p.model_path).name} ({p.preset})"
         log.info("model %s loaded on %s", p.model_path, p.device_name)
         self.ready.emit(p.device_name, desc, float(p.score_thresh))
 

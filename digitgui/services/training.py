@@ -63,8 +63,19 @@ class TrainingPlan:
     batch_size: int = RECIPE["batch_size"]
     device: str = "auto"
     init: Path | None = None  # start from this model (None: the bundled one)
+    start: str = "best"  # a key of START_FROM: which model the run starts from
     include_gt: bool = True
     holdout: float = 0.15  # of the reviewed images, kept apart to compare the models
+
+
+# What a run may start from (the panel's choice): the model in use or a bundled model, whichever
+# reads the reviewed images best (trainer.finetune.choose_start); the model in use; a bundled one.
+START_FROM = {
+    "best": "The model that reads these images best",
+    "current": "The model in use",
+    "default": "The bundled default model",
+    "printed": "The bundled printed-numbers model",
+}
 
 
 @dataclass
@@ -215,7 +226,8 @@ class TrainingService(QObject):
         """The child's arguments: the engine's fine-tuning recipe with the user's choices."""
         args = ["-m", "trainer", "finetune", "--json-progress", "--exit-with-parent"]
         args += ["--images", str(folder), "--ann", str(run_dir / PHOTOS), "--out", str(run_dir)]
-        args += ["--init", str(plan.init or "default"), "--device", plan.device, "--workers", "0"]
+        args += ["--init", str(plan.init or "default"), "--start", "best" if plan.start == "best" else "init"]
+        args += ["--device", plan.device, "--workers", "0"]
         args += ["--max-minutes", f"{plan.max_minutes:g}", "--batch-size", str(plan.batch_size)]
         if plan.epochs:
             args += ["--epochs", str(plan.epochs)]
@@ -317,6 +329,8 @@ class TrainingService(QObject):
 
     def _dispatch(self, ev) -> None:
         if isinstance(ev, StartEvent):
+            if ev.start_note:
+                self._log(ev.start_note[0].upper() + ev.start_note[1:])
             self._log(f"training on {ev.images} images, {ev.val_images} for validation, device {ev.device}")
             self.started.emit(ev)
         elif isinstance(ev, ProgressEvent):

@@ -37,13 +37,19 @@ from PySide6.QtWidgets import (
 
 from trainer.cards import scores_text
 from trainer.finetune import RECIPE
+from trainer.paths import BUNDLED_MODELS
 
 from .. import dialogs
-from ..services.training import TrainingPlan, small_parts_warning
+from ..services.training import START_FROM, TrainingPlan, small_parts_warning
 
 log = logging.getLogger(__name__)
 
 PREPARING_BAR = "preparing the training data..."
+START_TIP = (
+    'The model the run starts from. "Reads these images best": the model in use, or a bundled '
+    "model where it reads more of the reviewed numbers right (printed numbers such as race bibs "
+    "start from the printed-numbers model). The log names the model and its score."
+)
 COMPARE_TIP = (
     "Scored on the held-out reviewed images. Boxes that came from the current model (accepted "
     "with Space, or placed by typing the number) sit exactly where it draws them, so its mAP "
@@ -190,16 +196,19 @@ class TrainingDock(QDockWidget):
         self.batch = QSpinBox(minimum=1, maximum=256, value=RECIPE["batch_size"])
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
-        self.from_current = QCheckBox("Start from the current model (else the bundled one)")
-        self.from_current.setChecked(True)
+        self.start_from = QComboBox()
+        for key, text in START_FROM.items():
+            if key not in BUNDLED_MODELS or BUNDLED_MODELS[key].is_file():
+                self.start_from.addItem(text, key)
+        self.start_from.setToolTip(START_TIP)
         for label, w in (
             ("Time budget", self.minutes),
             ("Epochs at most", self.epochs),
             ("Batch size", self.batch),
             ("Device", self.device),
+            ("Start from", self.start_from),
         ):
             g.addRow(label, w)
-        g.addRow(self.from_current)
         return sett
 
     def _build_chart(self) -> QChartView:
@@ -254,6 +263,7 @@ class TrainingDock(QDockWidget):
             device=self.device.currentText(),
             include_gt=self.include_gt.isChecked(),
             holdout=self.holdout.value() / 100.0,
+            start=self.start_from.currentData() or "best",
         )
 
     def _show_plan(self, plan: TrainingPlan) -> None:
@@ -261,11 +271,12 @@ class TrainingDock(QDockWidget):
         self.epochs.setValue(plan.epochs or 0)
         self.batch.setValue(plan.batch_size)
         self.device.setCurrentText(plan.device)
+        self.start_from.setCurrentIndex(max(0, self.start_from.findData(plan.start)))
 
     def _watch_plan(self) -> None:
         forward = lambda *_: self.ctl.set_plan(self.plan())  # noqa: E731
-        for w in (self.include_gt, self.from_current):
-            w.toggled.connect(forward)
+        self.include_gt.toggled.connect(forward)
+        self.start_from.currentIndexChanged.connect(forward)
         for w in (self.minutes, self.holdout, self.epochs, self.batch):
             w.valueChanged.connect(forward)
         self.device.currentTextChanged.connect(forward)
@@ -338,7 +349,7 @@ class TrainingDock(QDockWidget):
     def start(self) -> None:
         """Start a run, or have one start as soon as a cancelled run has stopped."""
         self.reason.clear()
-        self.ctl.start_training(self.plan(), self.from_current.isChecked())
+        self.ctl.start_training(self.plan())
 
     def cancel(self) -> None:
         if self._waiting:

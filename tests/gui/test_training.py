@@ -26,6 +26,7 @@ from digitgui.services.training import (
 from digitgui.state import ImageEntry, Layer, Status
 from trainer.export import coco_ground_truth
 from trainer.finetune import RECIPE
+from trainer.paths import BUNDLED_MODELS
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +228,30 @@ def test_full_run_chart_comparison_registry_and_switch(qtbot, reviewed_window):
     assert after is not None and not (
         len(after.scores) == len(before.scores) and np.allclose(after.scores, before.scores)
     )
+
+
+@pytest.mark.parametrize("key", ["best", "current", "default", "printed"])
+def test_start_from_picks_the_model_the_run_begins_with(qtbot, reviewed_window, tmp_path, monkeypatch, key):
+    """Start from: "reads these images best" lets the engine choose between the model in use and
+    the bundled ones; any other choice is the model the run begins with. Remembered."""
+    from digitgui.model_control import ModelController
+
+    win = reviewed_window
+    dock, ctl = win.training_dock, win.models
+    choices = [dock.start_from.itemData(i) for i in range(dock.start_from.count())]
+    assert choices == ["best", "current", "default", "printed"]
+    assert ctl.saved_plan().start == "best"  # the recipe's choice until the user picks another
+    dock.start_from.setCurrentIndex(dock.start_from.findData(key))
+    begun = []
+    monkeypatch.setattr(ctl, "_prepare", lambda plan, queued: begun.append(plan))
+    dock.start()
+    assert len(begun) == 1
+    args = ctl.service.command(win.doc.folder, tmp_path / "run", begun[0])
+    opt = lambda name: args[args.index(name) + 1]  # noqa: E731
+    expected = BUNDLED_MODELS[key] if key in BUNDLED_MODELS else ctl.current_model_path()
+    assert opt("--init") == str(expected)
+    assert opt("--start") == ("best" if key == "best" else "init")
+    assert ModelController.saved_plan().start == key
 
 
 def test_train_runs_the_engine_finetune_recipe(qtbot, reviewed_window, tmp_path):
@@ -520,7 +545,7 @@ def test_registry_skips_missing_and_corrupt_models(tmp_path):
         if content is not None:
             (d / "model.pt").write_bytes(content)
     (reg.new_run_dir("d") / "card.json").write_text("{broken")
-    keys = [m.key for m in reg.models() if m.key != "default"]
+    keys = [m.key for m in reg.models() if m.key not in BUNDLED_MODELS]
     assert keys == ["c"]
     text = "\n".join(reg.problems)
     assert "a: model file missing or corrupt" in text and "b: model file missing" in text
@@ -596,3 +621,33 @@ def test_plan_json_is_replaced_atomically(qtbot, tmp_path, dataset):
     qtbot.wait(20)
     assert json.loads((run_dir / "plan.json").read_text())["epochs"] == 1
     assert (tmp_path / "old-plan.json").read_text() == "{}"  # replaced, never written in place
+
+
+def test_the_bundled_printed_model_is_in_the_picker_and_remembered_per_folder(
+    qtbot, make_window, plain_folder
+):
+    """Both bundled models are listed (neither can be deleted); picking the printed-numbers one
+    reads with it, names it in the status bar, and the folder opens with it next time."""
+    from digitgui import help as app_help
+
+    win = make_window("default")
+    assert win.open_folder(plain_folder)
+    wait_model(qtbot, win)
+    win.toggle_training_dock()
+    dock = win.training_dock
+    keys = [dock.picker.itemData(i) for i in range(dock.picker.count())]
+    assert keys[:2] == ["default", "printed"]
+    assert "Bundled default" in win.model_label.text()
+    assert not any("Bundled" in a.text() for a in dock.delete_menu.actions())
+    with qtbot.waitSignal(win.inference.ready, timeout=60000):
+        dock.picker.setCurrentIndex(keys.index("printed"))
+        dock.picker.activated.emit(keys.index("printed"))  # as a click on the item does
+    assert win.current_model_key() == "printed"
+    qtbot.waitUntil(lambda: "Bundled printed numbers" in win.model_label.text(), timeout=10000)
+    title, card, bundled = app_help.model_summary(win)
+    assert title == "Bundled printed numbers model" and bundled and "printed" in card["note"]
+    win.close()
+    again = make_window("default")
+    assert again.open_folder(plain_folder)
+    wait_model(qtbot, again)
+    assert again.current_model_key() == "printed"

@@ -17,6 +17,8 @@ from trainer.loop import make_optimizer, make_scheduler, schedule_for
 from trainer.model import read_checkpoint
 from trainer.presets import get_preset
 
+from .conftest import BIBS
+
 
 def _numbers_csv(tmp_path, synth_set, n=12, bad_row=None):
     images, ann = synth_set
@@ -111,6 +113,8 @@ def test_fewer_than_five_usable_photos_is_exit_2(tmp_path, synth_set, random_mod
             "cpu",
             "--init",
             str(random_model),
+            "--start",
+            "init",
         ]
     )
     assert code == 2
@@ -165,8 +169,11 @@ def test_finetune_on_numbers_writes_one_model_that_predict_loads(tmp_path, synth
         ]
     )
     assert code == 0
-    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    last = lines[-1]
     assert last["event"] == "done" and last["best"] == str(out / "model.pt")  # the app waits for it
+    start = next(e for e in lines if e["event"] == "start")  # what it started from, and why
+    assert start["start_model"] in ("default", "printed") and start["start_note"].startswith("starting from")
     assert sorted(p.name for p in out.glob("*.pt")) == ["model.pt"]  # one checkpoint, not best and last
     blob = read_checkpoint(out / "model.pt")
     assert blob["config"]["printed"] > 0
@@ -299,7 +306,13 @@ def test_photos_the_start_model_cannot_place_are_placed_by_the_first_rounds_mode
     out = tmp_path / "run"
     events = []
     fc = ft.FinetuneConfig(
-        images=str(images), out=str(out), numbers=str(path), epochs=1, max_minutes=2, device="cpu"
+        images=str(images),
+        out=str(out),
+        numbers=str(path),
+        epochs=1,
+        max_minutes=2,
+        device="cpu",
+        start="init",
     )
     end = ft.finetune(fc, events.append)
     assert isinstance(end, DoneEvent) and end.best == str(out / "model.pt")
@@ -353,6 +366,7 @@ def test_the_user_photos_repeat_so_the_rehearsed_photos_are_varied(
         ann=str(ann),
         init=str(random_model),
         device="cpu",
+        start="init",
         mix=[(str(images), str(mix_ann))],
         mix_share=0.25,
         val_share=0.25,
@@ -409,6 +423,84 @@ def test_text_class_knob_gives_a_model_without_one_the_text_class(
         ann=str(ann),
         init=str(random_model),
         device="cpu",
+        start="init",
         text_class=text_class,
     )
     assert bool(_train_config(fc, monkeypatch).overrides.get("text_class")) is text_class
+
+
+# ---------------------------------------------------------------- which model a run starts from
+
+
+def _bib_numbers(tmp_path, n):
+    """The first ``n`` bibs' truth rows, as a numbers CSV beside the shipped images."""
+    rows = list(csv.DictReader((BIBS / "truth.csv").open()))[:n]
+    path = tmp_path / "bibs.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image_id", "file_name", "number"])
+        for r in rows:
+            w.writerow([r["image_id"], r["file_name"], r["number"]])
+    return path
+
+
+@pytest.mark.skipif(not (BIBS / "truth.csv").is_file(), reason="bibs absent")
+def test_race_bibs_start_from_the_printed_model_that_reads_more_of_them(tmp_path):
+    from trainer.finetune import FinetuneConfig, choose_start
+
+    fc = FinetuneConfig(
+        images=str(BIBS / "images"),
+        out=str(tmp_path / "run"),
+        numbers=str(_bib_numbers(tmp_path, 20)),
+        device="cpu",
+    )
+    choice = choose_start(fc)
+    assert choice.photos == 20 and set(choice.right) == {"default", "printed"}
+    assert choice.right["printed"] > choice.right["default"]
+    assert choice.model == "printed"
+    assert choice.text().startswith("starting from the bundled printed numbers model: it reads the most")
+    assert f"printed numbers model {choice.right['printed']}" in choice.text()
+    # --start init: the given model, nothing read
+    forced = choose_start(FinetuneConfig(**{**fc.__dict__, "start": "init"}))
+    assert (forced.model, forced.right) == ("default", {})
+
+
+def test_a_tie_keeps_the_given_model(tmp_path, synth_set, monkeypatch):
+    """A bundled model that reads no more than the given one is not taken: the given one stays."""
+    import shutil
+
+    from trainer import paths
+    from trainer.finetune import FinetuneConfig, choose_start
+
+    twin = tmp_path / "printed.pt"
+    shutil.copy(paths.DEFAULT_MODEL, twin)  # reads exactly as the default does
+    monkeypatch.setitem(paths.BUNDLED_MODELS, "printed", twin)
+    images, _ = synth_set
+    fc = FinetuneConfig(
+        images=str(images),
+        out=str(tmp_path / "run"),
+        numbers=str(_numbers_csv(tmp_path, synth_set, n=10)),
+        device="cpu",
+    )
+    choice = choose_start(fc)
+    assert choice.right["default"] == choice.right["printed"] > 0
+    assert choice.model == "default" and "no other model reads more" in choice.text()
+
+
+def test_an_unknown_start_rule_is_exit_2(tmp_path, synth_set, capsys):
+    images, ann = synth_set
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "finetune",
+                "--images",
+                str(images),
+                "--ann",
+                str(ann),
+                "--out",
+                str(tmp_path / "r"),
+                "--start",
+                "x",
+            ]
+        )
+    assert exc.value.code == 2 and "invalid choice: 'x'" in capsys.readouterr().err

@@ -29,8 +29,14 @@ def test_default_model_and_card_are_package_data():
     assert paths.bundled_card() == json.loads(paths.DEFAULT_CARD.read_text())
     assert "SVHN" in paths.bundled_card()["licence"]
     pyproject = (ROOT / "pyproject.toml").read_text()
-    for name in ("resources/models/default.pt", "resources/models/default.json", "resources/fonts/*"):
-        assert name in pyproject  # declared as package data, so a wheel carries them
+    assert set(paths.BUNDLED_MODELS) == {"default", "printed"}
+    for name, path in paths.BUNDLED_MODELS.items():
+        assert resolve_model_path(name) == path and path.stat().st_size > 1_000_000
+        assert paths.bundled_name(path) == name and paths.bundled_card(name)["licence"]
+        for f in (path, path.with_suffix(".json")):
+            assert f"resources/models/{f.name}" in pyproject  # package data, so a wheel carries them
+    assert "resources/fonts/*" in pyproject
+    assert paths.bundled_name(ROOT / "pyproject.toml") is None
 
 
 def test_predict_and_eval_help_name_the_model_licence():
