@@ -283,6 +283,17 @@ def test_labelled_image_exports_what_it_shows(qtbot, make_window, tmp_path):
 # ---------------------------------------------------------------- 9. results of several models
 
 
+def _all_predicted(qtbot, win, folder):
+    """``win`` on ``folder`` with every image predicted by the model in use; (win, its tag)."""
+    win.open_folder(folder)
+    wait_model(qtbot, win)
+    with qtbot.waitSignal(win.inference.job_finished, timeout=60000):
+        win.predict_all()
+    cur = win.models.current_id
+    assert cur and all(e.pred is not None and e.pred.model == cur for e in win.doc.entries)
+    return win, cur
+
+
 @pytest.mark.parametrize("choice", ["re-predict", "export as is", None])
 def test_export_of_mixed_models_asks_and_can_repredict(
     qtbot, window, plain_folder, tmp_path, monkeypatch, choice
@@ -296,13 +307,7 @@ def test_export_of_mixed_models_asks_and_can_repredict(
         return next((o for o in options if choice and o.lower().startswith(choice)), None)
 
     monkeypatch.setattr(dialogs, "ask", ask, raising=False)
-    win = window
-    win.open_folder(plain_folder)
-    wait_model(qtbot, win)
-    with qtbot.waitSignal(win.inference.job_finished, timeout=60000):
-        win.predict_all()
-    cur = win.models.current_id
-    assert cur and all(e.pred is not None and e.pred.model == cur for e in win.doc.entries)
+    win, cur = _all_predicted(qtbot, window, plain_folder)
     _inject(win, win.doc.entry(1).name, [[1, 1, 5, 9]], [0.99], [3], model="an-older-model")
     _inject(win, win.doc.entry(2).name, [[1, 1, 5, 9]], [0.99], [4], model="an-older-model")
     got = _export(qtbot, win)
@@ -331,12 +336,7 @@ def test_export_of_results_read_under_another_digit_count_says_so(
         return next(o for o in options if o.startswith("Re-predict"))
 
     monkeypatch.setattr(dialogs, "ask", ask, raising=False)
-    win = window
-    win.open_folder(plain_folder)
-    wait_model(qtbot, win)
-    with qtbot.waitSignal(win.inference.job_finished, timeout=60000):
-        win.predict_all()
-    cur = win.models.current_id
+    win, cur = _all_predicted(qtbot, window, plain_folder)
     _inject(win, win.doc.entry(1).name, [[1, 1, 5, 9]], [0.99], [3], model=f"{cur}+digits=4")
     got = _export(qtbot, win)
     assert not isinstance(got, str), got
