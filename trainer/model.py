@@ -23,7 +23,7 @@ from torchvision.ops import boxes as box_ops
 from .data import NUM_CLASSES
 from .errors import CheckpointError, NoDefaultModelError
 from .fileio import atomic_write
-from .paths import BUNDLED_MODELS, DEFAULT_MODEL
+from .paths import BUNDLED_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +329,7 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
     model (:data:`~trainer.paths.BUNDLED_MODELS`); anything else is a file path."""
     name = "default" if model is None else str(model)
     if name in BUNDLED_MODELS:
-        path = DEFAULT_MODEL if name == "default" else BUNDLED_MODELS[name]
+        path = BUNDLED_MODELS[name]
         if not path.is_file():
             raise NoDefaultModelError(
                 f"no {name} model is bundled (expected {path}); "

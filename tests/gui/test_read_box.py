@@ -26,7 +26,7 @@ from digitgui.state import (
     predictions,
     shown_boxes,
 )
-from trainer.model import DEFAULT_MODEL
+from trainer.paths import DEFAULT_MODEL
 from trainer.region import mostly_inside
 from trainer.synth import render_sample
 

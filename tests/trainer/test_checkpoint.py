@@ -3,7 +3,7 @@ import pickle
 import pytest
 import torch
 
-from trainer import model as model_mod
+from trainer import paths
 from trainer.errors import CheckpointError, NoDefaultModelError
 from trainer.model import build_detector, load_detector, save_checkpoint
 from trainer.presets import PRESETS, get_preset
@@ -91,7 +91,7 @@ def test_mismatched_weights_are_reported(tmp_path):
 
 
 def test_missing_default_model_says_so(monkeypatch, tmp_path):
-    monkeypatch.setattr(model_mod, "DEFAULT_MODEL", tmp_path / "none.pt")
+    monkeypatch.setitem(paths.BUNDLED_MODELS, "default", tmp_path / "none.pt")
     with pytest.raises(NoDefaultModelError, match="no default model is bundled"):
         load_detector("default")
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from pycocotools.coco import COCO
 
-from trainer import model as model_mod
+from trainer import paths
 from trainer.__main__ import main
 from trainer.predict import Predictor
 from trainer.presets import get_preset
@@ -152,7 +152,7 @@ def test_pred_json_loads_against_ground_truth(tmp_path, synth_set, random_model)
 
 
 def test_missing_default_model_is_a_clear_error(tmp_path, monkeypatch, capsys, synth_set):
-    monkeypatch.setattr(model_mod, "DEFAULT_MODEL", tmp_path / "absent.pt")
+    monkeypatch.setitem(paths.BUNDLED_MODELS, "default", tmp_path / "absent.pt")
     images, _ = synth_set
     assert main(["predict", str(images), "--out", str(tmp_path / "o"), "--model", "default"]) == 2
     assert "no default model is bundled" in capsys.readouterr().err
@@ -336,7 +336,7 @@ def _prediction_files(out):
     return list(csv.reader((out / "pred.csv").open())), dets
 
 
-@pytest.mark.skipif(not model_mod.DEFAULT_MODEL.is_file(), reason="no bundled default model")
+@pytest.mark.skipif(not paths.DEFAULT_MODEL.is_file(), reason="no bundled default model")
 def test_an_image_reads_the_same_whatever_the_batch_and_its_neighbours(tmp_path, synth_set):
     """torchvision pads a batch to its widest image: a narrow photo beside a wide one must still
     read as it reads alone (the same folder predicted one image at a time and in batches)."""

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainer.model import DEFAULT_MODEL
 from trainer.multiscale import (
     ScaleSearch,
     number_region,
@@ -17,6 +16,7 @@ from trainer.multiscale import (
     tile_grid,
 )
 from trainer.numbers import group_numbers, pick_number, read_number
+from trainer.paths import DEFAULT_MODEL
 from trainer.synth import render_sample
 
 needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no bundled default model")

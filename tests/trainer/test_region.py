@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from trainer.errors import DigitError
-from trainer.model import DEFAULT_MODEL
 from trainer.numbers import read_number
+from trainer.paths import DEFAULT_MODEL
 from trainer.region import clip_rect, fraction_inside, mostly_inside, padded_crop
 from trainer.synth import render_sample
 

@@ -3,7 +3,7 @@
 import pytest
 
 from trainer.data import load_coco
-from trainer.model import DEFAULT_MODEL
+from trainer.paths import DEFAULT_MODEL
 
 from .conftest import SVHN
 
