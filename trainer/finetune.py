@@ -227,10 +227,10 @@ class StartChoice:
 
 
 def _model_name(spec: str) -> str:
-    from .paths import BUNDLED_MODELS, BUNDLED_TITLES, bundled_name
+    from .paths import BUNDLED_MODELS, bundled_label, bundled_name
 
     name = spec if spec in BUNDLED_MODELS else bundled_name(spec)
-    return f"the {BUNDLED_TITLES[name].lower()} model" if name else Path(spec).name
+    return bundled_label(name) if name else Path(spec).name
 
 
 def _user_numbers(fc: FinetuneConfig) -> list[tuple[Path, str]]:
@@ -303,9 +303,8 @@ def check_input(fc: FinetuneConfig) -> None:
 def prepare(
     fc: FinetuneConfig, progress=None, cancelled=None, start: str | None = None
 ) -> tuple[Labelled, Labelled, Labelled]:
-    """The user's photos as (all, train, validation) COCO sets, checked for bad input. Numbers
+    """The user's photos as (all, train, validation) COCO sets (:func:`check_input` first). Numbers
     alone are placed by ``start`` (default: ``fc.init``), the model the run starts from."""
-    check_input(fc)
     if fc.numbers:
         from .predict import Predictor
         from .truth import read_numbers_csv

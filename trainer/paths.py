@@ -33,6 +33,11 @@ def bundled_card(name: str = "default") -> dict:
         return {}
 
 
+def bundled_label(name: str) -> str:
+    """A bundled model in a sentence: "the bundled printed numbers model"."""
+    return f"the {BUNDLED_TITLES[name].lower()} model"
+
+
 def bundled_name(path: str | os.PathLike) -> str | None:
     """The name of the bundled model at ``path``, or None for any other file."""
     try:

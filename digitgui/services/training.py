@@ -38,6 +38,7 @@ from trainer.events import (
 from trainer.export import write_coco
 from trainer.fileio import atomic_write_json
 from trainer.finetune import MIN_VAL, RECIPE, Labelled, split_val
+from trainer.paths import BUNDLED_MODELS, bundled_label
 
 from ..dataset import document_coco, readable_sizes, training_boxes, unreadable
 from ..model_registry import keep_one_model
@@ -73,8 +74,7 @@ class TrainingPlan:
 START_FROM = {
     "best": "The model that reads these images best",
     "current": "The model in use",
-    "default": "The bundled default model",
-    "printed": "The bundled printed-numbers model",
+    **{name: bundled_label(name).capitalize() for name in BUNDLED_MODELS},
 }
 
 
