@@ -209,6 +209,11 @@ SGD_MOMENTUM = 0.9
 SGD_WEIGHT_DECAY = 1e-4  # the preset's AdamW decay (decoupled, 0.05) would be far too strong for SGD
 STEP_MILESTONES = (0.6, 0.85)  # "step": the rate falls tenfold at these shares of the run
 STEP_GAMMA = 0.1
+# With a time budget the warm-up also ends once this share of the budget has passed: the
+# preset's warm-up is counted in iterations for long runs, and a fine-tuning round of a few
+# minutes on a CPU would otherwise spend most of its time warming up (then fall straight to the
+# end of the cosine, its budget nearly spent).
+WARMUP_BUDGET_SHARE = 0.05
 
 
 def make_optimizer(params, name: str, lr: float, cfg: dict) -> torch.optim.Optimizer:
@@ -250,8 +255,12 @@ def make_scheduler(opt, cfg: dict, epochs: int, iters_per_epoch: int, time_frac=
 
     def factor(step: int) -> float:
         if step < warm:
-            return (step + 1) / warm
-        p = (step - warm) / max(1, total - warm)
+            w = (step + 1) / warm
+            if time_frac is not None:  # warm-up ends at whichever comes first, its steps or its time
+                w = max(w, time_frac() / WARMUP_BUDGET_SHARE)
+            if w < 1:
+                return w
+        p = max(0, step - warm) / max(1, total - warm)
         if time_frac is not None:  # with a time budget, progress is whichever runs out first
             p = max(p, time_frac())
         if step_kind:

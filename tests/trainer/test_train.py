@@ -329,6 +329,33 @@ def test_time_budget_anneals_the_learning_rate_over_the_budget():
     assert lrs[3] == lrs[4] == pytest.approx(1e-5)
 
 
+def test_time_budget_ends_a_long_warm_up_early():
+    """A few minutes' budget with the preset's 200 warm-up steps: the warm-up ends after 5% of
+    the time, so the run trains at its rate, not warming up for most of the budget."""
+    from trainer.loop import WARMUP_BUDGET_SHARE, make_scheduler
+
+    cfg = {"schedule": {"kind": "warmup_cosine", "warmup_iters": 200, "eta_min": 1e-5}}
+    clock = {"frac": 0.0}
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.AdamW([p], lr=1e-3)
+    sched, _ = make_scheduler(opt, cfg, epochs=1000, iters_per_epoch=10, time_frac=lambda: clock["frac"])
+    lrs = []
+    for step in range(60):  # 2% of the budget per step: 60 steps run the budget out twice over
+        clock["frac"] = (step + 1) * 0.02
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    warm_steps = int(WARMUP_BUDGET_SHARE / 0.02)
+    assert lrs[0] == pytest.approx(1e-3 * 0.02 / WARMUP_BUDGET_SHARE)  # still warming up, by time
+    assert lrs[warm_steps] == pytest.approx(1e-3, rel=0.02)  # warmed up after 5% of the time, not 200 steps
+    peak = max(lrs)
+    assert lrs.index(peak) <= warm_steps + 1
+    after = lrs[lrs.index(peak) :]
+    assert after == sorted(after, reverse=True)  # then one cosine over the rest of the budget
+    assert lrs[24] == pytest.approx(1e-5 + (1e-3 - 1e-5) * 0.5, rel=1e-2)  # half the budget
+    assert lrs[-1] == pytest.approx(1e-5)
+
+
 def _bn_means(state: dict) -> torch.Tensor:
     return torch.cat([v.float().flatten() for k, v in state.items() if k.endswith("running_mean")])
 
