@@ -70,6 +70,7 @@ class ModelController(QObject):
     digits_changed = Signal()  # the open folder's digit count changed (inference.digits)
     counts_changed = Signal(dict, str)  # training data counts, why Start is disabled ("" if not)
     # one training run: the engine's typed events (trainer.events)
+    stage = Signal(object)  # StageEvent
     run_started = Signal(object)  # StartEvent
     progress = Signal(object)  # ProgressEvent
     epoch = Signal(object)  # EpochEvent
@@ -110,6 +111,7 @@ class ModelController(QObject):
         doc.image_changed.connect(lambda _r: self._recount.start())
         s = self.service
         s.started.connect(self._on_started)
+        s.stage.connect(self.stage)
         s.progress.connect(self.progress)
         s.epoch_done.connect(self._on_epoch)
         s.compared.connect(self._on_compared)

@@ -10,7 +10,8 @@ that best explain the typed digits become checked boxes, and a guess has the num
 read again; Space reviews the photo, unless the boxes are still a guess, which a person would
 fix first and this script leaves), starts a run from the Training dock
 with ``--minutes`` of budget on the CPU and saves the dock once the run has finished. Prints the
-counts, the run's epochs and the comparison with the starting model.
+counts, the run's epochs and the comparison with the starting model. ``--stage-out`` also saves
+the dock halfway through the photos read before training (choosing the starting model).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def main() -> int:
     p.add_argument("--minutes", type=float, default=8.0, help="the run's time budget")
     p.add_argument("--model", default=None)
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots" / "training_dock.png")
+    p.add_argument("--stage-out", type=Path, help="also save the dock while the photos are read")
     p.add_argument("--size", default="1400x860")
     a = p.parse_args()
 
@@ -92,6 +94,16 @@ def main() -> int:
     print(dock.counts.text())
     ends = []
     win.models.run_finished.connect(ends.append)
+    staged = []
+
+    def on_stage(ev) -> None:  # the dock has shown it already (connected first)
+        if a.stage_out and not staged and 2 * ev.done >= ev.total:
+            staged.append(ev.describe())
+            a.stage_out.parent.mkdir(parents=True, exist_ok=True)
+            dock.grab().save(str(a.stage_out))
+            print(f"wrote {a.stage_out} at: {ev.describe()}")
+
+    win.models.stage.connect(on_stage)
     t0 = time.monotonic()
     slowest[0] = 0.0
     dock.start()

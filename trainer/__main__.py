@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .cli_options import build_parser
 from .errors import DigitError
-from .events import Event
+from .events import STAGES, Event, StageEvent
 from .recipes import apply_recipe, given_train_options
 
 log = logging.getLogger("trainer")
@@ -109,15 +109,7 @@ def cmd_finetune(a) -> int:
         workers=a.workers,
     )
     stopper = _stopper(a.exit_with_parent)
-    bar = _bar(0, "placing the numbers", a.json_progress)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    end = finetune(fc, _event_printer(a.json_progress), stopper, progress)
-    bar.close()
+    end = finetune(fc, _event_printer(a.json_progress), stopper)
     left = Path(a.out) / "left_out.csv"
     if not a.json_progress and left.is_file():
         n = sum(1 for _ in left.open()) - 1
@@ -150,9 +142,22 @@ def _event_printer(json_progress: bool):
             sys.stdout.write(ev.to_json() + "\n")
             sys.stdout.flush()
     else:
-        state = {"bar": None}
+        state = {"bar": None, "stage": None}
 
         def on_event(ev: Event) -> None:
+            stage = state["stage"]
+            if isinstance(ev, StageEvent):
+                label = STAGES.get(ev.stage, ev.stage)
+                if stage is None or stage.desc != label:
+                    if stage is not None:
+                        stage.close()
+                    stage = state["stage"] = _bar(ev.total, label, False)
+                stage.total, stage.n = ev.total, ev.done
+                stage.refresh()
+                return
+            if stage is not None:
+                stage.close()
+                state["stage"] = None
             kind, ev = ev.kind, ev.to_dict()
             if kind == "progress":
                 bar = state["bar"]

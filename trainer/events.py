@@ -4,7 +4,8 @@ The engine emits each event once; ``python -m trainer train --json-progress`` wr
 JSON object per line (``{"event": kind, "v": VERSION, ...fields}``); the app parses the lines
 back into these same classes with :func:`parse_event`. Plain data only: no torch, no Qt.
 
-Order of one run: ``start``, then ``progress`` (every few iterations) and ``epoch`` (after each
+Order of one run: ``stage`` events while the photos are prepared (fine-tuning: the starting
+model chosen, typed numbers placed; again between its two rounds), ``start``, then ``progress`` (every few iterations) and ``epoch`` (after each
 epoch), then ``tuned`` (input size and threshold chosen), ``compare`` (old and new model on the
 comparison images), and one of ``done`` or ``stopped``; ``error`` instead when the run fails.
 """
@@ -29,6 +30,28 @@ class Event:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), default=str)
+
+
+STAGES = {  # what each stage of preparing a fine-tuning run is called on screen
+    "choose": "choosing the starting model",
+    "place": "placing the typed numbers",
+    "place_again": "placing the left-out photos again",
+}
+
+
+@dataclass
+class StageEvent(Event):
+    """Work on the user's photos outside the training epochs, photo by photo: ``choose`` (the
+    candidate starting models read them), ``place`` (typed numbers laid on the starting model's
+    detections), ``place_again`` (the first round's model places the photos left out)."""
+
+    kind: ClassVar[str] = "stage"
+    stage: str
+    done: int
+    total: int
+
+    def describe(self) -> str:
+        return f"{STAGES.get(self.stage, self.stage)}: {self.done}/{self.total} photos read"
 
 
 @dataclass
@@ -145,6 +168,7 @@ class ErrorEvent(Event):
 EVENTS: dict[str, type[Event]] = {
     c.kind: c
     for c in (
+        StageEvent,
         StartEvent,
         ProgressEvent,
         EpochEvent,

@@ -308,12 +308,14 @@ class Predictor:
                     by_index[i] = self._to_result(o, scale, size, paths[i])
                 else:
                     by_index[i] = self._finish(o, img, scale, size, paths[i])
+            # counted before the batch is handed out: a caller that stops taking results after
+            # the last one (zip with a list of the same length) still sees the count complete
+            done += len(batch)
+            if progress is not None:
+                progress(done, len(paths))
             for i, _t, _s, _size, err, _img in batch:
                 if err is not None:
                     log.warning(err)
                     yield ImageResult(paths[i], 0, 0, error=err)
                 else:
                     yield by_index[i]
-            done += len(batch)
-            if progress is not None:
-                progress(done, len(paths))

@@ -30,6 +30,7 @@ from trainer.events import (
     ErrorEvent,
     ProgressEvent,
     ProtocolError,
+    StageEvent,
     StartEvent,
     StoppedEvent,
     TunedEvent,
@@ -197,6 +198,7 @@ def _renumbered(a: dict, b: dict) -> list[dict]:
 class TrainingService(QObject):
     """Owns at most one training child process; reports its events as the engine's types."""
 
+    stage = Signal(object)  # StageEvent: the photos read before (or between) the training rounds
     started = Signal(object)  # StartEvent
     progress = Signal(object)  # ProgressEvent
     epoch_done = Signal(object)  # EpochEvent
@@ -328,7 +330,9 @@ class TrainingService(QObject):
         self.log_line.emit(line)
 
     def _dispatch(self, ev) -> None:
-        if isinstance(ev, StartEvent):
+        if isinstance(ev, StageEvent):
+            self.stage.emit(ev)
+        elif isinstance(ev, StartEvent):
             if ev.start_note:
                 self._log(ev.start_note[0].upper() + ev.start_note[1:])
             self._log(f"training on {ev.images} images, {ev.val_images} for validation, device {ev.device}")

@@ -78,6 +78,7 @@ class TrainingDock(QDockWidget):
         self._build()
         self._show_plan(controller.plan)
         c = controller
+        c.stage.connect(self._on_stage)
         c.run_started.connect(self._on_started)
         c.progress.connect(self._on_progress)
         c.epoch.connect(self._on_epoch)
@@ -405,6 +406,12 @@ class TrainingDock(QDockWidget):
         self.log.appendPlainText(text)
         self._sync_cancel()
 
+    def _on_stage(self, ev) -> None:
+        """Photos read outside the epochs: the starting model chosen, typed numbers placed."""
+        self.bar.setRange(0, max(1, ev.total))
+        self.bar.setValue(min(ev.done, ev.total))
+        self.bar.setFormat(ev.describe())
+
     def _on_started(self, ev) -> None:
         self._iters_per_epoch = 1
         self._t0 = time.monotonic()
@@ -414,6 +421,7 @@ class TrainingDock(QDockWidget):
     def _on_progress(self, ev) -> None:
         """Progress by epochs or by the time budget, whichever ends the run first."""
         iters, epochs = max(1, ev.iters), max(1, ev.epochs)
+        self.bar.setRange(0, 1000)  # after a stage between the rounds, counted in photos
         self._iters_per_epoch = iters
         share = ((ev.epoch - 1) * iters + ev.iter) / (iters * epochs)
         eta = ev.eta_seconds

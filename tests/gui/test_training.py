@@ -166,12 +166,16 @@ def test_full_run_chart_comparison_registry_and_switch(qtbot, reviewed_window):
     wait_predicted(qtbot, win, win.doc.current)
     before = win.doc.current_entry.pred
     old_spec = ctl.spec
+    staged = []  # the dock's bar while the child reads the photos to choose where to start
+    ctl.stage.connect(lambda ev: staged.append((ev.stage, ev.done, ev.total, dock.bar.format())))
     _start(qtbot, win)
     assert not dock.start_btn.isEnabled() and "going" in dock.reason.text()
     run_dir = ctl.service.run_dir
     with qtbot.waitSignal(ctl.run_finished, timeout=240000) as done:
         pass
     assert done.args[0].status == "done"
+    assert staged and {s[0] for s in staged} == {"choose"} and staged[-1][1] == staged[-1][2] > 0
+    assert staged[-1][3] == f"choosing the starting model: {staged[-1][1]}/{staged[-1][2]} photos read"
     assert dock.loss_series.count() > 0
     assert _drawn_pixels(dock.chart_view, dock.loss_series) > 10
     # the table shows the comparison of the old and the new model on the held-out photos

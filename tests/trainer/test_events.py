@@ -33,3 +33,14 @@ def test_a_line_that_is_not_an_event_of_this_version_is_refused_by_name(line, ne
 def test_done_event_fields_survive_the_line():
     ev = DoneEvent(run_dir="r", best="r/model.pt", epoch=2, best_mAP=0.4, score_thresh=0.5)
     assert parse_event(json.dumps(ev.to_dict())) == ev
+
+
+def test_a_stage_event_round_trips_and_says_what_is_read():
+    from trainer.events import StageEvent
+
+    ev = StageEvent(stage="choose", done=40, total=162)
+    assert parse_event(ev.to_json()) == ev
+    assert ev.describe() == "choosing the starting model: 40/162 photos read"
+    assert (
+        StageEvent(stage="place", done=3, total=9).describe() == "placing the typed numbers: 3/9 photos read"
+    )

@@ -123,7 +123,7 @@ def test_fewer_than_five_usable_photos_is_exit_2(tmp_path, synth_set, random_mod
 
 
 def test_a_stop_while_the_numbers_are_placed_ends_as_stopped_with_nothing_written(tmp_path, synth_set):
-    from trainer.events import StoppedEvent
+    from trainer.events import StageEvent, StoppedEvent
     from trainer.finetune import FinetuneConfig, finetune
     from trainer.loop import Stopper
 
@@ -132,16 +132,20 @@ def test_a_stop_while_the_numbers_are_placed_ends_as_stopped_with_nothing_writte
     out = tmp_path / "run"
     stopper, events, placed = Stopper(), [], []
 
-    def progress(done, total):
-        placed.append(done)
-        if done >= 2:
-            stopper.stop("SIGINT")
+    def on_event(ev):
+        if isinstance(ev, StageEvent):
+            assert ev.stage == "place" and ev.total == 12
+            placed.append(ev.done)
+            if ev.done >= 2:
+                stopper.stop("SIGINT")
+        else:
+            events.append(ev)
 
-    fc = FinetuneConfig(images=str(images), out=str(out), numbers=str(path), device="cpu")
-    end = finetune(fc, events.append, stopper, progress)
+    fc = FinetuneConfig(images=str(images), out=str(out), numbers=str(path), device="cpu", start="init")
+    end = finetune(fc, on_event, stopper)
     assert isinstance(end, StoppedEvent) and end.reason == "SIGINT" and end.best is None
     assert events == [end]  # reported as a stop (the app and the CLI print it), not an error
-    assert max(placed) < 12  # placing stopped early
+    assert placed and max(placed) < 12  # placing stopped early
     assert not out.exists()  # nothing written
 
 
@@ -173,6 +177,11 @@ def test_finetune_on_numbers_writes_one_model_that_predict_loads(tmp_path, synth
     last = lines[-1]
     assert last["event"] == "done" and last["best"] == str(out / "model.pt")  # the app waits for it
     start = next(e for e in lines if e["event"] == "start")  # what it started from, and why
+    # before it, the start chosen and the numbers placed, photo by photo (the app's bar shows them)
+    before = lines[: lines.index(start)]
+    assert {e["event"] for e in before} == {"stage"}
+    assert [e["stage"] for e in before if e["done"] == e["total"]] == ["choose", "place"]
+    assert next(e for e in before if e["stage"] == "place")["total"] == 16
     assert start["start_model"] in ("default", "printed") and start["start_note"].startswith("starting from")
     assert sorted(p.name for p in out.glob("*.pt")) == ["model.pt"]  # one checkpoint, not best and last
     blob = read_checkpoint(out / "model.pt")
@@ -482,8 +491,11 @@ def test_a_tie_keeps_the_given_model(tmp_path, synth_set, monkeypatch):
         numbers=str(_numbers_csv(tmp_path, synth_set, n=10)),
         device="cpu",
     )
-    choice = choose_start(fc)
+    read = []
+    choice = choose_start(fc, progress=lambda done, total: read.append((done, total)))
     assert choice.right["default"] == choice.right["printed"] > 0
+    # both candidates read the 10 photos, told as one count
+    assert read[-1] == (20, 20) and [d for d, _ in read] == sorted({d for d, _ in read})
     assert choice.model == "default" and "no other model reads more" in choice.text()
 
 
