@@ -1,7 +1,7 @@
 """The training dock after a real round: numbers typed on photos, then Train, then a screenshot.
 
     .venv/bin/python scripts/training_dock_shot.py ../shared/data/bibs/truth.csv \\
-        [--first 100] [--minutes 8] [--out docs/screenshots/training_dock.png]
+        [--first 100] [--minutes 5] [--out docs/screenshots/training_dock.png]
 
 Opens the CSV's photo folder in the real main window (settings and the project file in a
 temporary folder, nothing written beside the photos), lets the model read every photo, types the
@@ -28,12 +28,14 @@ sys.path.insert(0, str(ROOT))
 
 from _shots import isolated_window  # noqa: E402
 
+from trainer.finetune import RECIPE  # noqa: E402
+
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("truth", type=Path, help="numbers CSV: image_id,file_name,number")
     p.add_argument("--first", type=int, default=100, help="type the numbers of this many photos")
-    p.add_argument("--minutes", type=float, default=8.0, help="the run's time budget")
+    p.add_argument("--minutes", type=float, default=RECIPE["max_minutes"], help="the run's time budget (the recipe's)")
     p.add_argument("--model", default=None)
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots" / "training_dock.png")
     p.add_argument("--stage-out", type=Path, help="also save the dock while the photos are read")
