@@ -35,7 +35,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("truth", type=Path, help="numbers CSV: image_id,file_name,number")
     p.add_argument("--first", type=int, default=100, help="type the numbers of this many photos")
-    p.add_argument("--minutes", type=float, default=RECIPE["max_minutes"], help="the run's time budget (the recipe's)")
+    p.add_argument(
+        "--minutes", type=float, default=RECIPE["max_minutes"], help="the run's time budget (the recipe's)"
+    )
     p.add_argument("--model", default=None)
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots" / "training_dock.png")
     p.add_argument("--stage-out", type=Path, help="also save the dock while the photos are read")
