@@ -5,9 +5,10 @@ JSON object per line (``{"event": kind, "v": VERSION, ...fields}``); the app par
 back into these same classes with :func:`parse_event`. Plain data only: no torch, no Qt.
 
 Order of one run: ``stage`` events while the photos are prepared (fine-tuning: the starting
-model chosen, typed numbers placed; again between its two rounds), ``start``, then ``progress`` (every few iterations) and ``epoch`` (after each
-epoch), then ``tuned`` (input size and threshold chosen), ``compare`` (old and new model on the
-comparison images), and one of ``done`` or ``stopped``; ``error`` instead when the run fails.
+model chosen, typed numbers placed; again between its two rounds), ``start``, then
+``progress`` (every few iterations) and ``epoch`` (after each epoch), then ``tuned`` (input
+size and threshold chosen), ``compare`` (old and new model on the comparison images), and one
+of ``done`` or ``stopped``; ``error`` instead when the run fails.
 """
 
 from __future__ import annotations
