@@ -10,16 +10,16 @@ from pathlib import Path
 
 from .cli_options import build_parser
 from .errors import DigitError
-from .events import STAGES, Event, StageEvent
+from .events import Event, StageEvent
 from .recipes import apply_recipe, given_train_options
 
 log = logging.getLogger("trainer")
 
 
-def _bar(total: int, desc: str, quiet: bool):
+def _bar(total: int, desc: str, quiet: bool, unit: str = "img"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="img", disable=quiet, file=sys.stderr)
+    return tqdm(total=total, desc=desc, unit=unit, disable=quiet, file=sys.stderr)
 
 
 def cmd_synth(a) -> int:
@@ -144,40 +144,34 @@ def _event_printer(json_progress: bool):
     else:
         state = {"bar": None, "stage": None}
 
+        def bar_for(key: str, desc: str, total: int, unit: str):
+            """The open bar of ``key``, or a new one where ``desc`` changed (the old one closed)."""
+            bar = state[key]
+            if bar is None or bar.desc != desc:
+                if bar is not None:
+                    bar.close()
+                bar = state[key] = _bar(total, desc, False, unit)
+            return bar
+
+        def close(key: str) -> None:
+            if state[key] is not None:
+                state[key].close()
+                state[key] = None
+
         def on_event(ev: Event) -> None:
-            stage = state["stage"]
             if isinstance(ev, StageEvent):
-                label = STAGES.get(ev.stage, ev.stage)
-                if stage is None or stage.desc != label:
-                    if stage is not None:
-                        stage.close()
-                    stage = state["stage"] = _bar(ev.total, label, False)
+                stage = bar_for("stage", ev.title, ev.total, "img")
                 stage.total, stage.n = ev.total, ev.done
                 stage.refresh()
                 return
-            if stage is not None:
-                stage.close()
-                state["stage"] = None
+            close("stage")
             kind, ev = ev.kind, ev.to_dict()
             if kind == "progress":
-                bar = state["bar"]
-                if bar is None or bar.desc != f"epoch {ev['epoch']}/{ev['epochs']}":
-                    if bar is not None:
-                        bar.close()
-                    from tqdm import tqdm
-
-                    bar = state["bar"] = tqdm(
-                        total=ev["iters"],
-                        desc=f"epoch {ev['epoch']}/{ev['epochs']}",
-                        unit="it",
-                        file=sys.stderr,
-                    )
+                bar = bar_for("bar", f"epoch {ev['epoch']}/{ev['epochs']}", ev["iters"], "it")
                 bar.n = ev["iter"]
                 bar.set_postfix(loss=f"{ev['loss']:.3f}", lr=f"{ev['lr']:.2e}")
             elif kind == "epoch":
-                if state["bar"] is not None:
-                    state["bar"].close()
-                    state["bar"] = None
+                close("bar")
                 keys = [
                     k
                     for k in ("loss", "mAP", "AP50", "number_accuracy", "score_thresh")

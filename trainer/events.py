@@ -51,8 +51,12 @@ class StageEvent(Event):
     done: int
     total: int
 
+    @property
+    def title(self) -> str:
+        return STAGES.get(self.stage, self.stage)
+
     def describe(self) -> str:
-        return f"{STAGES.get(self.stage, self.stage)}: {self.done}/{self.total} photos read"
+        return f"{self.title}: {self.done}/{self.total} photos read"
 
 
 @dataclass
